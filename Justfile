@@ -1,0 +1,29 @@
+# phx tasks. `just --list` shows them all.
+
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/phx/target")
+
+# Build every tool (debug).
+build:
+    cargo build --workspace --bins
+
+# Install the tools into ~/.local/bin (release build).
+install:
+    scripts/install.sh
+
+# The README's test command: installs prerequisites, runs every test.
+test *ARGS:
+    scripts/test.sh {{ARGS}}
+
+# clippy -D warnings, rustfmt --check, shellcheck.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    shellcheck scripts/*.sh .ci/run
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# What CI runs.
+ci:
+    bash .ci/run

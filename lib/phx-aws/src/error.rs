@@ -1,0 +1,67 @@
+//! SDK errors as one-line phx errors.
+//!
+//! A service error reads `Code: message`; anything else (no connection, a
+//! timeout, an emulator answering HTML) keeps the SDK's whole source chain,
+//! folded onto one line by [`phx_core::Error`].
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use phx_core::Error;
+
+/// Conversion of any SDK operation error into a phx error (exit 1).
+pub trait AwsError {
+    fn into_phx(self) -> Error;
+}
+
+impl<E> AwsError for SdkError<E, HttpResponse>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn into_phx(self) -> Error {
+        match (self.code(), self.message()) {
+            (Some(code), Some(msg)) => Error::failed(format!("{code}: {msg}")),
+            (Some(code), None) => Error::failed(code),
+            _ => {
+                let status = self
+                    .raw_response()
+                    .map(|r| r.status())
+                    .filter(|s| !s.is_success())
+                    .map(|s| format!(" (HTTP {})", s.as_u16()))
+                    .unwrap_or_default();
+                Error::failed(format!("{}{status}", source_chain(&self)))
+            }
+        }
+    }
+}
+
+/// Display of an error and its sources, skipping repeats. (The SDK's own
+/// `DisplayErrorContext` appends Debug output, far from one readable line.)
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The service's error code (`NoSuchKey`, `ConditionalCheckFailedException`).
+pub fn error_code<E, R>(e: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    e.code()
+}
+
+/// Whether the error carries one of these codes.
+pub fn is_code<E, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    e.code().is_some_and(|c| codes.contains(&c))
+}

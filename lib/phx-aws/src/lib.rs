@@ -1,0 +1,18 @@
+//! AWS for phx tools: loading the SDK configuration through the standard
+//! chain, building clients, and turning SDK errors into one-line phx errors.
+//!
+//! Each service client sits behind a cargo feature of the same name, so a
+//! tool that only talks to S3 and DynamoDB never compiles the EC2 client.
+
+mod config;
+mod error;
+
+pub use config::{load, load_for_endpoint, Aws};
+pub use error::{error_code, is_code, AwsError};
+
+#[cfg(feature = "dynamodb")]
+pub use aws_sdk_dynamodb as dynamodb;
+#[cfg(feature = "s3")]
+pub use aws_sdk_s3 as s3;
+#[cfg(feature = "sts")]
+pub use aws_sdk_sts as sts;

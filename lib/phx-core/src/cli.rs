@@ -1,0 +1,78 @@
+//! What every tool's `main` shares: the verbosity flags, logging to stderr,
+//! the async runtime, and turning the result of `run()` into one stderr line
+//! and a documented exit status.
+
+use crate::error::{Error, Result};
+use std::future::Future;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// Flags every tool accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The text appended to every tool's `--help`: environment and exit codes.
+pub const AFTER_HELP: &str = "\
+Environment:
+  RUST_LOG                  log filter (overrides -v/-q), e.g. phx_state=debug
+  AWS_REGION, AWS_PROFILE   the standard AWS configuration chain
+  AWS_ENDPOINT_URL[_<SVC>]  another endpoint (an emulator, a VPC endpoint)
+
+Exit status:
+  0   success
+  1   the operation failed (remote error, lock held, timeout, an earlier stage failed)
+  2   usage error
+  65  the input document is invalid (nothing was changed)";
+
+fn init_logging(global: &GlobalArgs) {
+    // Targets match by prefix, so `phx_` covers every phx crate and keeps
+    // the AWS SDK's own info lines out of the default view.
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,phx_=info",
+        (false, 1) => "info,phx_=debug",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(crate::io::stderr_is_terminal())
+        .try_init();
+}
+
+/// Run a tool: logging, a tokio runtime, the tool's future, and the exit.
+///
+/// `tool` is the binary name (`phx-state`); errors print as
+/// `phx-state: context: cause`.
+pub fn run<F>(tool: &str, global: &GlobalArgs, fut: F) -> ExitCode
+where
+    F: Future<Output = Result<()>>,
+{
+    init_logging(global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return report(tool, Error::failed(e).context("starting the runtime")),
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(tool, e),
+    }
+}
+
+fn report(tool: &str, e: Error) -> ExitCode {
+    if !e.is_quiet() {
+        eprintln!("{tool}: {e}");
+    }
+    ExitCode::from(e.kind().code())
+}

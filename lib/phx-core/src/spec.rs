@@ -1,0 +1,304 @@
+//! `spec`: what the user wants, with the reference topology as defaults.
+//!
+//! Every field has a default, so a document may say as little as it likes;
+//! tools read this typed view, while the document itself keeps the user's
+//! text untouched (see [`crate::Document`]). `phx-state new` prints
+//! `Spec::reference(..)` in full so users can see and edit every knob.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Spec {
+    /// AWS region of the cluster; when absent the standard AWS chain
+    /// (`AWS_REGION`, profile) decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Where the document's state is stored and locked (`phx-state`).
+    pub state: StateSpec,
+    pub network: NetworkSpec,
+    pub nodes: NodesSpec,
+    pub kubernetes: KubernetesSpec,
+    pub cni: CniSpec,
+    pub cloud_provider: CloudProviderSpec,
+    pub platform: PlatformSpec,
+}
+
+impl Spec {
+    /// The reference platform: three zones, one control plane, three
+    /// workers, Kubernetes 1.34 with Calico, the AWS cloud controller
+    /// manager and the platform add-ons.
+    pub fn reference(region: &str) -> Spec {
+        Spec {
+            region: Some(region.to_string()),
+            ..Spec::default()
+        }
+    }
+}
+
+/// The state backend. With `bucket` set the S3 backend is used (locking in
+/// DynamoDB `lockTable`, or S3 itself with `lock: s3`); otherwise the local
+/// backend keeps the state in `dir`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StateSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Object key (S3) or file name (local); default `<metadata.name>.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_table: Option<String>,
+    /// Lock mechanism for the S3 backend: `dynamodb` (default) or `s3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockMechanism>,
+    /// Region of the bucket and table; default `spec.region`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Directory of the local backend; default `.phx-state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMechanism {
+    /// A conditional write of an item in a DynamoDB table.
+    Dynamodb,
+    /// A `<key>.lock` object written with `If-None-Match: *`.
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NetworkSpec {
+    pub vpc_cidr: String,
+    /// Availability zones; empty means the region's first `zoneCount`.
+    pub zones: Vec<String>,
+    pub zone_count: u8,
+    /// Private subnets behind a NAT gateway.
+    pub nat_gateway: bool,
+    /// CIDRs allowed to reach SSH and the Kubernetes API. Required by
+    /// `phx-net`.
+    pub admin_cidrs: Vec<String>,
+    /// Permit `0.0.0.0/0` in `adminCidrs` (refused otherwise).
+    pub allow_world_ssh: bool,
+    /// CIDRs allowed to reach NodePorts; empty means the VPC and `adminCidrs`.
+    pub node_port_cidrs: Vec<String>,
+    /// Bring your own VPC: use this VPC and `subnetIds`, create only the
+    /// security groups, and never delete what phx did not create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subnet_ids: Vec<String>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            vpc_cidr: "10.0.0.0/16".into(),
+            zones: Vec::new(),
+            zone_count: 3,
+            nat_gateway: true,
+            admin_cidrs: Vec::new(),
+            allow_world_ssh: false,
+            node_port_cidrs: Vec::new(),
+            vpc_id: None,
+            subnet_ids: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodesSpec {
+    pub control_plane: NodeGroupSpec,
+    pub workers: NodeGroupSpec,
+    pub image: ImageSpec,
+    pub ssh: SshSpec,
+}
+
+impl Default for NodesSpec {
+    fn default() -> Self {
+        NodesSpec {
+            control_plane: NodeGroupSpec {
+                count: 1,
+                instance_type: "t3.large".into(),
+                disk_gib: 50,
+            },
+            workers: NodeGroupSpec {
+                count: 3,
+                instance_type: "t3.xlarge".into(),
+                disk_gib: 50,
+            },
+            image: ImageSpec::default(),
+            ssh: SshSpec::default(),
+        }
+    }
+}
+
+/// A group of identical nodes. Root volumes are always encrypted gp3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeGroupSpec {
+    pub count: u32,
+    pub instance_type: String,
+    #[serde(rename = "diskGiB")]
+    pub disk_gib: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImageSpec {
+    /// A fixed AMI; default the newest Canonical Ubuntu 24.04 LTS amd64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SshSpec {
+    pub user: String,
+    /// Default `~/.ssh/id_ed25519.pub`, then `~/.ssh/id_rsa.pub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key_file: Option<String>,
+    /// Used when no `ssh-agent` offers the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<String>,
+    /// `user@host:port` of a bastion to reach the nodes through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jump_host: Option<String>,
+}
+
+impl Default for SshSpec {
+    fn default() -> Self {
+        SshSpec {
+            user: "ubuntu".into(),
+            public_key_file: None,
+            private_key_file: None,
+            jump_host: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KubernetesSpec {
+    /// `MAJOR.MINOR` (the package repository) or `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    pub container_runtime: ContainerRuntime,
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    /// A DNS name or load balancer in front of the API server, used in
+    /// the kubeconfig and certificate SANs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_endpoint: Option<String>,
+}
+
+impl Default for KubernetesSpec {
+    fn default() -> Self {
+        KubernetesSpec {
+            version: "1.34".into(),
+            container_runtime: ContainerRuntime::Containerd,
+            pod_cidr: "192.168.0.0/16".into(),
+            service_cidr: "10.96.0.0/12".into(),
+            api_endpoint: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerRuntime {
+    #[default]
+    Containerd,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CniSpec {
+    pub plugin: CniPlugin,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CniPlugin {
+    #[default]
+    Calico,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CloudProviderSpec {
+    pub name: CloudProvider,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    /// The AWS cloud controller manager (`cloud-provider: external`).
+    #[default]
+    Aws,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PlatformSpec {
+    /// Add-on name to enabled. Unknown names are refused by `phx-platform`.
+    pub addons: BTreeMap<String, bool>,
+    /// The app-of-apps Application for the booking services' config repo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<GitopsSpec>,
+}
+
+/// Add-ons of the reference platform, on by default.
+pub const DEFAULT_ADDONS: &[&str] = &[
+    "argocd",
+    "aws-load-balancer-controller",
+    "aws-ebs-csi-driver",
+    "istio",
+];
+
+/// Add-ons available on request through `spec.platform.addons`.
+pub const OPTIONAL_ADDONS: &[&str] = &[
+    "cert-manager",
+    "kube-prometheus-stack",
+    "fluent-bit",
+    "opensearch",
+    "vault",
+    "external-secrets",
+    "harbor",
+];
+
+impl Default for PlatformSpec {
+    fn default() -> Self {
+        let on = DEFAULT_ADDONS.iter().map(|a| (a.to_string(), true));
+        let off = OPTIONAL_ADDONS.iter().map(|a| (a.to_string(), false));
+        PlatformSpec {
+            addons: on.chain(off).collect(),
+            gitops: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitopsSpec {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    #[serde(default = "GitopsSpec::default_path")]
+    pub path: String,
+    #[serde(default = "GitopsSpec::default_revision")]
+    pub target_revision: String,
+}
+
+impl GitopsSpec {
+    fn default_path() -> String {
+        ".".into()
+    }
+    fn default_revision() -> String {
+        "HEAD".into()
+    }
+}

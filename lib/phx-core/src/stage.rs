@@ -1,0 +1,51 @@
+//! The pipeline rules every stage keeps.
+//!
+//! State is never lost: a stage that fails after parsing the document still
+//! writes it, with what it made in its status and `.error` naming the stage,
+//! and a stage that receives a document carrying `.error` passes it through
+//! untouched and exits non-zero, so the last stage (`phx-state push`) stores
+//! it and releases the lock.
+
+use crate::document::Document;
+use crate::error::{Error, Result};
+use crate::io;
+use crate::status::StageError;
+
+/// If an earlier stage failed, write the document unchanged and return the
+/// error to exit with; otherwise `Ok(())` and the stage goes on.
+pub fn pass_through_failure(doc: &Document) -> Result<()> {
+    let Some(e) = doc.error() else { return Ok(()) };
+    io::write_stdout(doc)?;
+    Err(Error::failed(format!(
+        "skipped: {} failed earlier: {}",
+        e.tool, e.message
+    )))
+}
+
+/// Finish a stage: write the document, marked with `.error` when the stage
+/// failed, and hand back the stage's result for the exit status.
+pub fn finish(mut doc: Document, tool: &str, result: Result<()>) -> Result<()> {
+    if let Err(e) = &result {
+        if !e.is_quiet() {
+            doc.set_error(&StageError {
+                tool: tool.to_string(),
+                message: e.to_string(),
+                at: Some(crate::time::now_rfc3339()),
+            });
+        }
+    }
+    io::write_stdout(&doc)?;
+    result
+}
+
+/// A verb of a later release: the document still flows (marked with
+/// `.error` saying so, as any failed stage would), and the tool exits 1.
+pub fn not_implemented(tool: &str, verb: &str, reads_document: bool) -> Result<()> {
+    let err = Error::failed(format!("{verb}: not implemented yet in this version of phx"));
+    if !reads_document {
+        return Err(err);
+    }
+    let doc = io::read_stdin()?;
+    pass_through_failure(&doc)?;
+    finish(doc, tool, Err(err))
+}

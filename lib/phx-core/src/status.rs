@@ -1,0 +1,142 @@
+//! `status.<tool>`: what each tool found or made.
+//!
+//! Each tool writes only its own key. The parts other tools and scripts rely
+//! on are typed here, in one place, so the JSON Schema (`phx-state schema`)
+//! and every reader agree; a tool's private details may stay untyped until
+//! another tool needs them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The status keys, one per tool.
+pub mod keys {
+    pub const STATE: &str = "state";
+    pub const NETWORK: &str = "network";
+    pub const IAM: &str = "iam";
+    pub const NODES: &str = "nodes";
+    pub const KUBEADM: &str = "kubeadm";
+    pub const CNI: &str = "cni";
+    pub const CCM: &str = "ccm";
+    pub const PLATFORM: &str = "platform";
+}
+
+/// The whole `status` object, for the schema.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<Node>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeadm: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cni: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ccm: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Value>,
+}
+
+/// `status.state`, written by `phx-state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StateStatus {
+    /// Increments on every push; a push based on an older serial is refused.
+    pub serial: u64,
+    /// Fixed when the state is first stored; another lineage is refused.
+    pub lineage: String,
+    /// Where the state lives (`s3://bucket/key` or `file:///dir/key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Who stored this serial and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Updated>,
+    /// Present while the document travels a pipeline under a lock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Updated {
+    pub by: String,
+    pub at: String,
+}
+
+/// Who holds a state lock, as stored beside the lock and in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    /// `user@host`.
+    pub who: String,
+    /// RFC 3339 UTC.
+    pub created: String,
+    /// The phx version that took the lock.
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One machine of the cluster (`status.nodes[]`, written by `phx-nodes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub name: String,
+    pub role: NodeRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
+    pub ssh: SshEndpoint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeRole {
+    ControlPlane,
+    Worker,
+}
+
+/// How to reach a node over SSH, and which host keys to expect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SshEndpoint {
+    pub host: String,
+    #[serde(default = "SshEndpoint::default_port")]
+    pub port: u16,
+    pub user: String,
+    /// OpenSSH public keys (`ssh-ed25519 AAAA...`); empty means unknown.
+    #[serde(default)]
+    pub host_keys: Vec<String>,
+}
+
+impl SshEndpoint {
+    fn default_port() -> u16 {
+        22
+    }
+}
+
+/// `.error`: the stage that failed and why. Later stages pass the document
+/// through untouched and `phx-state push` stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageError {
+    pub tool: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}

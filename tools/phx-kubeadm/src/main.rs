@@ -1,0 +1,4 @@
+//! The `phx-kubeadm` binary: everything lives in the library.
+fn main() -> std::process::ExitCode {
+    phx_kubeadm::main()
+}

@@ -1,0 +1,140 @@
+//! The command line of `phx-state`, kept apart from the logic so man pages
+//! and completions are generated from the same definitions.
+
+use crate::config::{BackendArgs, BackendKind};
+use clap::{Parser, Subcommand};
+use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phx-state",
+    version,
+    about = "Store, lock and version the phx cluster document",
+    long_about = "Store, lock and version the phx cluster document.\n\n\
+        The state lives in S3 (locking in DynamoDB, or S3 itself with --lock s3) when \
+        spec.state.bucket is set, otherwise in a local directory (.phx-state). Every verb but \
+        `new` and `schema` reads the cluster document on stdin to learn which state it is about.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Print a new cluster document with the reference topology
+    #[command(after_help = "Example:\n  phx-state new --name phoenix --region eu-west-1 > cluster.json")]
+    New {
+        /// Cluster name (a-z, 0-9 and -, at most 32)
+        #[arg(long)]
+        name: String,
+        /// AWS region of the cluster [default: AWS_REGION, else us-east-1]
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Print the JSON Schema of the cluster document
+    #[command(after_help = "Example:\n  phx-state schema > cluster.schema.json")]
+    Schema,
+    /// Create the S3 bucket and DynamoDB lock table (idempotent)
+    #[command(
+        after_help = "Creates a versioned, encrypted bucket with all public access blocked (default \
+        phx-state-<account-id>)\nand an on-demand lock table (default phx-locks), then prints the document with \
+        spec.state\nnaming them. A second run changes nothing.\n\nExample:\n  \
+        phx-state init < cluster.json > cluster.new && mv cluster.new cluster.json"
+    )]
+    Init {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Take the state lock and print your spec joined with the stored status
+    #[command(
+        after_help = "Held by someone else: exit 1 naming holder, operation and age.\n\nExample:\n  \
+        phx-state lock --wait 5m --reason 'scale workers' < cluster.json | phx-net apply | ... | phx-state push --unlock"
+    )]
+    Lock {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Keep trying (with backoff) for this long, e.g. 30s, 5m
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        wait: Option<Duration>,
+        /// Why the lock is taken, shown to anyone who finds it held
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Operation recorded in the lock
+        #[arg(long, default_value = "apply", value_name = "NAME")]
+        operation: String,
+    },
+    /// Store the document from stdin as the next serial
+    #[command(
+        after_help = "A document based on an older serial, or of another lineage, is refused and nothing \
+        is written.\nA document carrying .error is stored (and unlocked) all the same, then exit 1.\n\nExample:\n  \
+        ... | phx-state push --unlock"
+    )]
+    Push {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Release the lock afterwards (only the lock this document holds)
+        #[arg(long)]
+        unlock: bool,
+        /// Store even when serial, lineage or lock do not match
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the stored document
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | jq .status.nodes")]
+    Pull {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// A stored version (S3 version id, or serial for the local backend)
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+    },
+    /// List stored versions (a table on a terminal, JSON otherwise)
+    #[command(after_help = "Example:\n  phx-state history < cluster.json")]
+    History {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Release the lock held by the document on stdin
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json > locked.json && phx-state unlock < locked.json"
+    )]
+    Unlock {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Release a lock by id, whoever holds it (as terraform force-unlock)
+    #[command(
+        after_help = "Use when a pipeline died holding the lock; the id is in the lock-held message.\n\n\
+        Example:\n  phx-state force-unlock 6f1c2d3e-... < cluster.json"
+    )]
+    ForceUnlock {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// The id of the lock to release
+        lock_id: String,
+    },
+    /// Move the state to another backend, keeping a backup of the old one
+    #[command(
+        after_help = "Prints the document with spec.state describing the new backend.\n\nExample:\n  \
+        phx-state init < cluster.json | phx-state migrate --to s3 > cluster.new"
+    )]
+    Migrate {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// The backend to move to
+        #[arg(long, value_enum)]
+        to: BackendKind,
+        /// Overwrite state already at the destination
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    phx_core::time::parse_duration(s)
+}

@@ -1,0 +1,50 @@
+//! `phx-state`: the document's lifecycle, as Terraform's S3 backend is for
+//! Terraform state: stored in S3 (or a local directory), locked in DynamoDB
+//! (or S3, or a lock file), versioned by serial and lineage.
+//!
+//! A deploy pipeline starts with `phx-state lock`, which joins the user's
+//! spec with the stored status, and ends with `phx-state push --unlock`,
+//! which stores whatever the stages made, failed stages included.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+mod verbs;
+
+use clap::Parser;
+use cli::{Cli, Verb};
+use std::process::ExitCode;
+
+pub const TOOL: &str = "phx-state";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+}
+
+/// Run one verb.
+pub async fn run(verb: Verb) -> phx_core::Result<()> {
+    match verb {
+        Verb::New { name, region } => verbs::new::new(&name, region),
+        Verb::Schema => verbs::new::schema(),
+        Verb::Init { backend } => verbs::init::init(&backend).await,
+        Verb::Lock {
+            backend,
+            wait,
+            reason,
+            operation,
+        } => verbs::lock::lock(&backend, wait, operation, reason).await,
+        Verb::Push {
+            backend,
+            unlock,
+            force,
+        } => verbs::push::push(&backend, unlock, force).await,
+        Verb::Pull { backend, version } => verbs::pull::pull(&backend, version.as_deref()).await,
+        Verb::History { backend } => verbs::pull::history(&backend).await,
+        Verb::Unlock { backend } => verbs::lock::unlock(&backend).await,
+        Verb::ForceUnlock { backend, lock_id } => verbs::lock::force_unlock(&backend, &lock_id).await,
+        Verb::Migrate { backend, to, force } => verbs::migrate::migrate(&backend, to, force).await,
+    }
+}
