@@ -173,3 +173,18 @@ fn a_failing_pipeline_still_stores_the_document_and_releases_the_lock() {
         "the lock was released"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_a_tool_quietly() {
+    // The reader is gone before the tool writes: EPIPE, no message, exit 1.
+    let mut child = Command::new(bin("phx-state"))
+        .arg("schema")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(err(&out), "", "a broken pipe is not an error worth a message");
+}

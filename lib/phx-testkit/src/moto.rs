@@ -1,4 +1,5 @@
-//! A moto server per test: `moto_server -H 127.0.0.1 -p PORT`, one endpoint
+//! A moto server per test: `moto_server -H 127.0.0.1 -p PORT` (through a
+//! launcher that makes conditional writes atomic, as AWS does), one endpoint
 //! for every AWS service, dummy static credentials.
 
 use crate::recording::Recording;
@@ -13,6 +14,21 @@ pub struct Moto {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+}
+
+/// The launcher that serializes moto's request handling (see the script).
+const SERIAL_LAUNCHER: &str = include_str!("moto_serial.py");
+
+/// The Python interpreter that has moto: the one beside `moto_server`.
+fn moto_python() -> PathBuf {
+    let server = moto_server();
+    let python = server.with_file_name("python");
+    assert!(
+        python.exists(),
+        "no python beside {} (a venv's bin/ is expected)",
+        server.display()
+    );
+    python
 }
 
 /// Where `scripts/test.sh` installs moto.
@@ -49,8 +65,8 @@ impl Moto {
         for attempt in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir for the emulator");
             let port = free_port();
-            let mut cmd = Command::new(moto_server());
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let mut cmd = Command::new(moto_python());
+            cmd.args(["-c", SERIAL_LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir.path())
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
                 .stdin(Stdio::null())
