@@ -71,6 +71,38 @@ impl Aws {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 
+    #[cfg(feature = "ec2")]
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+
+    #[cfg(feature = "iam")]
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    #[cfg(feature = "elb")]
+    pub fn elb(&self) -> aws_sdk_elasticloadbalancing::Client {
+        aws_sdk_elasticloadbalancing::Client::new(&self.sdk)
+    }
+
+    #[cfg(feature = "elb")]
+    pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+    }
+
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`) for ARNs.
+    pub fn partition(&self) -> &'static str {
+        let r = self.region();
+        if r.starts_with("cn-") {
+            "aws-cn"
+        } else if r.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+
     #[cfg(feature = "sts")]
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.sdk)

@@ -20,8 +20,8 @@ where
 {
     fn into_phx(self) -> Error {
         match (self.code(), self.message()) {
-            (Some(code), Some(msg)) => Error::failed(format!("{code}: {msg}")),
-            (Some(code), None) => Error::failed(code),
+            (Some(code), Some(msg)) => Error::failed(format!("{code}: {msg}")).with_code(code),
+            (Some(code), None) => Error::failed(code).with_code(code),
             _ => {
                 let status = self
                     .raw_response()

@@ -6,12 +6,23 @@
 
 mod config;
 mod error;
+pub mod retry;
+pub mod tags;
 
 pub use config::{load, load_for_endpoint, Aws};
 pub use error::{error_code, is_code, AwsError};
+pub use tags::ClusterTags;
 
 #[cfg(feature = "dynamodb")]
 pub use aws_sdk_dynamodb as dynamodb;
+#[cfg(feature = "ec2")]
+pub use aws_sdk_ec2 as ec2;
+#[cfg(feature = "elb")]
+pub use aws_sdk_elasticloadbalancing as elb;
+#[cfg(feature = "elb")]
+pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+#[cfg(feature = "iam")]
+pub use aws_sdk_iam as iam;
 #[cfg(feature = "s3")]
 pub use aws_sdk_s3 as s3;
 #[cfg(feature = "sts")]

@@ -39,6 +39,8 @@ pub struct Error {
     /// Already reported (for example a document with `.error` passed
     /// through): `main` exits with the code but prints nothing more.
     quiet: bool,
+    /// A remote service's error code (`DependencyViolation`), for retries.
+    code: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -49,6 +51,7 @@ impl Error {
             kind,
             chain: vec![one_line(&cause.to_string())],
             quiet: false,
+            code: None,
         }
     }
 
@@ -73,7 +76,23 @@ impl Error {
             kind,
             chain: Vec::new(),
             quiet: true,
+            code: None,
         }
+    }
+
+    /// Record the remote service's error code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// Whether the remote error code is one of `codes`.
+    pub fn has_code(&self, codes: &[&str]) -> bool {
+        self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }
 
     pub fn kind(&self) -> ExitKind {

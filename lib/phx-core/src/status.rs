@@ -28,9 +28,9 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<StateStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<Value>,
+    pub network: Option<NetworkStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub iam: Option<Value>,
+    pub iam: Option<IamStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<Node>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +83,84 @@ pub struct LockInfo {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// `status.network`, written by `phx-net`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    pub vpc_cidr: String,
+    /// False for a VPC the user brought (`spec.network.vpcId`).
+    pub owned: bool,
+    pub zones: Vec<String>,
+    pub subnets: Vec<SubnetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_public_ip: Option<String>,
+    #[serde(default)]
+    pub route_tables: std::collections::BTreeMap<String, String>,
+    pub security_groups: SecurityGroups,
+    /// What `phx-net plan` found to do (absent after apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedChange>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubnetStatus {
+    pub id: String,
+    pub zone: String,
+    pub cidr: String,
+    pub public: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroups {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<String>,
+}
+
+/// One line of a plan (`create subnet subnet/public/us-east-1a 10.0.0.0/20`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedChange {
+    pub action: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// `status.iam`, written by `phx-iam`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<NodeIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<NodeIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedChange>>,
+}
+
+/// The role and instance profile of one node role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeIdentity {
+    pub role: String,
+    pub role_arn: String,
+    pub instance_profile: String,
+    pub instance_profile_arn: String,
+    /// Inline policy names and attached managed policy ARNs.
+    pub policies: Vec<String>,
 }
 
 /// One machine of the cluster (`status.nodes[]`, written by `phx-nodes`).

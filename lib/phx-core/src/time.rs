@@ -22,3 +22,8 @@ pub fn age(rfc3339: &str) -> Option<String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 5m, 1h)"))
 }
+
+/// A duration as people write it (`10m`, `1h 30m`).
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}

@@ -13,8 +13,10 @@
 
 mod bins;
 mod moto;
+mod proxy;
 mod recording;
 
 pub use bins::{bin, workspace_root};
 pub use moto::Moto;
+pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};

@@ -62,6 +62,10 @@ impl Moto {
 
     /// Start an emulator with extra environment (`MOTO_AMIS_PATH`, ...).
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        // AWS-managed IAM policies (AmazonEBSCSIDriverPolicy) exist on AWS.
+        let mut env = env.to_vec();
+        env.push(("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"));
+        let env = env.as_slice();
         for attempt in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir for the emulator");
             let port = free_port();
@@ -143,6 +147,18 @@ impl Moto {
         cmd
     }
 
+    /// `bin ARGS` against this emulator, as a std command (for spawning).
+    pub fn process(&self, bin: &std::path::Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .args(args);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
     /// Start (or restart) recording API calls.
     pub fn start_recording(&self) {
         self.post("/moto-api/recorder/reset-recording");
@@ -183,7 +199,7 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

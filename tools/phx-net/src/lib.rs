@@ -1,51 +1,91 @@
-//! `phx-net`: network for the cluster: VPC, subnets, gateways, routes, security groups.
+//! `phx-net`: the cluster's network, what Terraform's `vpc.tf` and
+//! `security.tf` did for the reference platform, convergent and with a
+//! destroy that leaves nothing behind.
 //!
-//! Its verbs arrive with issue #3. Until then each one says plainly
-//! that it is not implemented and exits 1, and a document it is handed flows
-//! on marked with `.error`, so a pipeline's `phx-state push` still stores it.
+//! `apply` and `plan` share one path: validate the spec ([`desired`]), find
+//! what exists by tags ([`observed`]), compute the steps ([`plan`]); `apply`
+//! then runs them as a dependency graph ([`apply`]). `destroy` has its own
+//! ordered teardown ([`destroy`]).
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
-use phx_core::stage;
+pub mod apply;
+pub mod cli;
+pub mod desired;
+pub mod destroy;
+pub mod observed;
+pub mod plan;
+pub mod rules;
+mod status;
+
+use apply::{Executor, Registry};
+use clap::Parser;
+use cli::{Cli, Verb};
+use desired::Desired;
+use phx_aws::ClusterTags;
+use phx_core::status::keys;
+use phx_core::{io, stage, Document, Result};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub const TOOL: &str = "phx-net";
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-net", version, about = "Network for the cluster: VPC, subnets, gateways, routes, security groups", after_help = AFTER_HELP)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// Create or converge the network (status.network)
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-net apply | phx-state push --unlock"
-    )]
-    Apply,
-    /// Show what apply would change, without changing anything
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-net plan")]
-    Plan,
-    /// Delete everything the cluster owns in the network
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-net destroy | phx-state push --unlock"
-    )]
-    Destroy,
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, async move { run(cli.verb) })
+    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 
-pub fn run(verb: Verb) -> phx_core::Result<()> {
-    match verb {
-        Verb::Apply => stage::not_implemented(TOOL, "apply", true),
-        Verb::Plan => stage::not_implemented(TOOL, "plan", true),
-        Verb::Destroy => stage::not_implemented(TOOL, "destroy", true),
+pub async fn run(verb: Verb) -> Result<()> {
+    let mut doc = io::read_stdin()?;
+    stage::pass_through_failure(&doc)?;
+    let result = match verb {
+        Verb::Apply => converge(&mut doc, false).await,
+        Verb::Plan => converge(&mut doc, true).await,
+        Verb::Destroy {
+            delete_volumes,
+            timeout,
+        } => destroy::destroy(&mut doc, delete_volumes, timeout).await,
+    };
+    stage::finish(doc, TOOL, result)
+}
+
+/// Plan, and unless `dry_run`, apply; `status.network` records the outcome
+/// (what exists, including anything made before a failure).
+async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
+    let want = Desired::from_spec(&doc.spec().network)?;
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    let ec2 = aws.ec2();
+    let tags = ClusterTags::new(doc.name());
+    let mut obs = observed::observe(&ec2, &tags, want.byo.as_ref()).await?;
+    if let (Some(byo), None) = (&want.byo, &obs.vpc) {
+        return Err(phx_core::Error::failed(format!(
+            "spec.network.vpcId: VPC {} not found",
+            byo.vpc_id
+        )));
     }
+    let zones = status::zones(&ec2, &want, &obs).await?;
+    if want.byo.is_none() && want.nat_gateway && obs.nat.is_none() {
+        obs.eip = observed::observe_eip(&ec2, &tags).await?;
+    }
+    let steps = plan::plan(&want, &obs, &zones);
+    let changes: Vec<_> = steps.iter().map(plan::Step::change).collect();
+    let registry = Arc::new(Registry::default());
+    status::seed(&registry, &obs);
+    if dry_run {
+        eprint!("{}", plan::render(&changes));
+        let mut st = status::build(&want, &obs, &zones, &registry);
+        st.plan = Some(changes);
+        doc.set_status(keys::NETWORK, &st);
+        return Ok(());
+    }
+    if steps.is_empty() {
+        tracing::info!("network up to date");
+    }
+    let exec = Arc::new(Executor::new(
+        ec2,
+        tags,
+        want.vpc_cidr.to_string(),
+        registry.clone(),
+    ));
+    let result = exec.run(steps).await;
+    doc.set_status(keys::NETWORK, &status::build(&want, &obs, &zones, &registry));
+    result
 }

@@ -1,0 +1,58 @@
+//! The command line of `phx-net`.
+
+use clap::{Parser, Subcommand};
+use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phx-net",
+    version,
+    about = "Network for the cluster: VPC, subnets, gateways, routes, security groups",
+    long_about = "Network for the cluster: VPC, subnets, gateways, routes, security groups.\n\n\
+        Reads the cluster document on stdin and writes it on stdout with status.network. Every \
+        resource is tagged kubernetes.io/cluster/<name>=owned and found again by its tags, so a \
+        re-run creates only what is missing and a converged network makes no mutating call.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Create what is missing and correct what differs (status.network)
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-net apply | phx-state push --unlock"
+    )]
+    Apply,
+    /// Show what apply would create, change or delete; changes nothing
+    #[command(
+        after_help = "The table goes to stderr; the same list is in status.network.plan.\n\n\
+        Example:\n  phx-state pull < cluster.json | phx-net plan > /dev/null"
+    )]
+    Plan,
+    /// Delete everything the cluster owns in the network, load balancers first
+    #[command(
+        after_help = "Deletes, in order: load balancers, target groups and security groups that \
+        Kubernetes controllers made for the cluster; leftover network interfaces; the NAT gateway; Elastic \
+        IPs; route tables; subnets; the internet gateway; the security groups; the VPC. A bring-your-own \
+        VPC and its subnets are never deleted. EBS volumes of the cluster are listed and kept.\n\n\
+        Example:\n  phx-state lock < cluster.json | phx-net destroy | phx-state push --unlock"
+    )]
+    Destroy {
+        /// Also delete the cluster's detached EBS volumes (its persistent data)
+        #[arg(long)]
+        delete_volumes: bool,
+        /// Give up on what still will not delete after this long
+        #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+        timeout: Duration,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    phx_core::time::parse_duration(s)
+}

@@ -1,0 +1,334 @@
+//! What exists: everything the cluster owns, found by its tags (stored ids
+//! are only hints), in two concurrent rounds of Describe calls.
+//!
+//! Round one looks up by tag what can exist before the VPC does (an
+//! interrupted apply may have left an internet gateway or an Elastic IP);
+//! round two, by VPC id, what moto cannot filter by tag (NAT gateways) and
+//! the VPC's DNS attributes.
+
+use crate::desired::Byo;
+use crate::rules::{flatten, Rule};
+use phx_aws::ec2::types::{Filter, Tag};
+use phx_aws::ec2::Client;
+use phx_aws::tags::COMPONENT;
+use phx_aws::{AwsError, ClusterTags};
+use phx_core::Result;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub vpc: Option<Vpc>,
+    pub igw: Option<Igw>,
+    pub subnets: HashMap<String, Subnet>,
+    pub route_tables: HashMap<String, RouteTable>,
+    /// Component to group; rules are filled once all groups are known.
+    pub groups: HashMap<String, Group>,
+    pub nat: Option<Nat>,
+    pub eip: Option<Eip>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Vpc {
+    pub id: String,
+    /// The value of the cluster tag (`owned`, `shared`, or none for a BYO VPC not yet tagged).
+    pub cluster_tag: Option<String>,
+    pub cidr: String,
+    pub dns_support: bool,
+    pub dns_hostnames: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Igw {
+    pub id: String,
+    pub attached_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subnet {
+    pub id: String,
+    pub cluster_tag: Option<String>,
+    pub zone: String,
+    pub cidr: String,
+    pub map_public_ip: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    pub id: String,
+    /// Destination CIDR to target (gateway or NAT gateway id).
+    pub routes: HashMap<String, String>,
+    /// Subnet id to association id.
+    pub associations: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Nat {
+    pub id: String,
+    pub state: String,
+    pub subnet_id: String,
+    pub public_ip: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Eip {
+    pub allocation_id: String,
+    pub public_ip: Option<String>,
+}
+
+pub fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Look up everything the cluster owns; with `byo`, the user's VPC and
+/// subnets by id (stored under components `byo/<subnet-id>`).
+pub async fn observe(ec2: &Client, tags: &ClusterTags, byo: Option<&Byo>) -> Result<Observed> {
+    let byo_vpc = byo.map(|b| b.vpc_id.as_str());
+    let owned = filter(&format!("tag:{}", tags.cluster_key()), phx_aws::tags::OWNED);
+    let any_cluster = filter("tag-key", &tags.cluster_key());
+    let vpcs = async {
+        let mut req = ec2.describe_vpcs();
+        req = match byo_vpc {
+            Some(id) => req.vpc_ids(id),
+            None => req.filters(owned.clone()),
+        };
+        req.send()
+            .await
+            .map_err(|e| e.into_phx().context("describing VPCs"))
+    };
+    let igws = async {
+        if byo_vpc.is_some() {
+            return Ok(None);
+        }
+        ec2.describe_internet_gateways()
+            .filters(owned.clone())
+            .send()
+            .await
+            .map(Some)
+            .map_err(|e| e.into_phx().context("describing internet gateways"))
+    };
+    let subnets = async {
+        let req = match byo {
+            Some(b) => ec2.describe_subnets().set_subnet_ids(Some(b.subnet_ids.clone())),
+            None => ec2.describe_subnets().filters(owned.clone()),
+        };
+        req.send()
+            .await
+            .map_err(|e| e.into_phx().context("describing subnets"))
+    };
+    let rtbs = async {
+        if byo_vpc.is_some() {
+            return Ok(None);
+        }
+        ec2.describe_route_tables()
+            .filters(owned.clone())
+            .send()
+            .await
+            .map(Some)
+            .map_err(|e| e.into_phx().context("describing route tables"))
+    };
+    let sgs = async {
+        ec2.describe_security_groups()
+            .filters(any_cluster.clone())
+            .send()
+            .await
+            .map_err(|e| e.into_phx().context("describing security groups"))
+    };
+    let (vpcs, igws, subnets, rtbs, sgs) = tokio::try_join!(vpcs, igws, subnets, rtbs, sgs)?;
+
+    let mut obs = Observed::default();
+    let vpc = vpcs
+        .vpcs()
+        .iter()
+        .find(|v| byo_vpc.is_some() || tag(v.tags(), COMPONENT) == Some("vpc"));
+    if let Some(v) = vpc {
+        obs.vpc = Some(Vpc {
+            id: v.vpc_id().unwrap_or_default().to_string(),
+            cluster_tag: tag(v.tags(), &tags.cluster_key()).map(str::to_string),
+            cidr: v.cidr_block().unwrap_or_default().to_string(),
+            dns_support: true,
+            dns_hostnames: true,
+        });
+    }
+    if let Some(igws) = igws {
+        if let Some(g) = igws
+            .internet_gateways()
+            .iter()
+            .find(|g| tag(g.tags(), COMPONENT) == Some("igw"))
+        {
+            obs.igw = Some(Igw {
+                id: g.internet_gateway_id().unwrap_or_default().to_string(),
+                attached_to: g
+                    .attachments()
+                    .first()
+                    .and_then(|a| a.vpc_id())
+                    .map(str::to_string),
+            });
+        }
+    }
+    for s in subnets.subnets() {
+        let component = match byo {
+            Some(_) => s.subnet_id().map(|id| format!("byo/{id}")),
+            None => tag(s.tags(), COMPONENT).map(str::to_string),
+        };
+        if let Some(c) = component {
+            obs.subnets.insert(
+                c,
+                Subnet {
+                    id: s.subnet_id().unwrap_or_default().to_string(),
+                    cluster_tag: tag(s.tags(), &tags.cluster_key()).map(str::to_string),
+                    zone: s.availability_zone().unwrap_or_default().to_string(),
+                    cidr: s.cidr_block().unwrap_or_default().to_string(),
+                    map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
+                },
+            );
+        }
+    }
+    if let Some(rtbs) = rtbs {
+        for t in rtbs.route_tables() {
+            let Some(c) = tag(t.tags(), COMPONENT) else {
+                continue;
+            };
+            let routes = t
+                .routes()
+                .iter()
+                .filter_map(|r| {
+                    let target = r.gateway_id().or(r.nat_gateway_id())?;
+                    Some((r.destination_cidr_block()?.to_string(), target.to_string()))
+                })
+                .collect();
+            let associations = t
+                .associations()
+                .iter()
+                .filter_map(|a| {
+                    Some((
+                        a.subnet_id()?.to_string(),
+                        a.route_table_association_id()?.to_string(),
+                    ))
+                })
+                .collect();
+            obs.route_tables.insert(
+                c.to_string(),
+                RouteTable {
+                    id: t.route_table_id().unwrap_or_default().to_string(),
+                    routes,
+                    associations,
+                },
+            );
+        }
+    }
+    let ours: Vec<_> = sgs
+        .security_groups()
+        .iter()
+        .filter(|g| tag(g.tags(), COMPONENT).is_some_and(|c| c.starts_with("sg/")))
+        .filter(|g| tag(g.tags(), &tags.cluster_key()) == Some(phx_aws::tags::OWNED))
+        .collect();
+    let components: HashMap<String, String> = ours
+        .iter()
+        .filter_map(|g| Some((g.group_id()?.to_string(), tag(g.tags(), COMPONENT)?.to_string())))
+        .collect();
+    for g in ours {
+        let (Some(id), Some(c)) = (g.group_id(), tag(g.tags(), COMPONENT)) else {
+            continue;
+        };
+        obs.groups.insert(
+            c.to_string(),
+            Group {
+                id: id.to_string(),
+                rules: flatten(g.ip_permissions(), &components),
+            },
+        );
+    }
+
+    if let Some(vpc) = obs.vpc.as_mut() {
+        let id = vpc.id.clone();
+        let attr = |name: phx_aws::ec2::types::VpcAttributeName| {
+            let id = id.clone();
+            async move {
+                ec2.describe_vpc_attribute()
+                    .vpc_id(id)
+                    .attribute(name)
+                    .send()
+                    .await
+                    .map_err(|e| e.into_phx().context("describing VPC attributes"))
+            }
+        };
+        let nats = async {
+            if byo_vpc.is_some() {
+                return Ok(None);
+            }
+            // moto ignores tag filters for NAT gateways: filter by VPC, check tags here.
+            ec2.describe_nat_gateways()
+                .filter(filter("vpc-id", &id))
+                .send()
+                .await
+                .map(Some)
+                .map_err(|e| e.into_phx().context("describing NAT gateways"))
+        };
+        let (dns_support, dns_hostnames, nats) = if byo_vpc.is_some() {
+            (None, None, None)
+        } else {
+            let (s, h, n) = tokio::try_join!(
+                attr(phx_aws::ec2::types::VpcAttributeName::EnableDnsSupport),
+                attr(phx_aws::ec2::types::VpcAttributeName::EnableDnsHostnames),
+                nats
+            )?;
+            (Some(s), Some(h), n)
+        };
+        if let Some(s) = dns_support {
+            vpc.dns_support = s.enable_dns_support().and_then(|v| v.value()).unwrap_or(false);
+        }
+        if let Some(h) = dns_hostnames {
+            vpc.dns_hostnames = h.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false);
+        }
+        let live = |s: &str| !matches!(s, "deleted" | "deleting" | "failed");
+        if let Some(nats) = nats {
+            obs.nat = nats
+                .nat_gateways()
+                .iter()
+                .filter(|n| tag(n.tags(), COMPONENT) == Some("nat"))
+                .find(|n| n.state().is_some_and(|s| live(s.as_str())))
+                .map(|n| Nat {
+                    id: n.nat_gateway_id().unwrap_or_default().to_string(),
+                    state: n.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+                    public_ip: n
+                        .nat_gateway_addresses()
+                        .first()
+                        .and_then(|a| a.public_ip())
+                        .map(str::to_string),
+                });
+        }
+    }
+    Ok(obs)
+}
+
+/// The cluster's Elastic IP (only looked up when a NAT gateway is to be made).
+pub async fn observe_eip(ec2: &Client, tags: &ClusterTags) -> Result<Option<Eip>> {
+    let out = ec2
+        .describe_addresses()
+        .filters(filter(
+            &format!("tag:{}", tags.cluster_key()),
+            phx_aws::tags::OWNED,
+        ))
+        .send()
+        .await
+        .map_err(|e| e.into_phx().context("describing Elastic IPs"))?;
+    Ok(out
+        .addresses()
+        .iter()
+        .find(|a| tag(a.tags(), COMPONENT) == Some("eip/nat"))
+        .map(|a| Eip {
+            allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+            public_ip: a.public_ip().map(str::to_string),
+        }))
+}

@@ -1,0 +1,599 @@
+//! phx-net against the moto emulator: convergence, zero-write re-runs,
+//! interrupted applies, refusals, and a destroy that leaves nothing.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use assert_cmd::Command;
+use phx_aws::ec2::types::{Filter, Tag};
+use phx_testkit::{LatencyProxy, Moto};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const CLUSTER: &str = "phoenix";
+
+fn doc(network: Value) -> String {
+    json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{"name":CLUSTER},
+           "spec":{"region":"us-east-1","network":network}})
+    .to_string()
+}
+
+fn reference() -> String {
+    doc(json!({"adminCidrs": ["203.0.113.7/32"]}))
+}
+
+fn net(moto: &Moto, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut cmd = Command::cargo_bin("phx-net").unwrap();
+    moto.configure(&mut cmd);
+    cmd.args(args).write_stdin(stdin.to_string()).output().unwrap()
+}
+
+fn ok(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn ec2(moto: &Moto) -> phx_aws::ec2::Client {
+    rt().block_on(phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1"))
+        .ec2()
+}
+
+fn owned() -> Filter {
+    Filter::builder()
+        .name(format!("tag:kubernetes.io/cluster/{CLUSTER}"))
+        .values("owned")
+        .build()
+}
+
+fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+/// How many of each kind the cluster owns, by its tag.
+fn inventory(moto: &Moto) -> BTreeMap<&'static str, usize> {
+    let ec2 = ec2(moto);
+    rt().block_on(async {
+        let vpcs = ec2.describe_vpcs().filters(owned()).send().await.unwrap();
+        let nats = match vpcs.vpcs().first().and_then(|v| v.vpc_id()) {
+            Some(vpc) => {
+                let f = Filter::builder().name("vpc-id").values(vpc).build();
+                let n = ec2.describe_nat_gateways().filter(f).send().await.unwrap();
+                n.nat_gateways()
+                    .iter()
+                    .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+                    .count()
+            }
+            None => 0,
+        };
+        BTreeMap::from([
+            ("vpc", vpcs.vpcs().len()),
+            (
+                "subnet",
+                ec2.describe_subnets()
+                    .filters(owned())
+                    .send()
+                    .await
+                    .unwrap()
+                    .subnets()
+                    .len(),
+            ),
+            (
+                "igw",
+                ec2.describe_internet_gateways()
+                    .filters(owned())
+                    .send()
+                    .await
+                    .unwrap()
+                    .internet_gateways()
+                    .len(),
+            ),
+            (
+                "rtb",
+                ec2.describe_route_tables()
+                    .filters(owned())
+                    .send()
+                    .await
+                    .unwrap()
+                    .route_tables()
+                    .len(),
+            ),
+            (
+                "sg",
+                ec2.describe_security_groups()
+                    .filters(owned())
+                    .send()
+                    .await
+                    .unwrap()
+                    .security_groups()
+                    .len(),
+            ),
+            (
+                "eip",
+                ec2.describe_addresses()
+                    .filters(owned())
+                    .send()
+                    .await
+                    .unwrap()
+                    .addresses()
+                    .len(),
+            ),
+            ("nat", nats),
+        ])
+    })
+}
+
+fn full() -> BTreeMap<&'static str, usize> {
+    BTreeMap::from([
+        ("vpc", 1),
+        ("subnet", 6),
+        ("igw", 1),
+        ("rtb", 2),
+        ("sg", 2),
+        ("eip", 1),
+        ("nat", 1),
+    ])
+}
+
+#[test]
+fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
+    let moto = Moto::start();
+    let out = ok(&net(&moto, &["apply"], &reference()));
+    let st = &out["status"]["network"];
+    assert_eq!(inventory(&moto), full());
+    assert_eq!(st["zones"], json!(["us-east-1a", "us-east-1b", "us-east-1c"]));
+    assert_eq!(st["subnets"].as_array().unwrap().len(), 6);
+    assert!(st["vpcId"].as_str().unwrap().starts_with("vpc-"));
+    assert!(st["natGatewayId"].as_str().unwrap().starts_with("nat-"));
+    assert!(out.get("error").is_none());
+
+    let ec2 = ec2(&moto);
+    rt().block_on(async {
+        let subnets = ec2.describe_subnets().filters(owned()).send().await.unwrap();
+        for s in subnets.subnets() {
+            let public = tag(s.tags(), "phx:component")
+                .unwrap()
+                .starts_with("subnet/public/");
+            assert_eq!(s.map_public_ip_on_launch(), Some(public));
+            let role = if public {
+                "kubernetes.io/role/elb"
+            } else {
+                "kubernetes.io/role/internal-elb"
+            };
+            assert_eq!(tag(s.tags(), role), Some("1"), "{:?}", s.subnet_id());
+            assert!(tag(s.tags(), "Name").unwrap().starts_with("phoenix-"));
+        }
+        let vpc = st["vpcId"].as_str().unwrap();
+        let attr = ec2
+            .describe_vpc_attribute()
+            .vpc_id(vpc)
+            .attribute(phx_aws::ec2::types::VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attr.enable_dns_hostnames().unwrap().value(), Some(true));
+        let rtbs = ec2.describe_route_tables().filters(owned()).send().await.unwrap();
+        for t in rtbs.route_tables() {
+            let default = t
+                .routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .unwrap();
+            match tag(t.tags(), "phx:component").unwrap() {
+                "rtb/public" => assert_eq!(default.gateway_id(), st["internetGatewayId"].as_str()),
+                _ => assert_eq!(default.nat_gateway_id(), st["natGatewayId"].as_str()),
+            }
+            assert_eq!(
+                t.associations()
+                    .iter()
+                    .filter(|a| a.subnet_id().is_some())
+                    .count(),
+                3
+            );
+        }
+        // SSH only from the admin CIDR, on both groups; the API only on the control plane.
+        let groups = ec2
+            .describe_security_groups()
+            .filters(owned())
+            .send()
+            .await
+            .unwrap();
+        for g in groups.security_groups() {
+            let ssh: Vec<_> = g
+                .ip_permissions()
+                .iter()
+                .filter(|p| p.from_port() == Some(22))
+                .collect();
+            let cidrs: Vec<_> = ssh
+                .iter()
+                .flat_map(|p| p.ip_ranges())
+                .filter_map(|r| r.cidr_ip())
+                .collect();
+            assert_eq!(cidrs, vec!["203.0.113.7/32"], "{:?}", g.group_name());
+            let api = g.ip_permissions().iter().any(|p| p.from_port() == Some(6443));
+            assert_eq!(api, tag(g.tags(), "phx:component") == Some("sg/control-plane"));
+            let ipip = g
+                .ip_permissions()
+                .iter()
+                .find(|p| p.ip_protocol() == Some("4"))
+                .unwrap();
+            assert_eq!(
+                ipip.user_id_group_pairs().len(),
+                2,
+                "IP-in-IP from both cluster groups"
+            );
+        }
+    });
+
+    moto.start_recording();
+    let again = ok(&net(&moto, &["apply"], &serde_json::to_string(&out).unwrap()));
+    let rec = moto.recording();
+    assert!(
+        rec.mutating().is_empty(),
+        "a converged apply wrote: {:?}",
+        rec.mutating()
+    );
+    assert!(
+        rec.len() <= 10,
+        "a no-op apply made {} reads: {:?}",
+        rec.len(),
+        rec.actions()
+    );
+    assert_eq!(again["status"]["network"], out["status"]["network"]);
+}
+
+#[test]
+fn plan_changes_nothing_and_lists_what_apply_would_do() {
+    let moto = Moto::start();
+    moto.start_recording();
+    let out = net(&moto, &["plan"], &reference());
+    let planned = ok(&out);
+    assert!(moto.recording().mutating().is_empty());
+    let plan = planned["status"]["network"]["plan"].as_array().unwrap();
+    let creates = plan.iter().filter(|c| c["action"] == "create").count();
+    // VPC, IGW, 6 subnets, EIP, NAT, 2 route tables, 2 groups.
+    assert_eq!(creates, 14, "{plan:?}");
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        table.contains("create  subnet") && table.contains("14 to create"),
+        "{table}"
+    );
+    assert_eq!(inventory(&moto).values().sum::<usize>(), 0);
+
+    // After apply, a drifted rule shows as a change, and apply puts it right.
+    let applied = ok(&net(&moto, &["apply"], &reference()));
+    let ec2 = ec2(&moto);
+    let group = applied["status"]["network"]["securityGroups"]["workers"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rt().block_on(async {
+        let world = phx_aws::ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ip_ranges(
+                phx_aws::ec2::types::IpRange::builder()
+                    .cidr_ip("0.0.0.0/0")
+                    .build(),
+            )
+            .build();
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(world)
+            .send()
+            .await
+            .unwrap();
+    });
+    let drift = ok(&net(&moto, &["plan"], &reference()));
+    let plan = drift["status"]["network"]["plan"].as_array().unwrap().clone();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert_eq!(plan[0]["detail"], "revoke tcp 22 from 0.0.0.0/0");
+    ok(&net(&moto, &["apply"], &reference()));
+    moto.start_recording();
+    ok(&net(&moto, &["apply"], &reference()));
+    assert!(moto.recording().mutating().is_empty(), "drift was corrected");
+}
+
+#[test]
+fn an_apply_killed_midway_and_run_again_makes_exactly_one_of_each() {
+    let moto = Moto::start();
+    let proxy = LatencyProxy::start(moto.port(), 150);
+    let bin = assert_cmd::cargo::cargo_bin("phx-net");
+    let mut child = moto
+        .process(&bin, &["apply"])
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(reference().as_bytes())
+            .unwrap();
+    }
+    // Kill it once some, but not all, of the network exists.
+    let ec2 = ec2(&moto);
+    let start = std::time::Instant::now();
+    rt().block_on(async {
+        while start.elapsed() < std::time::Duration::from_secs(30) {
+            let s = ec2.describe_subnets().filters(owned()).send().await.unwrap();
+            if !s.subnets().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = inventory(&moto);
+    assert!(
+        partial["subnet"] >= 1 && partial != full(),
+        "killed too late to test anything: {partial:?}"
+    );
+
+    ok(&net(&moto, &["apply"], &reference()));
+    assert_eq!(inventory(&moto), full(), "after the kill: {partial:?}");
+}
+
+#[test]
+fn admin_cidrs_missing_or_the_world_are_refused_before_any_call() {
+    let moto = Moto::start();
+    let cases = [
+        (doc(json!({})), "spec.network.adminCidrs: required"),
+        (doc(json!({"adminCidrs": ["0.0.0.0/0"]})), "allowWorldSsh"),
+        (
+            doc(json!({"adminCidrs": ["10.0.0.300/32"]})),
+            "is not an IPv4 CIDR",
+        ),
+    ];
+    for (input, expect) in cases {
+        moto.start_recording();
+        let out = net(&moto, &["apply"], &input);
+        assert_eq!(
+            out.status.code(),
+            Some(65),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("phx-net: spec.network.adminCidrs: ") && err.contains(expect),
+            "{err}"
+        );
+        // The document still flows on, marked, so a pipeline stores it.
+        let marked: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(marked["error"]["tool"], "phx-net");
+        assert!(moto.recording().is_empty(), "no call for a refused spec");
+    }
+}
+
+#[test]
+fn destroy_removes_the_network_and_what_controllers_made_in_it() {
+    let moto = Moto::start();
+    let applied = ok(&net(&moto, &["apply"], &reference()));
+    let st = applied["status"]["network"].clone();
+    let vpc = st["vpcId"].as_str().unwrap().to_string();
+    let public: Vec<String> = st["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["public"] == true)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    // What the AWS cloud controller and the Load Balancer Controller would make.
+    let aws = rt().block_on(phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1"));
+    let key = format!("kubernetes.io/cluster/{CLUSTER}");
+    rt().block_on(async {
+        let sg = aws
+            .ec2()
+            .create_security_group()
+            .group_name("k8s-elb-a1b2c3")
+            .description("Security group for Kubernetes ELB")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let sg = sg.group_id().unwrap().to_string();
+        aws.ec2()
+            .create_tags()
+            .resources(&sg)
+            .tags(Tag::builder().key(&key).value("owned").build())
+            .send()
+            .await
+            .unwrap();
+        let listener = phx_aws::elb::types::Listener::builder()
+            .protocol("TCP")
+            .load_balancer_port(80)
+            .instance_port(30080)
+            .build()
+            .unwrap();
+        aws.elb()
+            .create_load_balancer()
+            .load_balancer_name("a1b2c3")
+            .listeners(listener)
+            .set_subnets(Some(public.clone()))
+            .security_groups(&sg)
+            .tags(
+                phx_aws::elb::types::Tag::builder()
+                    .key(&key)
+                    .value("owned")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let lb = aws
+            .elbv2()
+            .create_load_balancer()
+            .name("k8s-booking-web")
+            .set_subnets(Some(public.clone()))
+            .tags(
+                phx_aws::elbv2::types::Tag::builder()
+                    .key("elbv2.k8s.aws/cluster")
+                    .value(CLUSTER)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+        let tg = aws
+            .elbv2()
+            .create_target_group()
+            .name("k8s-booking-web-tg")
+            .protocol(phx_aws::elbv2::types::ProtocolEnum::Http)
+            .port(30080)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_string();
+        aws.elbv2()
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .protocol(phx_aws::elbv2::types::ProtocolEnum::Http)
+            .port(80)
+            .default_actions(
+                phx_aws::elbv2::types::Action::builder()
+                    .r#type(phx_aws::elbv2::types::ActionTypeEnum::Forward)
+                    .target_group_arn(&tg_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+
+    let out = net(&moto, &["destroy"], &serde_json::to_string(&applied).unwrap());
+    let destroyed = ok(&out);
+    assert!(destroyed["status"].get("network").is_none());
+    assert_eq!(
+        inventory(&moto).values().sum::<usize>(),
+        0,
+        "{:?}",
+        inventory(&moto)
+    );
+    rt().block_on(async {
+        assert!(aws
+            .elb()
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancer_descriptions()
+            .is_empty());
+        assert!(aws
+            .elbv2()
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .is_empty());
+        assert!(aws
+            .elbv2()
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .is_empty());
+        let left = aws.ec2().describe_vpcs().vpc_ids(&vpc).send().await;
+        assert!(
+            left.is_err() || left.unwrap().vpcs().is_empty(),
+            "the VPC is gone"
+        );
+        let sgs = aws
+            .ec2()
+            .describe_security_groups()
+            .filters(Filter::builder().name("tag-key").values(&key).build())
+            .send()
+            .await
+            .unwrap();
+        assert!(sgs.security_groups().is_empty(), "controller groups are gone");
+    });
+    // A second destroy finds nothing and succeeds.
+    ok(&net(&moto, &["destroy"], &reference()));
+}
+
+#[test]
+fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
+    let moto = Moto::start();
+    let ec2 = ec2(&moto);
+    let (vpc, subnets) = rt().block_on(async {
+        let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = Vec::new();
+        for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.9.{i}.0/24"))
+                .availability_zone(*zone)
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        (vpc, subnets)
+    });
+    let input = doc(json!({"adminCidrs": ["203.0.113.7/32"], "vpcId": vpc, "subnetIds": subnets}));
+    let applied = ok(&net(&moto, &["apply"], &input));
+    let st = &applied["status"]["network"];
+    assert_eq!(st["owned"], false);
+    assert_eq!(st["vpcId"], vpc.as_str());
+    assert_eq!(st["subnets"].as_array().unwrap().len(), 2);
+    let inv = inventory(&moto);
+    assert_eq!(
+        (inv["vpc"], inv["subnet"], inv["igw"], inv["nat"], inv["sg"]),
+        (0, 0, 0, 0, 2),
+        "{inv:?}"
+    );
+    let shared = |id: &str| {
+        rt().block_on(async {
+            let v = ec2.describe_vpcs().vpc_ids(id).send().await.unwrap();
+            tag(v.vpcs()[0].tags(), &format!("kubernetes.io/cluster/{CLUSTER}")).map(str::to_string)
+        })
+    };
+    assert_eq!(shared(&vpc).as_deref(), Some("shared"));
+    moto.start_recording();
+    ok(&net(&moto, &["apply"], &input));
+    assert!(moto.recording().mutating().is_empty());
+
+    ok(&net(
+        &moto,
+        &["destroy"],
+        &serde_json::to_string(&applied).unwrap(),
+    ));
+    rt().block_on(async {
+        let v = ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+        assert_eq!(v.vpcs().len(), 1, "the user's VPC survives");
+        let s = ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnets.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s.subnets().len(), 2, "the user's subnets survive");
+    });
+    assert_eq!(inventory(&moto)["sg"], 0);
+    assert_eq!(shared(&vpc), None, "the shared tag is taken off");
+}
