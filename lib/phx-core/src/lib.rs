@@ -12,6 +12,7 @@ pub mod cli;
 pub mod document;
 pub mod error;
 pub mod io;
+pub mod plan;
 pub mod spec;
 pub mod stage;
 pub mod status;

@@ -1,51 +1,98 @@
-//! `phx-iam`: iAM for the cluster: node roles and instance profiles.
+//! `phx-iam`: the node roles and instance profiles, what the reference
+//! platform's `iam.tf` did: one role per node role, named after the cluster
+//! and tagged, with the permissions of what runs on those nodes.
 //!
-//! Its verbs arrive with issue #3. Until then each one says plainly
-//! that it is not implemented and exits 1, and a document it is handed flows
-//! on marked with `.error`, so a pipeline's `phx-state push` still stores it.
+//! One read (`GetAccountAuthorizationDetails`) finds what exists; each
+//! role's plan ([`converge::RolePlan`]) is shown by `plan` and carried out
+//! by `apply`, both roles at once.
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
-use phx_core::stage;
+pub mod cli;
+pub mod converge;
+pub mod desired;
+pub mod destroy;
+pub mod observed;
+
+use clap::Parser;
+use cli::{Cli, Verb};
+use converge::RolePlan;
+use phx_aws::ClusterTags;
+use phx_core::status::{keys, IamStatus};
+use phx_core::{io, stage, Document, Error, Result};
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-iam";
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-iam", version, about = "IAM for the cluster: node roles and instance profiles", after_help = AFTER_HELP)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// Create or converge roles and instance profiles (status.iam)
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-iam apply | phx-state push --unlock"
-    )]
-    Apply,
-    /// Show what apply would change, without changing anything
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-iam plan")]
-    Plan,
-    /// Delete the cluster's roles and instance profiles
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-iam destroy | phx-state push --unlock"
-    )]
-    Destroy,
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, async move { run(cli.verb) })
+    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 
-pub fn run(verb: Verb) -> phx_core::Result<()> {
-    match verb {
-        Verb::Apply => stage::not_implemented(TOOL, "apply", true),
-        Verb::Plan => stage::not_implemented(TOOL, "plan", true),
-        Verb::Destroy => stage::not_implemented(TOOL, "destroy", true),
+pub async fn run(verb: Verb) -> Result<()> {
+    let mut doc = io::read_stdin()?;
+    stage::pass_through_failure(&doc)?;
+    let result = match verb {
+        Verb::Apply => converge(&mut doc, false).await,
+        Verb::Plan => converge(&mut doc, true).await,
+        Verb::Destroy => destroy(&mut doc).await,
+    };
+    stage::finish(doc, TOOL, result)
+}
+
+async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    let iam = aws.iam();
+    let partition = aws.partition();
+    let tags = ClusterTags::new(doc.name());
+    let wants = desired::roles(doc.name(), partition).await?;
+    let names: Vec<String> = wants.iter().map(|w| w.name.clone()).collect();
+    let haves = observed::observe(&iam, &names).await?;
+    let plans: Vec<RolePlan> = wants
+        .iter()
+        .map(|w| RolePlan::new(w, haves.get(&w.name), partition))
+        .collect();
+    let changes: Vec<_> = plans.iter().zip(&wants).flat_map(|(p, w)| p.changes(w)).collect();
+    if dry_run {
+        eprint!("{}", phx_core::plan::render(&changes, "IAM"));
+        let mut st = doc.status::<IamStatus>(keys::IAM)?.unwrap_or_default();
+        st.plan = Some(changes);
+        doc.set_status(keys::IAM, &st);
+        return Ok(());
     }
+    for c in &changes {
+        tracing::info!("{} {} {} {}", c.action, c.kind, c.name, c.detail);
+    }
+    let runs = plans
+        .iter()
+        .zip(&wants)
+        .map(|(p, w)| p.execute(&iam, &tags, w, haves.get(&w.name), partition));
+    let [cp, workers]: [Result<_>; 2] = futures::future::join_all(runs)
+        .await
+        .try_into()
+        .map_err(|_| Error::failed("expected two roles"))?;
+    let st = IamStatus {
+        control_plane: cp.as_ref().ok().cloned(),
+        workers: workers.as_ref().ok().cloned(),
+        plan: None,
+    };
+    doc.set_status(keys::IAM, &st);
+    cp.map_err(|e| e.context(format!("role {}", wants[0].name)))?;
+    workers.map_err(|e| e.context(format!("role {}", wants[1].name)))?;
+    Ok(())
+}
+
+async fn destroy(doc: &mut Document) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    let iam = aws.iam();
+    let names: Vec<String> = ["control-plane", "worker"]
+        .iter()
+        .map(|r| format!("{}-{r}", doc.name()))
+        .collect();
+    let haves = observed::observe(&iam, &names).await?;
+    let runs = names.iter().map(|n| destroy::role(&iam, n, haves.get(n)));
+    let results = futures::future::join_all(runs).await;
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        return Err(e);
+    }
+    doc.remove_status(keys::IAM);
+    Ok(())
 }

@@ -70,7 +70,7 @@ async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
     let registry = Arc::new(Registry::default());
     status::seed(&registry, &obs);
     if dry_run {
-        eprint!("{}", plan::render(&changes));
+        eprint!("{}", phx_core::plan::render(&changes, "the network"));
         let mut st = status::build(&want, &obs, &zones, &registry);
         st.plan = Some(changes);
         doc.set_status(keys::NETWORK, &st);

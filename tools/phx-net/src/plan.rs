@@ -111,12 +111,8 @@ impl Step {
     }
 
     pub fn change(&self) -> Change {
-        let c = |action: &str, kind: &str, name: &str, detail: String| Change {
-            action: action.to_string(),
-            kind: kind.to_string(),
-            name: name.to_string(),
-            detail,
-        };
+        let c =
+            |action: &str, kind: &str, name: &str, detail: String| Change::new(action, kind, name, detail);
         match self {
             Step::CreateVpc => c("create", "vpc", "vpc", String::new()),
             Step::SetVpcDns => c("change", "vpc", "vpc", "enable DNS support and hostnames".into()),
@@ -307,27 +303,4 @@ fn plan_network(want: &Desired, obs: &Observed, zones: &[String], steps: &mut Ve
             }
         }
     }
-}
-
-/// The plan as a table for stderr.
-pub fn render(changes: &[Change]) -> String {
-    if changes.is_empty() {
-        return "no changes: the network matches the spec\n".into();
-    }
-    let w = changes.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<7} {:<15} {:<w$} DETAIL\n", "ACTION", "KIND", "NAME");
-    for c in changes {
-        out.push_str(&format!(
-            "{:<7} {:<15} {:<w$} {}\n",
-            c.action, c.kind, c.name, c.detail
-        ));
-    }
-    let count = |a: &str| changes.iter().filter(|c| c.action == a).count();
-    out.push_str(&format!(
-        "{} to create, {} to change, {} to delete\n",
-        count("create"),
-        count("change"),
-        count("delete")
-    ));
-    out
 }
