@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore};
 
 /// Calls in flight at once: enough to overlap independent work, few
 /// enough to stay clear of API rate limits.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 16;
 
 /// Codes AWS returns while a just-created resource is not visible yet.
 const NOT_YET_VISIBLE: &[&str] = &[

@@ -11,13 +11,14 @@
 //! (data) only with `--delete-volumes`.
 
 use crate::desired::Byo;
-use crate::observed::{observe, observe_eip, Observed};
+use crate::observed::{observe, Observed};
 use crate::rules::Source;
 use phx_aws::ec2::types::Filter;
 use phx_aws::{AwsError, ClusterTags};
 use phx_core::backoff::Backoff;
 use phx_core::status::keys;
 use phx_core::{Document, Error, Result};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -85,8 +86,7 @@ pub async fn destroy(doc: &mut Document, delete_volumes: bool, timeout: Duration
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let (ec2, elb, elbv2) = (aws.ec2(), aws.elb(), aws.elbv2());
     let tags = ClusterTags::new(doc.name());
-    let mut obs = observe(&ec2, &tags, byo.as_ref()).await?;
-    obs.eip = observe_eip(&ec2, &tags).await?;
+    let obs = observe(&ec2, &tags, byo.as_ref(), None).await?;
     let owned_vpc = if byo.is_none() {
         obs.vpc.as_ref().map(|v| v.id.clone())
     } else {
@@ -97,9 +97,13 @@ pub async fn destroy(doc: &mut Document, delete_volumes: bool, timeout: Duration
         left: Default::default(),
     };
 
-    load_balancers(&elb, &elbv2, &tags, owned_vpc.as_deref(), &t).await?;
+    // Load balancers first (their groups and interfaces hang on them); the
+    // volumes are unrelated and listed meanwhile.
+    tokio::try_join!(
+        load_balancers(&elb, &elbv2, &tags, owned_vpc.as_deref(), &t),
+        volumes(&ec2, &tags, delete_volumes, &t)
+    )?;
     controller_groups(&ec2, &tags, owned_vpc.as_deref(), &obs, &t).await?;
-    volumes(&ec2, &tags, delete_volumes, &t).await?;
     if let Some(vpc) = &owned_vpc {
         interfaces(&ec2, vpc, &t).await?;
     }
@@ -138,13 +142,26 @@ async fn load_balancers(
     t: &Teardown,
 ) -> Result<()> {
     let key = tags.cluster_key();
-    let ours = |tag_list: Vec<(String, String)>, vpc: Option<&str>| {
+    let ours = |tag_list: &[(String, String)], vpc: Option<&str>| {
         owned_vpc.is_some() && vpc == owned_vpc
             || tag_list
                 .iter()
                 .any(|(k, v)| k == &key || (k == "elbv2.k8s.aws/cluster" && v == tags.cluster()))
     };
+    tokio::try_join!(
+        classic_load_balancers(elb, &ours, t),
+        v2_load_balancers(elbv2, &ours, t)
+    )?;
+    Ok(())
+}
 
+type Tags = Vec<(String, String)>;
+
+async fn classic_load_balancers(
+    elb: &phx_aws::elb::Client,
+    ours: &impl Fn(&[(String, String)], Option<&str>) -> bool,
+    t: &Teardown,
+) -> Result<()> {
     let classic = elb
         .describe_load_balancers()
         .send()
@@ -160,7 +177,7 @@ async fn load_balancers(
             ))
         })
         .collect();
-    let mut classic_tags = std::collections::HashMap::new();
+    let mut tags: HashMap<String, Tags> = HashMap::new();
     for chunk in names.chunks(20) {
         let out = elb
             .describe_tags()
@@ -172,49 +189,67 @@ async fn load_balancers(
             let kv = d
                 .tags()
                 .iter()
-                .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-                .collect();
-            classic_tags.insert(d.load_balancer_name().unwrap_or_default().to_string(), kv);
-        }
-    }
-    let mut deletions = Vec::new();
-    for (name, vpc) in &names {
-        if ours(classic_tags.remove(name).unwrap_or_default(), vpc.as_deref()) {
-            deletions.push(
-                t.delete(format!("classic load balancer {name}"), move || async move {
-                    elb.delete_load_balancer()
-                        .load_balancer_name(name)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.into_phx())
-                }),
+                .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()));
+            tags.insert(
+                d.load_balancer_name().unwrap_or_default().to_string(),
+                kv.collect(),
             );
         }
     }
+    let deletions = names
+        .iter()
+        .filter(|(name, vpc)| {
+            ours(
+                tags.get(name).map(Vec::as_slice).unwrap_or_default(),
+                vpc.as_deref(),
+            )
+        })
+        .map(|(name, _)| {
+            t.delete(format!("classic load balancer {name}"), move || async move {
+                elb.delete_load_balancer()
+                    .load_balancer_name(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.into_phx())
+            })
+        });
     futures::future::join_all(deletions).await;
+    Ok(())
+}
 
-    let v2 = elbv2
-        .describe_load_balancers()
-        .send()
-        .await
-        .map_err(|e| e.into_phx().context("listing load balancers"))?;
-    let lbs: Vec<(String, Option<String>)> = v2
+async fn v2_load_balancers(
+    elbv2: &phx_aws::elbv2::Client,
+    ours: &impl Fn(&[(String, String)], Option<&str>) -> bool,
+    t: &Teardown,
+) -> Result<()> {
+    let (lbs, tgs) = tokio::try_join!(
+        async {
+            elbv2
+                .describe_load_balancers()
+                .send()
+                .await
+                .map_err(|e| e.into_phx().context("listing load balancers"))
+        },
+        async {
+            elbv2
+                .describe_target_groups()
+                .send()
+                .await
+                .map_err(|e| e.into_phx().context("listing target groups"))
+        }
+    )?;
+    let lbs: Vec<(String, Option<String>)> = lbs
         .load_balancers()
         .iter()
         .filter_map(|l| Some((l.load_balancer_arn()?.to_string(), l.vpc_id().map(str::to_string))))
         .collect();
-    let tgs = elbv2
-        .describe_target_groups()
-        .send()
-        .await
-        .map_err(|e| e.into_phx().context("listing target groups"))?;
     let groups: Vec<(String, Option<String>)> = tgs
         .target_groups()
         .iter()
         .filter_map(|g| Some((g.target_group_arn()?.to_string(), g.vpc_id().map(str::to_string))))
         .collect();
-    let mut v2_tags = std::collections::HashMap::new();
+    let mut tags: HashMap<String, Tags> = HashMap::new();
     let arns: Vec<String> = lbs.iter().chain(&groups).map(|(a, _)| a.clone()).collect();
     for chunk in arns.chunks(20) {
         let out = elbv2
@@ -224,49 +259,45 @@ async fn load_balancers(
             .await
             .map_err(|e| e.into_phx().context("reading load balancer tags"))?;
         for d in out.tag_descriptions() {
-            let kv = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            v2_tags.insert(d.resource_arn().unwrap_or_default().to_string(), kv);
+            let kv = d.tags().iter().map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            });
+            tags.insert(d.resource_arn().unwrap_or_default().to_string(), kv.collect());
         }
     }
-    let mut deletions = Vec::new();
-    for (arn, vpc) in &lbs {
-        if ours(v2_tags.get(arn).cloned().unwrap_or_default(), vpc.as_deref()) {
-            deletions.push(t.delete(format!("load balancer {arn}"), move || async move {
-                elbv2
-                    .delete_load_balancer()
-                    .load_balancer_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            }));
-        }
-    }
+    let mine = |(arn, vpc): &&(String, Option<String>)| {
+        ours(
+            tags.get(arn).map(Vec::as_slice).unwrap_or_default(),
+            vpc.as_deref(),
+        )
+    };
+    let deletions = lbs.iter().filter(mine).map(|(arn, _)| {
+        t.delete(format!("load balancer {arn}"), move || async move {
+            elbv2
+                .delete_load_balancer()
+                .load_balancer_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_phx())
+        })
+    });
     futures::future::join_all(deletions).await;
     // Target groups can go once no listener of a deleted load balancer uses them.
-    let mut deletions = Vec::new();
-    for (arn, vpc) in &groups {
-        if ours(v2_tags.get(arn).cloned().unwrap_or_default(), vpc.as_deref()) {
-            deletions.push(t.delete(format!("target group {arn}"), move || async move {
-                elbv2
-                    .delete_target_group()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            }));
-        }
-    }
+    let deletions = groups.iter().filter(mine).map(|(arn, _)| {
+        t.delete(format!("target group {arn}"), move || async move {
+            elbv2
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_phx())
+        })
+    });
     futures::future::join_all(deletions).await;
     Ok(())
 }

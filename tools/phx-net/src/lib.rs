@@ -54,17 +54,15 @@ async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let ec2 = aws.ec2();
     let tags = ClusterTags::new(doc.name());
-    let mut obs = observed::observe(&ec2, &tags, want.byo.as_ref()).await?;
+    let zones_wanted = want.zones.is_none().then_some(want.zone_count);
+    let obs = observed::observe(&ec2, &tags, want.byo.as_ref(), zones_wanted).await?;
     if let (Some(byo), None) = (&want.byo, &obs.vpc) {
         return Err(phx_core::Error::failed(format!(
             "spec.network.vpcId: VPC {} not found",
             byo.vpc_id
         )));
     }
-    let zones = status::zones(&ec2, &want, &obs).await?;
-    if want.byo.is_none() && want.nat_gateway && obs.nat.is_none() {
-        obs.eip = observed::observe_eip(&ec2, &tags).await?;
-    }
+    let zones = status::zones(&want, &obs)?;
     let steps = plan::plan(&want, &obs, &zones);
     let changes: Vec<_> = steps.iter().map(plan::Step::change).collect();
     let registry = Arc::new(Registry::default());

@@ -8,7 +8,7 @@
 
 use crate::desired::Byo;
 use crate::rules::{flatten, Rule};
-use phx_aws::ec2::types::{Filter, Tag};
+use phx_aws::ec2::types::{Filter, Tag, VpcAttributeName};
 use phx_aws::ec2::Client;
 use phx_aws::tags::COMPONENT;
 use phx_aws::{AwsError, ClusterTags};
@@ -25,6 +25,8 @@ pub struct Observed {
     pub groups: HashMap<String, Group>,
     pub nat: Option<Nat>,
     pub eip: Option<Eip>,
+    /// The region's available zones, when they were needed.
+    pub region_zones: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,8 +92,15 @@ fn filter(name: &str, value: &str) -> Filter {
 }
 
 /// Look up everything the cluster owns; with `byo`, the user's VPC and
-/// subnets by id (stored under components `byo/<subnet-id>`).
-pub async fn observe(ec2: &Client, tags: &ClusterTags, byo: Option<&Byo>) -> Result<Observed> {
+/// subnets by id (stored under components `byo/<subnet-id>`). `zones_wanted`
+/// is how many zones the spec asks for when it names none: the region's
+/// zones are listed only if the existing public subnets do not say them.
+pub async fn observe(
+    ec2: &Client,
+    tags: &ClusterTags,
+    byo: Option<&Byo>,
+    zones_wanted: Option<usize>,
+) -> Result<Observed> {
     let byo_vpc = byo.map(|b| b.vpc_id.as_str());
     let owned = filter(&format!("tag:{}", tags.cluster_key()), phx_aws::tags::OWNED);
     let any_cluster = filter("tag-key", &tags.cluster_key());
@@ -249,71 +258,108 @@ pub async fn observe(ec2: &Client, tags: &ClusterTags, byo: Option<&Byo>) -> Res
         );
     }
 
-    if let Some(vpc) = obs.vpc.as_mut() {
-        let id = vpc.id.clone();
-        let attr = |name: phx_aws::ec2::types::VpcAttributeName| {
-            let id = id.clone();
-            async move {
-                ec2.describe_vpc_attribute()
-                    .vpc_id(id)
-                    .attribute(name)
-                    .send()
-                    .await
-                    .map_err(|e| e.into_phx().context("describing VPC attributes"))
-            }
-        };
-        let nats = async {
-            if byo_vpc.is_some() {
-                return Ok(None);
-            }
-            // moto ignores tag filters for NAT gateways: filter by VPC, check tags here.
-            ec2.describe_nat_gateways()
-                .filter(filter("vpc-id", &id))
+    // Round two: what needs the VPC id, and the lookups a fresh network
+    // needs (its Elastic IP, the region's zones), all at once.
+    let public = obs
+        .subnets
+        .keys()
+        .filter(|c| c.starts_with("subnet/public/"))
+        .count();
+    let need_zones = byo.is_none() && zones_wanted.is_some_and(|n| n != public);
+    let vpc_id = obs.vpc.as_ref().filter(|_| byo.is_none()).map(|v| v.id.clone());
+    let attr = |name: VpcAttributeName| {
+        let id = vpc_id.clone();
+        async move {
+            let Some(id) = id else { return Ok(None) };
+            ec2.describe_vpc_attribute()
+                .vpc_id(id)
+                .attribute(name)
                 .send()
                 .await
                 .map(Some)
-                .map_err(|e| e.into_phx().context("describing NAT gateways"))
-        };
-        let (dns_support, dns_hostnames, nats) = if byo_vpc.is_some() {
-            (None, None, None)
-        } else {
-            let (s, h, n) = tokio::try_join!(
-                attr(phx_aws::ec2::types::VpcAttributeName::EnableDnsSupport),
-                attr(phx_aws::ec2::types::VpcAttributeName::EnableDnsHostnames),
-                nats
-            )?;
-            (Some(s), Some(h), n)
-        };
-        if let Some(s) = dns_support {
+                .map_err(|e| e.into_phx().context("describing VPC attributes"))
+        }
+    };
+    let nats = async {
+        let Some(id) = &vpc_id else { return Ok(None) };
+        // moto ignores tag filters for NAT gateways: filter by VPC, check tags here.
+        ec2.describe_nat_gateways()
+            .filter(filter("vpc-id", id))
+            .send()
+            .await
+            .map(Some)
+            .map_err(|e| e.into_phx().context("describing NAT gateways"))
+    };
+    let eip = async {
+        if byo.is_some() {
+            return Ok(None);
+        }
+        observe_eip(ec2, tags).await
+    };
+    let zones = async {
+        if !need_zones {
+            return Ok(None);
+        }
+        region_zones(ec2).await.map(Some)
+    };
+    let (support, hostnames, nats, eip, zones) = tokio::try_join!(
+        attr(VpcAttributeName::EnableDnsSupport),
+        attr(VpcAttributeName::EnableDnsHostnames),
+        nats,
+        eip,
+        zones
+    )?;
+    obs.eip = eip;
+    obs.region_zones = zones;
+    if let Some(vpc) = obs.vpc.as_mut() {
+        if let Some(s) = support {
             vpc.dns_support = s.enable_dns_support().and_then(|v| v.value()).unwrap_or(false);
         }
-        if let Some(h) = dns_hostnames {
+        if let Some(h) = hostnames {
             vpc.dns_hostnames = h.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false);
         }
-        let live = |s: &str| !matches!(s, "deleted" | "deleting" | "failed");
-        if let Some(nats) = nats {
-            obs.nat = nats
-                .nat_gateways()
-                .iter()
-                .filter(|n| tag(n.tags(), COMPONENT) == Some("nat"))
-                .find(|n| n.state().is_some_and(|s| live(s.as_str())))
-                .map(|n| Nat {
-                    id: n.nat_gateway_id().unwrap_or_default().to_string(),
-                    state: n.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                    subnet_id: n.subnet_id().unwrap_or_default().to_string(),
-                    public_ip: n
-                        .nat_gateway_addresses()
-                        .first()
-                        .and_then(|a| a.public_ip())
-                        .map(str::to_string),
-                });
-        }
+    }
+    let live = |s: &str| !matches!(s, "deleted" | "deleting" | "failed");
+    if let Some(nats) = nats {
+        obs.nat = nats
+            .nat_gateways()
+            .iter()
+            .filter(|n| tag(n.tags(), COMPONENT) == Some("nat"))
+            .find(|n| n.state().is_some_and(|s| live(s.as_str())))
+            .map(|n| Nat {
+                id: n.nat_gateway_id().unwrap_or_default().to_string(),
+                state: n.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+                public_ip: n
+                    .nat_gateway_addresses()
+                    .first()
+                    .and_then(|a| a.public_ip())
+                    .map(str::to_string),
+            });
     }
     Ok(obs)
 }
 
-/// The cluster's Elastic IP (only looked up when a NAT gateway is to be made).
-pub async fn observe_eip(ec2: &Client, tags: &ClusterTags) -> Result<Option<Eip>> {
+/// The region's available zones, sorted by name.
+async fn region_zones(ec2: &Client) -> Result<Vec<String>> {
+    let out = ec2
+        .describe_availability_zones()
+        .filters(filter("state", "available"))
+        .filters(filter("zone-type", "availability-zone"))
+        .send()
+        .await
+        .map_err(|e| e.into_phx().context("listing availability zones"))?;
+    let mut names: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The cluster's Elastic IP.
+async fn observe_eip(ec2: &Client, tags: &ClusterTags) -> Result<Option<Eip>> {
     let out = ec2
         .describe_addresses()
         .filters(filter(

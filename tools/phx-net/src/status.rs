@@ -6,16 +6,13 @@ use crate::desired::{Desired, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::plan::{EIP_ADDRESS, IGW_ATTACHED, NAT_AVAILABLE};
 use ipnet::Ipv4Net;
-use phx_aws::ec2::types::Filter;
-use phx_aws::ec2::Client;
-use phx_aws::AwsError;
 use phx_core::status::{NetworkStatus, SecurityGroups, SubnetStatus};
 use phx_core::{Error, Result};
 
 /// The zones: as the spec names them, else those of the subnets that
 /// exist (in address order, the order they were made in), else the
 /// region's first `zoneCount` available zones.
-pub async fn zones(ec2: &Client, want: &Desired, obs: &Observed) -> Result<Vec<String>> {
+pub fn zones(want: &Desired, obs: &Observed) -> Result<Vec<String>> {
     if let Some(z) = &want.zones {
         return Ok(z.clone());
     }
@@ -35,24 +32,7 @@ pub async fn zones(ec2: &Client, want: &Desired, obs: &Observed) -> Result<Vec<S
         public.sort();
         return Ok(public.into_iter().map(|(_, z)| z).collect());
     }
-    let out = ec2
-        .describe_availability_zones()
-        .filters(Filter::builder().name("state").values("available").build())
-        .filters(
-            Filter::builder()
-                .name("zone-type")
-                .values("availability-zone")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| e.into_phx().context("listing availability zones"))?;
-    let mut names: Vec<String> = out
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.zone_name().map(str::to_string))
-        .collect();
-    names.sort();
+    let names = obs.region_zones.clone().unwrap_or_default();
     if names.len() < want.zone_count {
         return Err(Error::failed(format!(
             "the region has {} available zones, spec.network.zoneCount asks for {}",
@@ -60,8 +40,7 @@ pub async fn zones(ec2: &Client, want: &Desired, obs: &Observed) -> Result<Vec<S
             want.zone_count
         )));
     }
-    names.truncate(want.zone_count);
-    Ok(names)
+    Ok(names[..want.zone_count].to_vec())
 }
 
 /// Put what exists into the registry, so steps find their dependencies.
