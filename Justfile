@@ -27,3 +27,7 @@ fmt:
 # What CI runs.
 ci:
     bash .ci/run
+
+# AWS benchmark: phx-net + phx-iam against moto with 100 ms per request.
+bench-aws:
+    cargo bench -p phx-tests --bench aws

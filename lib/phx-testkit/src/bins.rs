@@ -23,8 +23,11 @@ pub fn bin(name: &str) -> PathBuf {
     let path = dir.join(name);
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Benchmarks run from target/release: build what they will run.
+        let release = dir.ends_with("release").then_some("--release");
         let status = Command::new(cargo)
             .args(["build", "--workspace", "--bins", "--quiet"])
+            .args(release)
             .current_dir(workspace_root())
             .status()
             .expect("running cargo build for the phx binaries");

@@ -60,8 +60,18 @@ impl Moto {
         Moto::start_with(&[])
     }
 
+    /// Start moto's own threaded server, for benchmarks: requests overlap
+    /// as they would at AWS, but conditional writes are not atomic.
+    pub fn start_threaded() -> Moto {
+        Moto::launch(&[], false)
+    }
+
     /// Start an emulator with extra environment (`MOTO_AMIS_PATH`, ...).
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        Moto::launch(env, true)
+    }
+
+    fn launch(env: &[(&str, &str)], serialized: bool) -> Moto {
         // AWS-managed IAM policies (AmazonEBSCSIDriverPolicy) exist on AWS.
         let mut env = env.to_vec();
         env.push(("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"));
@@ -69,8 +79,14 @@ impl Moto {
         for attempt in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir for the emulator");
             let port = free_port();
-            let mut cmd = Command::new(moto_python());
-            cmd.args(["-c", SERIAL_LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
+            let mut cmd = if serialized {
+                let mut c = Command::new(moto_python());
+                c.args(["-c", SERIAL_LAUNCHER]);
+                c
+            } else {
+                Command::new(moto_server())
+            };
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir.path())
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
                 .stdin(Stdio::null())

@@ -3,8 +3,9 @@
 //! What is already gone is fine; a second destroy changes nothing.
 
 use crate::observed::RoleHave;
+use futures::future::BoxFuture;
 use phx_aws::iam::Client;
-use phx_aws::{is_code, AwsError};
+use phx_aws::AwsError;
 use phx_core::Result;
 
 const GONE: &[&str] = &["NoSuchEntity"];
@@ -16,62 +17,70 @@ pub async fn role(iam: &Client, name: &str, have: Option<&RoleHave>) -> Result<(
     if !profiles.iter().any(|p| p == name) {
         profiles.push(name.to_string());
     }
-    for p in &profiles {
-        if have.is_some_and(|h| h.profiles.contains_key(p)) {
-            if let Err(e) = iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(p)
-                .role_name(name)
-                .send()
-                .await
-            {
-                if !is_code(&e, GONE) {
-                    return Err(e.into_phx().context(format!("taking {name} out of {p}")));
-                }
+    // Profiles, inline policies and attachments are independent: all at once.
+    let mut steps: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
+    for p in profiles {
+        let member = have.is_some_and(|h| h.profiles.contains_key(&p));
+        steps.push(Box::pin(async move {
+            if member {
+                let out = iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&p)
+                    .role_name(name)
+                    .send();
+                gone_ok(out.await, || format!("taking {name} out of {p}"))?;
             }
-        }
-        match iam
-            .delete_instance_profile()
-            .instance_profile_name(p)
-            .send()
-            .await
-        {
-            Ok(_) => tracing::info!("deleted instance profile {p}"),
-            Err(e) if is_code(&e, GONE) => {}
-            Err(e) => return Err(e.into_phx().context(format!("deleting instance profile {p}"))),
-        }
+            gone_ok(
+                iam.delete_instance_profile()
+                    .instance_profile_name(&p)
+                    .send()
+                    .await,
+                || format!("deleting instance profile {p}"),
+            )
+        }));
     }
-    let Some(have) = have else { return Ok(()) };
+    let Some(have) = have else {
+        return first_error(futures::future::join_all(steps).await);
+    };
     for policy in have.inline.keys() {
-        if let Err(e) = iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-        {
-            if !is_code(&e, GONE) {
-                return Err(e.into_phx().context(format!("deleting inline policy {policy}")));
-            }
-        }
+        steps.push(Box::pin(async move {
+            let out = iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await;
+            gone_ok(out, || format!("deleting inline policy {policy}"))
+        }));
     }
     for arn in &have.managed {
-        if let Err(e) = iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-        {
-            if !is_code(&e, GONE) {
-                return Err(e.into_phx().context(format!("detaching {arn}")));
-            }
-        }
+        steps.push(Box::pin(async move {
+            let out = iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await;
+            gone_ok(out, || format!("detaching {arn}"))
+        }));
     }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => tracing::info!("deleted role {name}"),
-        Err(e) if is_code(&e, GONE) => {}
-        Err(e) => return Err(e.into_phx().context(format!("deleting role {name}"))),
-    }
+    first_error(futures::future::join_all(steps).await)?;
+    gone_ok(iam.delete_role().role_name(name).send().await, || {
+        format!("deleting role {name}")
+    })?;
+    tracing::info!("deleted role {name} and its instance profile");
     Ok(())
+}
+
+/// An error other than "no such entity" (already gone is done).
+fn gone_ok<T>(result: std::result::Result<T, impl AwsError>, what: impl FnOnce() -> String) -> Result<()> {
+    match result.map_err(AwsError::into_phx) {
+        Ok(_) => Ok(()),
+        Err(e) if e.has_code(GONE) => Ok(()),
+        Err(e) => Err(e.context(what())),
+    }
+}
+
+fn first_error(results: Vec<Result<()>>) -> Result<()> {
+    results.into_iter().collect()
 }
