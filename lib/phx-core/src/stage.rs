@@ -38,6 +38,15 @@ pub fn finish(mut doc: Document, tool: &str, result: Result<()>) -> Result<()> {
     result
 }
 
+/// A whole stage: read the document, pass an earlier failure through,
+/// run `work` on it, and write it (marked with `.error` if `work` failed).
+pub async fn run(tool: &str, work: impl AsyncFnOnce(&mut Document) -> Result<()>) -> Result<()> {
+    let mut doc = io::read_stdin()?;
+    pass_through_failure(&doc)?;
+    let result = work(&mut doc).await;
+    finish(doc, tool, result)
+}
+
 /// A verb of a later release: the document still flows (marked with
 /// `.error` saying so, as any failed stage would), and the tool exits 1.
 pub fn not_implemented(tool: &str, verb: &str, reads_document: bool) -> Result<()> {

@@ -17,7 +17,7 @@ use cli::{Cli, Verb};
 use converge::RolePlan;
 use phx_aws::ClusterTags;
 use phx_core::status::{keys, IamStatus};
-use phx_core::{io, stage, Document, Error, Result};
+use phx_core::{stage, Document, Error, Result};
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-iam";
@@ -28,14 +28,12 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(verb: Verb) -> Result<()> {
-    let mut doc = io::read_stdin()?;
-    stage::pass_through_failure(&doc)?;
-    let result = match verb {
-        Verb::Apply => converge(&mut doc, false).await,
-        Verb::Plan => converge(&mut doc, true).await,
-        Verb::Destroy => destroy(&mut doc).await,
-    };
-    stage::finish(doc, TOOL, result)
+    stage::run(TOOL, async |doc| match verb {
+        Verb::Apply => converge(doc, false).await,
+        Verb::Plan => converge(doc, true).await,
+        Verb::Destroy => destroy(doc).await,
+    })
+    .await
 }
 
 async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {

@@ -440,8 +440,8 @@ async fn network(ec2: &phx_aws::ec2::Client, obs: &Observed, owned_vpc: Option<&
     };
     let tables = async {
         let deletions = obs.route_tables.values().map(|rt| async move {
-            for assoc in rt.associations.values() {
-                t.delete(format!("route table association {assoc}"), || async {
+            let detach = rt.associations.values().map(|assoc| {
+                t.delete(format!("route table association {assoc}"), move || async move {
                     ec2.disassociate_route_table()
                         .association_id(assoc)
                         .send()
@@ -449,8 +449,8 @@ async fn network(ec2: &phx_aws::ec2::Client, obs: &Observed, owned_vpc: Option<&
                         .map(|_| ())
                         .map_err(|e| e.into_phx())
                 })
-                .await;
-            }
+            });
+            futures::future::join_all(detach).await;
             t.delete(format!("route table {}", rt.id), || async {
                 ec2.delete_route_table()
                     .route_table_id(&rt.id)

@@ -22,7 +22,7 @@ use cli::{Cli, Verb};
 use desired::Desired;
 use phx_aws::ClusterTags;
 use phx_core::status::keys;
-use phx_core::{io, stage, Document, Result};
+use phx_core::{stage, Document, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -34,17 +34,15 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(verb: Verb) -> Result<()> {
-    let mut doc = io::read_stdin()?;
-    stage::pass_through_failure(&doc)?;
-    let result = match verb {
-        Verb::Apply => converge(&mut doc, false).await,
-        Verb::Plan => converge(&mut doc, true).await,
+    stage::run(TOOL, async |doc| match verb {
+        Verb::Apply => converge(doc, false).await,
+        Verb::Plan => converge(doc, true).await,
         Verb::Destroy {
             delete_volumes,
             timeout,
-        } => destroy::destroy(&mut doc, delete_volumes, timeout).await,
-    };
-    stage::finish(doc, TOOL, result)
+        } => destroy::destroy(doc, delete_volumes, timeout).await,
+    })
+    .await
 }
 
 /// Plan, and unless `dry_run`, apply; `status.network` records the outcome
