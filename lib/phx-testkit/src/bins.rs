@@ -25,13 +25,16 @@ pub fn bin(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         // Benchmarks run from target/release: build what they will run.
         let release = dir.ends_with("release").then_some("--release");
+        // `--tests` makes cargo unify features as `cargo test` does (with
+        // dev-dependencies); without it this build and the test build would
+        // keep rebuilding each other's binaries with other features.
         let status = Command::new(cargo)
-            .args(["build", "--workspace", "--bins", "--quiet"])
+            .args(["build", "--workspace", "--bins", "--tests", "--quiet"])
             .args(release)
             .current_dir(workspace_root())
             .status()
             .expect("running cargo build for the phx binaries");
-        assert!(status.success(), "cargo build --workspace --bins failed");
+        assert!(status.success(), "cargo build --workspace --bins --tests failed");
     });
     assert!(path.exists(), "{} was not built", path.display());
     path
