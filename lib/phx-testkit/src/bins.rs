@@ -16,28 +16,61 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The path of workspace binary `name` (for example `phx-net`).
+/// The path of workspace binary `name` (for example `phx-net`), built
+/// first if it is missing or older than any source of the workspace.
+/// (`scripts/test.sh` builds everything before the tests, so in CI this
+/// never builds; a cargo run from inside a test would see another
+/// environment and may rebuild the graph.)
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let dir = target_profile_dir();
     let path = dir.join(name);
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // Benchmarks run from target/release: build what they will run.
-        let release = dir.ends_with("release").then_some("--release");
-        // `--tests` makes cargo unify features as `cargo test` does (with
-        // dev-dependencies); without it this build and the test build would
-        // keep rebuilding each other's binaries with other features.
-        let status = Command::new(cargo)
-            .args(["build", "--workspace", "--bins", "--tests", "--quiet"])
-            .args(release)
-            .current_dir(workspace_root())
-            .status()
-            .expect("running cargo build for the phx binaries");
-        assert!(status.success(), "cargo build --workspace --bins --tests failed");
-    });
+    if is_stale(&path) {
+        BUILT.get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            // Benchmarks run from target/release: build what they will run.
+            let release = dir.ends_with("release").then_some("--release");
+            let status = Command::new(cargo)
+                .args(["build", "--workspace", "--bins", "--quiet"])
+                .args(release)
+                .current_dir(workspace_root())
+                .status()
+                .expect("running cargo build for the phx binaries");
+            assert!(status.success(), "cargo build --workspace --bins failed");
+        });
+    }
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// Missing, or older than some `.rs` or `Cargo.toml` under lib/ or tools/.
+fn is_stale(binary: &Path) -> bool {
+    let Some(built) = std::fs::metadata(binary).and_then(|m| m.modified()).ok() else {
+        return true;
+    };
+    let root = workspace_root();
+    let mut dirs = vec![root.join("lib"), root.join("tools")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let source = path.extension().is_some_and(|e| e == "rs") || path.ends_with("Cargo.toml");
+            let newer = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > built);
+            if source && newer {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `target/<profile>` of the running test executable (`.../deps/test-hash`).

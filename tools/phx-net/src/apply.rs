@@ -120,6 +120,27 @@ impl Executor {
 
     /// Run all steps; every failure is reported, in plan order.
     pub async fn run(self: Arc<Self>, steps: Vec<Step>) -> Result<()> {
+        // Every dependency must exist already or be made by a step (steps
+        // that make several things name the first; the rest follow it):
+        // otherwise a step would wait for ever.
+        let known = self.registry.ids();
+        let mut made: Vec<String> = steps.iter().filter_map(Step::provides).collect();
+        if made.iter().any(|c| c == "nat") {
+            made.push(NAT_AVAILABLE.into());
+        }
+        for step in &steps {
+            if let Some(missing) = step
+                .needs()
+                .into_iter()
+                .find(|n| !known.contains_key(n) && !made.contains(n))
+            {
+                let c = step.change();
+                return Err(Error::failed(format!(
+                    "internal: nothing provides {missing} for {} {} {}",
+                    c.action, c.kind, c.name
+                )));
+            }
+        }
         let mut set = tokio::task::JoinSet::new();
         for (i, step) in steps.into_iter().enumerate() {
             let this = self.clone();
@@ -222,8 +243,7 @@ impl Executor {
             Step::WaitNat => {
                 let nat = id("nat");
                 self.wait_nat(&nat).await?;
-                self.registry.set(NAT_AVAILABLE, &nat);
-                None
+                Some(nat)
             }
             Step::TagShared { id: resource, .. } => {
                 self.call("tagging", || async {
@@ -582,5 +602,59 @@ impl Executor {
             })
             .await?;
         Ok(out.group_id().unwrap_or_default().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executor() -> Arc<Executor> {
+        let conf = phx_aws::ec2::Config::builder()
+            .behavior_version(phx_aws::ec2::config::BehaviorVersion::latest())
+            .region(phx_aws::ec2::config::Region::new("us-east-1"))
+            // A closed loopback port: nothing here may reach AWS.
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let ec2 = Client::from_conf(conf);
+        Arc::new(Executor::new(
+            ec2,
+            ClusterTags::new("t"),
+            "10.0.0.0/16".into(),
+            Arc::default(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_dependency_nothing_provides_fails_at_once_instead_of_waiting() {
+        let steps = vec![Step::CreateRoute {
+            table: "rtb/public".into(),
+            target: "igw".into(),
+        }];
+        let e = executor().run(steps).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("internal: nothing provides rtb/public"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_step_makes_satisfies_its_dependents() {
+        let exec = executor();
+        exec.registry.set("vpc", "vpc-1");
+        exec.registry.set("igw", "igw-1");
+        exec.registry.set(IGW_ATTACHED, "igw-1");
+        // Checked only: a failing create is fine here, a "nothing provides" is not.
+        let steps = vec![
+            Step::CreateRouteTable {
+                table: "rtb/public".into(),
+            },
+            Step::CreateRoute {
+                table: "rtb/public".into(),
+                target: "igw".into(),
+            },
+        ];
+        let e = exec.run(steps).await.unwrap_err();
+        assert!(!e.to_string().contains("nothing provides"), "{e}");
     }
 }

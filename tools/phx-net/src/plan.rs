@@ -101,6 +101,7 @@ impl Step {
             Step::CreateVpc => Some("vpc".into()),
             Step::CreateIgw => Some("igw".into()),
             Step::AttachIgw => Some(IGW_ATTACHED.into()),
+            Step::WaitNat => Some(NAT_AVAILABLE.into()),
             Step::CreateSubnet(s) => Some(s.component.clone()),
             Step::AllocateEip => Some("eip/nat".into()),
             Step::CreateNat { .. } => Some("nat".into()),
