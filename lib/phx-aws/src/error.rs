@@ -50,14 +50,6 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// The service's error code (`NoSuchKey`, `ConditionalCheckFailedException`).
-pub fn error_code<E, R>(e: &SdkError<E, R>) -> Option<&str>
-where
-    E: ProvideErrorMetadata,
-{
-    e.code()
-}
-
 /// Whether the error carries one of these codes.
 pub fn is_code<E, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool
 where

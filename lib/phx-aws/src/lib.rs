@@ -10,7 +10,7 @@ pub mod retry;
 pub mod tags;
 
 pub use config::{load, load_for_endpoint, Aws};
-pub use error::{error_code, is_code, AwsError};
+pub use error::{is_code, AwsError};
 pub use tags::ClusterTags;
 
 #[cfg(feature = "dynamodb")]
