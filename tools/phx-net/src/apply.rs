@@ -535,6 +535,17 @@ impl Executor {
     }
 
     async fn route(&self, table: &str, target: &str, replace: bool) -> Result<()> {
+        // A route can appear between discovery and now (an interrupted run's
+        // last request still landing): then make sure of its target instead.
+        match self.route_once(table, target, replace).await {
+            Err(e) if !replace && e.has_code(&["RouteAlreadyExists"]) => {
+                self.route_once(table, target, true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn route_once(&self, table: &str, target: &str, replace: bool) -> Result<()> {
         let nat = target.starts_with("nat-");
         self.call("routing", || async {
             if replace {
