@@ -12,7 +12,6 @@ mod pins;
 pub use pins::*;
 
 use phx_core::{Error, Result};
-use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -138,9 +137,7 @@ pub fn extract_lines(file: &[u8], from: usize, to: usize) -> Vec<u8> {
         .collect()
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use phx_core::digest::sha256_hex;
 
 fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")

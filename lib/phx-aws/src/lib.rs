@@ -13,6 +13,9 @@ pub use config::{load, load_for_endpoint, Aws};
 pub use error::{is_code, AwsError};
 pub use tags::ClusterTags;
 
+/// Base64 as the SDK spells it (console output, user data).
+pub use aws_smithy_types::base64;
+
 #[cfg(feature = "dynamodb")]
 pub use aws_sdk_dynamodb as dynamodb;
 #[cfg(feature = "ec2")]

@@ -9,6 +9,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod digest;
 pub mod document;
 pub mod error;
 pub mod io;

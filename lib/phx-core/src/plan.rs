@@ -10,22 +10,35 @@ pub fn render(changes: &[PlannedChange], subject: &str) -> String {
     if changes.is_empty() {
         return format!("no changes: {subject} matches the spec\n");
     }
+    let action_w = changes.iter().map(|c| c.action.len()).max().unwrap_or(7).max(7);
     let kind_w = changes.iter().map(|c| c.kind.len()).max().unwrap_or(4).max(4);
     let name_w = changes.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<7} {:<kind_w$} {:<name_w$} DETAIL\n", "ACTION", "KIND", "NAME");
+    let mut out = format!(
+        "{:<action_w$} {:<kind_w$} {:<name_w$} DETAIL\n",
+        "ACTION", "KIND", "NAME"
+    );
     for c in changes {
         out.push_str(&format!(
-            "{:<7} {:<kind_w$} {:<name_w$} {}\n",
+            "{:<action_w$} {:<kind_w$} {:<name_w$} {}\n",
             c.action, c.kind, c.name, c.detail
         ));
     }
-    let count = |a: &str| changes.iter().filter(|c| c.action == a).count();
-    out.push_str(&format!(
-        "{} to create, {} to change, {} to delete\n",
-        count("create"),
-        count("change"),
-        count("delete")
-    ));
+    // Counts per action, in the order the actions first appear; the three
+    // common ones always, so a reader sees "0 to delete" at a glance.
+    let mut actions: Vec<&str> = vec!["create", "change", "delete"];
+    for c in changes {
+        if !actions.contains(&c.action.as_str()) {
+            actions.push(&c.action);
+        }
+    }
+    let counts: Vec<String> = actions
+        .iter()
+        .map(|a| (a, changes.iter().filter(|c| c.action == *a).count()))
+        .filter(|(a, n)| *n > 0 || ["create", "change", "delete"].contains(a))
+        .map(|(a, n)| format!("{n} to {a}"))
+        .collect();
+    out.push_str(&counts.join(", "));
+    out.push('\n');
     out
 }
 

@@ -1,55 +1,305 @@
-//! `phx-nodes`: machines for the cluster: key pair, image and EC2 instances.
+//! `phx-nodes`: the cluster's machines, what the reference platform's
+//! `ec2.tf` did: the key pair, the image and the EC2 instances.
 //!
-//! Its verbs arrive with issue #4. Until then each one says plainly
-//! that it is not implemented and exits 1, and a document it is handed flows
-//! on marked with `.error`, so a pipeline's `phx-state push` still stores it.
+//! `apply` and `plan` share one path: check the input without a call
+//! ([`key`], [`desired`]), find what exists by tags ([`observed`]), match
+//! by node name ([`plan`]). `apply` then imports the key, launches what is
+//! missing ([`launch`]), records every instance in `status.nodes` at once
+//! (so an interrupted wait loses nothing) and waits ([`wait`]).
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
-use phx_core::stage;
+pub mod cli;
+pub mod desired;
+pub mod destroy;
+pub mod hostkeys;
+pub mod image;
+pub mod key;
+pub mod launch;
+pub mod list;
+pub mod observed;
+pub mod plan;
+mod status;
+pub mod wait;
+
+use clap::Parser;
+use cli::{ApplyArgs, Cli, Verb};
+use desired::Inputs;
+use phx_aws::ec2::types::InstanceType;
+use phx_aws::ec2::Client;
+use phx_aws::{AwsError, ClusterTags};
+use phx_core::status::{keys, Node};
+use phx_core::{io, stage, Document, Error, Result};
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-nodes";
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-nodes", version, about = "Machines for the cluster: key pair, image and EC2 instances", after_help = AFTER_HELP)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// Launch or converge the cluster's instances (status.nodes)
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-nodes apply | phx-state push --unlock"
-    )]
-    Apply,
-    /// Show what would be launched or terminated
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes plan")]
-    Plan,
-    /// Terminate the cluster's instances and delete its key pair
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-nodes destroy | phx-state push --unlock"
-    )]
-    Destroy,
-    /// List the cluster's nodes
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes list")]
-    List,
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, async move { run(cli.verb) })
+    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 
-pub fn run(verb: Verb) -> phx_core::Result<()> {
-    match verb {
-        Verb::Apply => stage::not_implemented(TOOL, "apply", true),
-        Verb::Plan => stage::not_implemented(TOOL, "plan", true),
-        Verb::Destroy => stage::not_implemented(TOOL, "destroy", true),
-        Verb::List => stage::not_implemented(TOOL, "list", true),
+pub async fn run(verb: Verb) -> Result<()> {
+    if let Verb::List = verb {
+        return list().await;
     }
+    stage::run(TOOL, async |doc| match verb {
+        Verb::Apply(args) => converge(doc, &args, false).await,
+        Verb::Plan(args) => converge(doc, &args, true).await,
+        Verb::Destroy(w) => {
+            let (ec2, tags) = connect(doc).await?;
+            let result = destroy::destroy(&ec2, &tags, w.timeout).await;
+            // What is left (a timeout) stays recorded.
+            let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
+            match (&result, left) {
+                (Ok(()), _) => {
+                    doc.remove_status(keys::NODES);
+                }
+                (Err(_), Ok(left)) => record(doc, &left)?,
+                (Err(_), Err(_)) => {}
+            }
+            result
+        }
+        Verb::List => Ok(()),
+    })
+    .await
+}
+
+async fn connect(doc: &Document) -> Result<(Client, ClusterTags)> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    Ok((aws.ec2(), ClusterTags::new(doc.name())))
+}
+
+fn previous(doc: &Document) -> Result<Vec<Node>> {
+    Ok(doc.status::<Vec<Node>>(keys::NODES)?.unwrap_or_default())
+}
+
+fn record(doc: &mut Document, haves: &[observed::Have]) -> Result<()> {
+    let prev = previous(doc)?;
+    let nodes = status::build(doc.name(), &doc.spec().nodes.ssh.user, &prev, haves);
+    doc.set_status(keys::NODES, &nodes);
+    Ok(())
+}
+
+async fn converge(doc: &mut Document, args: &ApplyArgs, dry_run: bool) -> Result<()> {
+    // Everything that can be wrong with the input, before any call.
+    let spec = doc.spec().nodes.clone();
+    let public_key = key::PublicKey::find(spec.ssh.public_key_file.as_deref())?;
+    let inputs = Inputs::from_status(doc.status(keys::NETWORK)?, doc.status(keys::IAM)?)?;
+    let wants = desired::nodes(doc.name(), &spec, &inputs)?;
+
+    let (ec2, tags) = connect(doc).await?;
+    let (haves, key_have) = tokio::try_join!(
+        observed::instances(&ec2, &tags, observed::ALIVE),
+        key::observe(&ec2, &tags)
+    )?;
+    let plan = plan::plan(doc.name(), &wants, &haves);
+    let key_step = key::step(&key_have, &public_key);
+    if key_have == key::KeyHave::Foreign {
+        tracing::warn!(
+            "key pair {} exists and was not imported by phx: nodes are launched with it as it is",
+            tags.name("key")
+        );
+    }
+    let image = match plan.launch.is_empty() {
+        true => None,
+        false => {
+            check_instance_types(&ec2, &plan.launch).await?;
+            let choice = match (&spec.image.id, cluster_image(&haves)) {
+                (Some(id), _) => image::Choice::Spec(id),
+                (None, Some(id)) if !args.newest_image => image::Choice::Cluster(id),
+                _ => image::Choice::Newest,
+            };
+            Some(image::resolve(&ec2, choice).await?)
+        }
+    };
+
+    let mut changes = match key_step {
+        key::KeyStep::Import => vec![change("import", &tags, &public_key)],
+        key::KeyStep::Replace => vec![change("replace", &tags, &public_key)],
+        key::KeyStep::None => vec![],
+    };
+    changes.extend(plan.changes(args.allow_remove));
+    if let Some(img) = &image {
+        tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
+    }
+    for h in &plan.extra_control_plane {
+        tracing::warn!(
+            "{} is beyond spec.nodes.controlPlane.count; control plane nodes are never removed by a count",
+            h.name
+        );
+    }
+    if dry_run {
+        eprint!("{}", phx_core::plan::render(&changes, "the nodes"));
+        return Ok(());
+    }
+    if !plan.surplus.is_empty() && !args.allow_remove {
+        let names: Vec<&str> = plan.surplus.iter().map(|h| h.name.as_str()).collect();
+        return Err(Error::invalid(format!(
+            "spec.nodes.workers.count is {} but {} exist: drain them first (kubectl drain NODE \
+             --ignore-daemonsets --delete-emptydir-data), then re-run with --allow-remove",
+            spec.workers.count,
+            names.join(", ")
+        )));
+    }
+    for h in &plan.duplicates {
+        if !args.allow_remove {
+            tracing::warn!(
+                "{} is a second instance named {}: --allow-remove terminates it",
+                h.instance_id,
+                h.name
+            );
+        }
+    }
+    for c in &changes {
+        tracing::info!("{} {} {} {}", c.action, c.kind, c.name, c.detail);
+    }
+
+    key::converge(&ec2, &tags, &public_key, key_step).await?;
+    let mut known = haves.clone();
+    let mut failures = Vec::new();
+    if let Some(image) = &image {
+        let key_name = tags.name("key");
+        let launcher = launch::Launcher {
+            ec2: &ec2,
+            tags: &tags,
+            image,
+            key_name: &key_name,
+            vpc_id: &inputs.vpc_id,
+        };
+        let launched = futures::future::join_all(plan.launch.iter().map(|w| launcher.launch(w))).await;
+        for r in launched {
+            match r {
+                Ok(h) => known.push(h),
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    let start: Vec<String> = plan.start.iter().map(|h| h.instance_id.clone()).collect();
+    if !start.is_empty() {
+        if let Err(e) = ec2
+            .start_instances()
+            .set_instance_ids(Some(start))
+            .send()
+            .await
+            .map_err(AwsError::into_phx)
+        {
+            failures.push(e.context("starting stopped nodes"));
+        }
+    }
+    let removals: Vec<String> = match args.allow_remove {
+        true => plan.removals().iter().map(|h| h.instance_id.clone()).collect(),
+        false => Vec::new(),
+    };
+    if !removals.is_empty() {
+        if let Err(e) = destroy::terminate(&ec2, &removals).await {
+            failures.push(e);
+        }
+    }
+    // Record at once what exists, before any wait can fail.
+    known.retain(|h| !removals.contains(&h.instance_id));
+    record(doc, &known)?;
+    if let Some(e) = first(failures) {
+        return Err(e);
+    }
+
+    let ids: Vec<String> = previous(doc)?
+        .iter()
+        .filter_map(|n| n.instance_id.clone())
+        .collect();
+    let (ready, gone) = tokio::join!(
+        wait::ready(&ec2, &ids, args.wait.timeout),
+        wait::terminated(&ec2, &removals, args.wait.timeout)
+    );
+    let ready = ready?;
+    gone?;
+    record(doc, &ready)?;
+    fill_host_keys(doc, &ec2).await
+}
+
+fn change(action: &str, tags: &ClusterTags, key: &key::PublicKey) -> phx_core::status::PlannedChange {
+    let from = format!("from {}", key.path.display());
+    phx_core::status::PlannedChange::new(action, "key-pair", &tags.name("key"), from)
+}
+
+fn first(errors: Vec<Error>) -> Option<Error> {
+    let n = errors.len();
+    let mut it = errors.into_iter();
+    let e = it.next()?;
+    Some(match n {
+        1 => e,
+        _ => e.context(format!("{n} nodes failed; the first")),
+    })
+}
+
+/// The image the cluster's nodes run: control plane 1's, else any node's.
+fn cluster_image(haves: &[observed::Have]) -> Option<&str> {
+    let mut alive: Vec<_> = haves.iter().filter(|h| h.is_alive()).collect();
+    alive.sort_by_key(|h| !h.name.contains("-control-plane-"));
+    alive.into_iter().find_map(|h| h.image_id.as_deref())
+}
+
+/// AWS is asked whether the instance types exist before anything launches,
+/// so a typo is one clear error rather than a half-launched cluster.
+async fn check_instance_types(ec2: &Client, launch: &[desired::NodeWant]) -> Result<()> {
+    let mut types: Vec<&str> = launch.iter().map(|w| w.instance_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let req = ec2
+        .describe_instance_types()
+        .set_instance_types(Some(types.iter().map(|t| InstanceType::from(*t)).collect()));
+    match req.send().await.map_err(AwsError::into_phx) {
+        Ok(_) => Ok(()),
+        Err(e) if e.has_code(&["InvalidInstanceType"]) => Err(Error::invalid(format!(
+            "spec.nodes: instance type {} is not offered in this region ({e})",
+            types.join(" or ")
+        ))),
+        Err(e) => Err(e.context("checking instance types")),
+    }
+}
+
+/// Host keys from the console of nodes that have none yet.
+async fn fill_host_keys(doc: &mut Document, ec2: &Client) -> Result<()> {
+    let mut nodes = previous(doc)?;
+    let fetches = nodes.iter().map(|n| async move {
+        match (&n.instance_id, n.ssh.host_keys.is_empty()) {
+            (Some(id), true) => hostkeys::fetch(ec2, id).await,
+            _ => Vec::new(),
+        }
+    });
+    let found = futures::future::join_all(fetches).await;
+    for (n, keys) in nodes.iter_mut().zip(found) {
+        if !keys.is_empty() {
+            n.ssh.host_keys = keys;
+        }
+    }
+    let unknown: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.ssh.host_keys.is_empty())
+        .map(|n| n.name.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        tracing::info!(
+            "no host keys on the console yet for {}: phx-kubeadm will check known_hosts",
+            unknown.join(", ")
+        );
+    }
+    doc.set_status(keys::NODES, &nodes);
+    Ok(())
+}
+
+/// `list`: read-only, prints nodes rather than the document.
+async fn list() -> Result<()> {
+    let doc = io::read_stdin()?;
+    let (ec2, tags) = connect(&doc).await?;
+    let haves = observed::instances(
+        &ec2,
+        &tags,
+        &["pending", "running", "stopping", "stopped", "shutting-down"],
+    )
+    .await?;
+    let rows = list::rows(doc.name(), &haves);
+    if io::stdout_is_terminal() {
+        return io::write_bytes(list::table(&rows).as_bytes());
+    }
+    let value = serde_json::to_value(&rows).map_err(|e| Error::failed(format!("encoding the list: {e}")))?;
+    io::write_json(&value)
 }

@@ -12,8 +12,8 @@ use phx_aws::s3::types::ServerSideEncryption;
 use phx_aws::s3::Client;
 use phx_aws::{is_code, AwsError};
 use phx_core::backoff::Backoff;
+use phx_core::digest::sha256_hex;
 use phx_core::{Error, Result};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -22,10 +22,6 @@ pub struct S3Store {
     bucket: String,
     key: String,
     digest: Option<DigestTable>,
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 impl S3Store {

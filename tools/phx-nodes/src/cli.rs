@@ -1,0 +1,69 @@
+//! The command line of `phx-nodes`.
+
+use clap::{Parser, Subcommand};
+use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phx-nodes",
+    version,
+    about = "Machines for the cluster: key pair, image and EC2 instances",
+    long_about = "Machines for the cluster: key pair, image and EC2 instances.\n\n\
+        Imports spec.nodes.ssh.publicKeyFile as the key pair <name>-key and launches \
+        <name>-control-plane-N and <name>-worker-N round-robin over the public subnets of \
+        status.network, with the instance profiles of status.iam, IMDSv2 required and encrypted gp3 \
+        root volumes. Each node has a stable name: a re-run reuses what exists and launches only what \
+        is missing. The image is spec.nodes.image.id, else the cluster's current image, else the \
+        newest Canonical Ubuntu 24.04 LTS amd64 image.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Launch what is missing and wait until every node is running (status.nodes)
+    #[command(
+        after_help = "Lowering a count removes the highest-numbered workers only with \
+        --allow-remove; drain them first (kubectl drain NODE --ignore-daemonsets).\n\n\
+        Example:\n  phx-state lock < cluster.json | phx-net apply | phx-iam apply | phx-nodes apply \
+        | phx-state push --unlock"
+    )]
+    Apply(ApplyArgs),
+    /// Show what apply would launch, start or terminate; changes nothing
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes plan > /dev/null")]
+    Plan(ApplyArgs),
+    /// Terminate the cluster's instances, wait until they are gone, delete the key pair
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-nodes destroy | phx-state push --unlock"
+    )]
+    Destroy(WaitArgs),
+    /// List the cluster's instances: a table on a terminal, a JSON array otherwise
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes list\n  \
+        phx-state pull < cluster.json | phx-nodes list | jq -r '.[] | select(.role == \"worker\") | .publicIp'")]
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Terminate workers beyond spec.nodes.workers.count (highest-numbered first)
+    #[arg(long)]
+    pub allow_remove: bool,
+    /// Launch new nodes from the newest Ubuntu image instead of the cluster's current one
+    #[arg(long)]
+    pub newest_image: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WaitArgs {
+    /// How long to wait for instances to be running (or terminated)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = phx_core::time::parse_duration)]
+    pub timeout: Duration,
+}

@@ -1,0 +1,546 @@
+//! phx-nodes against the moto emulator with validation on (key pairs,
+//! images, instance types) and an image list holding Canonical's Ubuntu
+//! 24.04 among look-alikes. The network and IAM come from phx-net and
+//! phx-iam themselves, as in the pipeline.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use phx_aws::ec2::types::{Filter, Instance};
+use phx_testkit::{LatencyProxy, Moto};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiioBpi0yC3EBErvTcPzKrMVo0rxopVC/A9+EphBJqt test@phx";
+const OTHER_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJL432FL2KKXvvTbv5WLHHjoKEQtUEOktJLdB+LajMKi other@phx";
+const NEWEST_NOBLE: &str = "ami-0a0b0c0d0e0f00002";
+
+/// Canonical's 24.04 images (two builds), and newer images that must not
+/// be chosen: 22.04, arm64, and a look-alike from another account.
+fn amis() -> Value {
+    let ami = |id: &str, owner: &str, name: &str, arch: &str, date: &str| {
+        json!({"ami_id": id, "state": "available", "public": true, "owner_id": owner,
+               "image_location": format!("{owner}/{name}"), "sriov": "simple",
+               "root_device_type": "ebs", "root_device_name": "/dev/sda1",
+               "description": name, "image_type": "machine", "architecture": arch,
+               "name": name, "virtualization_type": "hvm", "hypervisor": "xen",
+               "creation_date": date})
+    };
+    let c = "099720109477";
+    json!([
+        ami(
+            "ami-0a0b0c0d0e0f00001",
+            c,
+            "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250101",
+            "x86_64",
+            "2025-01-01T00:00:00.000Z"
+        ),
+        ami(
+            NEWEST_NOBLE,
+            c,
+            "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20251115",
+            "x86_64",
+            "2025-11-15T00:00:00.000Z"
+        ),
+        ami(
+            "ami-0a0b0c0d0e0f00003",
+            c,
+            "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20251201",
+            "arm64",
+            "2025-12-01T00:00:00.000Z"
+        ),
+        ami(
+            "ami-0a0b0c0d0e0f00004",
+            c,
+            "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20251201",
+            "x86_64",
+            "2025-12-01T00:00:00.000Z"
+        ),
+        ami(
+            "ami-0a0b0c0d0e0f00005",
+            "123456789012",
+            "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20251202",
+            "x86_64",
+            "2025-12-02T00:00:00.000Z"
+        ),
+    ])
+}
+
+fn mirror() -> PathBuf {
+    std::env::var_os("PHX_TEST_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"))
+}
+
+struct Env {
+    moto: Moto,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// An emulator with validation on, and the network and IAM applied.
+    fn new() -> (Env, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let amis_path = dir.path().join("amis.json");
+        std::fs::write(&amis_path, amis().to_string()).unwrap();
+        std::fs::write(dir.path().join("id.pub"), format!("{KEY}\n")).unwrap();
+        let moto = Moto::start_with(&[
+            ("MOTO_AMIS_PATH", amis_path.to_str().unwrap()),
+            ("MOTO_ENABLE_KEYPAIR_VALIDATION", "true"),
+            ("MOTO_ENABLE_AMI_VALIDATION", "true"),
+            ("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true"),
+        ]);
+        let env = Env { moto, dir };
+        let doc = json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
+            "spec": {"region": "us-east-1",
+                     "network": {"adminCidrs": ["203.0.113.0/24"]},
+                     "nodes": {"ssh": {"publicKeyFile": env.dir.path().join("id.pub")}}}});
+        let doc = env.tool("phx-net", &["apply"], &doc);
+        let doc = env.tool("phx-iam", &["apply"], &ok(&doc));
+        (env, ok(&doc))
+    }
+
+    fn tool(&self, name: &str, args: &[&str], doc: &Value) -> Output {
+        self.command(&phx_testkit::bin(name), args, doc)
+    }
+
+    fn nodes(&self, args: &[&str], doc: &Value) -> Output {
+        self.command(&assert_cmd::cargo::cargo_bin("phx-nodes"), args, doc)
+    }
+
+    fn command(&self, bin: &Path, args: &[&str], doc: &Value) -> Output {
+        let mut cmd = assert_cmd::Command::new(bin);
+        self.moto.configure(&mut cmd);
+        cmd.env("PHX_ARTIFACT_MIRROR", mirror())
+            .env("PHX_CACHE_DIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .args(args)
+            .write_stdin(doc.to_string())
+            .output()
+            .unwrap()
+    }
+
+    fn ec2(&self) -> phx_aws::ec2::Client {
+        rt().block_on(phx_aws::load_for_endpoint(&self.moto.endpoint(), "us-east-1"))
+            .ec2()
+    }
+
+    /// The cluster's instances that are not terminated, by Name tag.
+    fn alive(&self) -> Vec<(String, Instance)> {
+        let ec2 = self.ec2();
+        let out = rt()
+            .block_on(
+                ec2.describe_instances()
+                    .filters(
+                        Filter::builder()
+                            .name("tag:kubernetes.io/cluster/phoenix")
+                            .values("owned")
+                            .build(),
+                    )
+                    .filters(
+                        Filter::builder()
+                            .name("instance-state-name")
+                            .values("pending")
+                            .values("running")
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+        let mut v: Vec<(String, Instance)> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| (tag(i, "Name").unwrap_or_default().to_string(), i.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.alive().into_iter().map(|(n, _)| n).collect()
+    }
+
+    fn key_pairs(&self) -> Vec<String> {
+        let out = rt().block_on(self.ec2().describe_key_pairs().send()).unwrap();
+        out.key_pairs()
+            .iter()
+            .filter_map(|k| k.key_name().map(String::from))
+            .collect()
+    }
+}
+
+fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
+    i.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn with_workers(doc: &Value, n: u32) -> Value {
+    let mut d = doc.clone();
+    d["spec"]["nodes"]["workers"] = json!({"count": n, "instanceType": "t3.xlarge", "diskGiB": 50});
+    d
+}
+
+fn all_names(workers: u32) -> Vec<String> {
+    let mut v = vec!["phoenix-control-plane-1".to_string()];
+    v.extend((1..=workers).map(|i| format!("phoenix-worker-{i}")));
+    v.sort();
+    v
+}
+
+#[test]
+fn fresh_apply_launches_four_secure_nodes_over_three_zones_and_a_rerun_writes_nothing() {
+    let (env, doc) = Env::new();
+    env.moto.start_recording();
+    let out = ok(&env.nodes(&["apply"], &doc));
+    assert!(
+        env.moto
+            .recording()
+            .actions()
+            .iter()
+            .filter(|a| **a == "RunInstances")
+            .count()
+            == 4,
+        "one RunInstances per node"
+    );
+    let nodes = out["status"]["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "phoenix-control-plane-1",
+            "phoenix-worker-1",
+            "phoenix-worker-2",
+            "phoenix-worker-3"
+        ]
+    );
+    assert_eq!(nodes[0]["role"], "control-plane");
+    assert_eq!(nodes[1]["role"], "worker");
+
+    let alive = env.alive();
+    assert_eq!(alive.len(), 4);
+    let zones: std::collections::BTreeSet<&str> = alive
+        .iter()
+        .map(|(_, i)| i.placement().unwrap().availability_zone().unwrap())
+        .collect();
+    assert_eq!(zones.len(), 3, "spread over three zones: {zones:?}");
+    let iam = &doc["status"]["iam"];
+    let net = &doc["status"]["network"];
+    let ec2 = env.ec2();
+    for (name, i) in &alive {
+        let node = nodes.iter().find(|n| n["name"] == name.as_str()).unwrap();
+        assert_eq!(node["instanceId"], i.instance_id().unwrap());
+        assert_eq!(node["privateIp"], i.private_ip_address().unwrap());
+        assert_eq!(node["zone"], i.placement().unwrap().availability_zone().unwrap());
+        assert_eq!(node["ssh"]["user"], "ubuntu");
+        assert_eq!(node["ssh"]["port"], 22);
+        assert_eq!(
+            node["ssh"]["hostKeys"],
+            json!([]),
+            "moto's console prints no host keys"
+        );
+        let host = i.public_ip_address().or(i.private_ip_address()).unwrap();
+        assert_eq!(node["ssh"]["host"], host);
+        assert_eq!(
+            i.image_id(),
+            Some(NEWEST_NOBLE),
+            "{name}: newest Canonical 24.04 amd64"
+        );
+        assert_eq!(node["imageId"], NEWEST_NOBLE);
+        assert_eq!(i.key_name(), Some("phoenix-key"));
+        let md = i.metadata_options().unwrap();
+        assert_eq!(md.http_tokens().unwrap().as_str(), "required", "{name}: IMDSv2");
+        assert_eq!(md.http_put_response_hop_limit(), Some(2));
+        let (slot, sg) = if name.contains("control-plane") {
+            ("controlPlane", "controlPlane")
+        } else {
+            ("workers", "workers")
+        };
+        assert_eq!(
+            i.iam_instance_profile().unwrap().arn().unwrap(),
+            iam[slot]["instanceProfileArn"].as_str().unwrap()
+        );
+        let sgs: Vec<&str> = i.security_groups().iter().filter_map(|g| g.group_id()).collect();
+        assert_eq!(sgs, [net["securityGroups"][sg].as_str().unwrap()]);
+        let public: Vec<&str> = net["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["public"] == true)
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            public.contains(&i.subnet_id().unwrap()),
+            "{name} in a public subnet"
+        );
+        assert_eq!(tag(i, "kubernetes.io/cluster/phoenix"), Some("owned"));
+        assert_eq!(
+            tag(i, "phx:node-role"),
+            Some(if name.contains("control-plane") {
+                "control-plane"
+            } else {
+                "worker"
+            })
+        );
+        let instance_type = if name.contains("control-plane") {
+            "t3.large"
+        } else {
+            "t3.xlarge"
+        };
+        assert_eq!(i.instance_type().unwrap().as_str(), instance_type);
+        let root = i
+            .block_device_mappings()
+            .iter()
+            .find(|b| b.device_name() == Some("/dev/sda1"))
+            .unwrap();
+        let ebs = root.ebs().unwrap();
+        assert_eq!(
+            ebs.delete_on_termination(),
+            Some(true),
+            "{name}: root volume goes with it"
+        );
+        let vol = rt()
+            .block_on(ec2.describe_volumes().volume_ids(ebs.volume_id().unwrap()).send())
+            .unwrap();
+        let vol = &vol.volumes()[0];
+        assert_eq!(vol.encrypted(), Some(true), "{name}: encrypted root volume");
+        assert_eq!(vol.volume_type().unwrap().as_str(), "gp3");
+        assert_eq!(vol.size(), Some(50));
+    }
+    assert_eq!(env.key_pairs(), ["phoenix-key"]);
+
+    env.moto.start_recording();
+    let again = ok(&env.nodes(&["apply"], &out));
+    let rec = env.moto.recording();
+    assert!(
+        rec.mutating().is_empty(),
+        "a re-run changed something: {:?}",
+        rec.mutating()
+    );
+    assert_eq!(again["status"]["nodes"], out["status"]["nodes"]);
+
+    // list: the nodes as JSON when stdout is not a terminal.
+    let listed = ok(&env.nodes(&["list"], &out));
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["state"] == "running"), "{listed}");
+    assert_eq!(rows[0]["name"], "phoenix-control-plane-1");
+    assert_eq!(rows[3]["role"], "worker");
+}
+
+#[test]
+fn plan_shows_the_launches_and_changes_nothing() {
+    let (env, doc) = Env::new();
+    env.moto.start_recording();
+    let out = env.nodes(&["plan"], &doc);
+    let planned = ok(&out);
+    assert!(env.moto.recording().mutating().is_empty());
+    assert!(env.alive().is_empty());
+    let text = stderr(&out).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("1 to import, 4 to launch"), "{text}");
+    for line in [
+        "import key-pair phoenix-key",
+        "launch instance phoenix-control-plane-1",
+        "launch instance phoenix-worker-3",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    assert!(planned["status"].get("nodes").is_none());
+}
+
+#[test]
+fn an_apply_killed_mid_launch_and_run_again_gives_exactly_four_nodes() {
+    let (env, doc) = Env::new();
+    let proxy = LatencyProxy::start(env.moto.port(), 150);
+    let bin = assert_cmd::cargo::cargo_bin("phx-nodes");
+    let mut child = env
+        .moto
+        .process(&bin, &["apply"])
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .env("HOME", env.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(doc.to_string().as_bytes())
+            .unwrap();
+    }
+    // Kill it as soon as one instance exists: the launched instances are
+    // then known to EC2 but not to any document.
+    let start = std::time::Instant::now();
+    while env.alive().is_empty() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let partial = env.names();
+    assert!(!partial.is_empty(), "killed before any launch");
+
+    // The re-run starts from the document without status.nodes.
+    let out = ok(&env.nodes(&["apply"], &doc));
+    assert_eq!(env.names(), all_names(3), "after a kill that left {partial:?}");
+    assert_eq!(out["status"]["nodes"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn workers_scale_up_and_down_only_with_allow_remove() {
+    let (env, doc) = Env::new();
+    let three = ok(&env.nodes(&["apply"], &doc));
+    let five = ok(&env.nodes(&["apply"], &with_workers(&three, 5)));
+    assert_eq!(env.names(), all_names(5));
+    let new: Vec<&str> = five["status"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(new.len(), 6);
+    let before: Vec<_> = env
+        .alive()
+        .iter()
+        .map(|(_, i)| i.instance_id().unwrap().to_string())
+        .collect();
+
+    env.moto.start_recording();
+    let refused = env.nodes(&["apply"], &with_workers(&five, 3));
+    assert_eq!(refused.status.code(), Some(65), "{}", stderr(&refused));
+    let msg = stderr(&refused);
+    assert!(
+        msg.contains("phoenix-worker-5, phoenix-worker-4")
+            && msg.contains("--allow-remove")
+            && msg.contains("drain"),
+        "{msg}"
+    );
+    assert_eq!(msg.trim().lines().count(), 1, "one line: {msg}");
+    assert!(env.moto.recording().mutating().is_empty());
+    assert_eq!(env.names(), all_names(5));
+
+    let three_again = ok(&env.nodes(&["apply", "--allow-remove"], &with_workers(&five, 3)));
+    assert_eq!(env.names(), all_names(3));
+    let kept: Vec<_> = env
+        .alive()
+        .iter()
+        .map(|(_, i)| i.instance_id().unwrap().to_string())
+        .collect();
+    assert!(
+        kept.iter().all(|id| before.contains(id)),
+        "survivors are the same instances"
+    );
+    assert_eq!(three_again["status"]["nodes"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_missing_key_or_an_unknown_instance_type_is_refused_before_any_change() {
+    let (env, doc) = Env::new();
+    let mut missing = doc.clone();
+    missing["spec"]["nodes"]["ssh"]["publicKeyFile"] = json!("/nonexistent/id_ed25519.pub");
+    env.moto.start_recording();
+    let out = env.nodes(&["apply"], &missing);
+    assert_eq!(out.status.code(), Some(65));
+    let msg = stderr(&out);
+    assert!(
+        msg.starts_with("phx-nodes: ") && msg.contains("ssh-keygen"),
+        "{msg}"
+    );
+    assert_eq!(
+        env.moto.recording().len(),
+        0,
+        "no call at all for a missing key file"
+    );
+    // The document still flows, marked with the error.
+    let passed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(passed["error"]["tool"], "phx-nodes");
+
+    // No key anywhere (no file configured, empty HOME): says how to make one.
+    let mut none = doc.clone();
+    none["spec"]["nodes"]["ssh"]
+        .as_object_mut()
+        .unwrap()
+        .remove("publicKeyFile");
+    std::fs::create_dir_all(env.dir.path().join(".ssh")).unwrap();
+    let out = env.nodes(&["apply"], &none);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("id_ed25519.pub"), "{}", stderr(&out));
+
+    let mut bad = doc.clone();
+    bad["spec"]["nodes"]["workers"] = json!({"count": 3, "instanceType": "t3.huge", "diskGiB": 50});
+    env.moto.start_recording();
+    let out = env.nodes(&["apply"], &bad);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("t3.huge"), "{}", stderr(&out));
+    assert!(env.moto.recording().mutating().is_empty());
+    assert!(env.alive().is_empty() && env.key_pairs().is_empty());
+}
+
+#[test]
+fn a_changed_public_key_is_reimported_and_the_image_kept() {
+    let (env, doc) = Env::new();
+    let first = ok(&env.nodes(&["apply"], &doc));
+    std::fs::write(env.dir.path().join("id.pub"), format!("{OTHER_KEY}\n")).unwrap();
+    env.moto.start_recording();
+    let out = ok(&env.nodes(&["apply"], &with_workers(&first, 4)));
+    let rec = env.moto.recording();
+    let writes: Vec<&str> = rec.mutating().iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(
+        writes,
+        ["DeleteKeyPair", "ImportKeyPair", "RunInstances"],
+        "{writes:?}"
+    );
+    let w4 = out["status"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "phoenix-worker-4")
+        .unwrap()
+        .clone();
+    assert_eq!(w4["imageId"], NEWEST_NOBLE);
+}
+
+#[test]
+fn destroy_terminates_every_instance_and_deletes_the_key_pair() {
+    let (env, doc) = Env::new();
+    let up = ok(&env.nodes(&["apply"], &doc));
+    assert_eq!(env.names().len(), 4);
+    let down = ok(&env.nodes(&["destroy"], &up));
+    assert!(env.alive().is_empty());
+    assert!(env.key_pairs().is_empty());
+    assert!(down["status"].get("nodes").is_none());
+    env.moto.start_recording();
+    ok(&env.nodes(&["destroy"], &down));
+    assert!(
+        env.moto.recording().mutating().is_empty(),
+        "a second destroy changes nothing"
+    );
+}
