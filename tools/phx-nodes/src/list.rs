@@ -108,8 +108,14 @@ mod tests {
         ];
         let t = table(&rows("p", &haves));
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("NAME  ") && lines[0].ends_with("STATE"), "{t}");
-        assert!(lines[1].starts_with("p-control-plane-1  control-plane  us-east-1a"), "{t}");
+        assert!(
+            lines[0].starts_with("NAME  ") && lines[0].ends_with("STATE"),
+            "{t}"
+        );
+        assert!(
+            lines[1].starts_with("p-control-plane-1  control-plane  us-east-1a"),
+            "{t}"
+        );
         assert!(lines[2].starts_with("p-worker-2 "), "{t}");
         assert!(lines[3].contains(" -  "), "no public IP is a dash: {t}");
         let col = |l: &str| l.find("us-east-1a");

@@ -96,3 +96,23 @@ async fn status_checks(ec2: &Client, ids: &[String]) -> Result<BTreeMap<String, 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_timeout_names_the_slow_nodes_and_their_state() {
+        let e = super::timed_out(
+            std::time::Duration::from_secs(600),
+            4,
+            &[
+                "phoenix-worker-2 pending".into(),
+                "phoenix-worker-3 running, status checks initializing".into(),
+            ],
+        );
+        assert_eq!(
+            e.to_string(),
+            "timed out after 10m waiting for 2 of 4 nodes: phoenix-worker-2 pending, \
+             phoenix-worker-3 running, status checks initializing"
+        );
+    }
+}
