@@ -6,7 +6,8 @@
 #   scripts/test.sh -p phx-state    # arguments go to `cargo test`
 #
 # Installs (once): a Python venv with moto[server] (the AWS emulator) under
-# ~/.cache/phx/venv, and Debian packages the harness uses. Nothing a test
+# ~/.cache/phx/venv, and Debian packages the harness uses (openssh-server
+# for the sandbox nodes, which also need root for their mount namespaces). Nothing a test
 # does changes this machine; installing prerequisites is this script's job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,8 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v unshare >/dev/null || missing+=(util-linux)
 command -v jq >/dev/null || missing+=(jq)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"

@@ -32,7 +32,6 @@ const DOCUMENT_VERBS: &[(&str, &str)] = &[
 ];
 /// Tools whose verbs are still to come, with one verb that reads a document.
 const PENDING: &[(&str, &str)] = &[
-    ("phx-kubeadm", "apply"),
     ("phx-cni", "apply"),
     ("phx-ccm", "apply"),
     ("phx-platform", "apply"),

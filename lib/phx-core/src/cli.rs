@@ -59,13 +59,22 @@ pub fn run<F>(tool: &str, global: &GlobalArgs, fut: F) -> ExitCode
 where
     F: Future<Output = Result<()>>,
 {
+    run_with_status(tool, global, async { fut.await.map(|()| 0) })
+}
+
+/// [`run`] for a verb whose success carries its own exit status (`exec`
+/// passes on the worst status of the remote commands).
+pub fn run_with_status<F>(tool: &str, global: &GlobalArgs, fut: F) -> ExitCode
+where
+    F: Future<Output = Result<u8>>,
+{
     init_logging(global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return report(tool, Error::failed(e).context("starting the runtime")),
     };
     match runtime.block_on(fut) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => report(tool, e),
     }
 }

@@ -34,7 +34,7 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<Node>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubeadm: Option<Value>,
+    pub kubeadm: Option<KubeadmStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cni: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,6 +228,39 @@ impl SshEndpoint {
     fn default_port() -> u16 {
         22
     }
+}
+
+/// `status.kubeadm`, written by `phx-kubeadm`: where the cluster's API is
+/// and how to verify it; never a token, key or certificate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmStatus {
+    /// The admin kubeconfig written locally (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// `https://host:port` as written into the kubeconfig.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_endpoint: Option<String>,
+    /// `sha256:...` of the cluster CA's public key (kubeadm's discovery hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_hash: Option<String>,
+    /// The node `kubeadm init` ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<String>,
+    /// Per node (by name): how far it got.
+    #[serde(default)]
+    pub nodes: std::collections::BTreeMap<String, NodeProgress>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeProgress {
+    pub prepared: bool,
+    /// Initialized (control plane) or joined (worker).
+    pub member: bool,
+    /// The step that failed and why, until a run completes the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `.error`: the stage that failed and why. Later stages pass the document

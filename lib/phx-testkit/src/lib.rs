@@ -4,19 +4,23 @@
 //!   loopback port, killed when the test ends (and if the test process dies).
 //! - [`Recording`]: the API calls the emulator saw, classified as reads or
 //!   writes, so tests can say "this made no mutating call".
+//! - [`Sandbox`]: real sshd nodes on loopback in mount namespaces of their
+//!   own, with stand-ins for what would change the machine.
 //! - [`bin`]: the path of a workspace binary for tests outside its crate.
 //!
 //! A missing prerequisite (moto not installed) is a test failure that says
 //! how to install it, never a skip: `scripts/test.sh` installs everything.
 
-#![allow(unsafe_code)] // one pre_exec hook: the emulator dies with the test process
+#![allow(unsafe_code)] // pre_exec hooks (children die with the test) and signals to them
 
 mod bins;
 mod moto;
 mod proxy;
 mod recording;
+mod sandbox;
 
 pub use bins::{bin, workspace_root};
 pub use moto::Moto;
 pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};
+pub use sandbox::{Sandbox, SandboxNode};

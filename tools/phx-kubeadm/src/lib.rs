@@ -1,53 +1,285 @@
-//! `phx-kubeadm`: kubernetes on the nodes over SSH: prepare, kubeadm init and join.
+//! `phx-kubeadm`: from machines to a Kubernetes cluster over SSH, what the
+//! reference platform's Ansible roles (`common`, `master`, `worker`) did.
 //!
-//! Its verbs arrive with issue #5. Until then each one says plainly
-//! that it is not implemented and exits 1, and a document it is handed flows
-//! on marked with `.error`, so a pipeline's `phx-state push` still stores it.
+//! The node work is shell ([`remote`], files checked by shellcheck); this
+//! crate decides what runs where and when ([`apply`]), verifies who it
+//! talks to ([`fleet`], `phx-ssh`), generates kubeadm's configuration
+//! ([`config`]), reads the join command ([`join`]) and writes the admin
+//! kubeconfig ([`kubeconfig`]).
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
-use phx_core::stage;
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod fleet;
+pub mod join;
+pub mod kubeconfig;
+pub mod remote;
+
+use apply::Shared;
+use clap::Parser;
+use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
+use config::Version;
+use phx_core::status::{keys, KubeadmStatus, Node, NodeRole, PlannedChange};
+use phx_core::{io, stage, Document, Error, Result};
+use phx_ssh::Verdict;
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-kubeadm";
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-kubeadm", version, about = "Kubernetes on the nodes over SSH: prepare, kubeadm init and join", after_help = AFTER_HELP)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// Prepare every node, init the control plane, join the workers (status.kubeadm)
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-state push --unlock"
-    )]
-    Apply,
-    /// Show which steps would run on which node
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm plan")]
-    Plan,
-    /// Run kubeadm reset on every node
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm reset")]
-    Reset,
-    /// Run a command on nodes in parallel
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm exec")]
-    Exec,
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, async move { run(cli.verb) })
+    if let Verb::Exec(args) = cli.verb {
+        return phx_core::cli::run_with_status(TOOL, &cli.global, exec(args));
+    }
+    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 
-pub fn run(verb: Verb) -> phx_core::Result<()> {
-    match verb {
-        Verb::Apply => stage::not_implemented(TOOL, "apply", true),
-        Verb::Plan => stage::not_implemented(TOOL, "plan", true),
-        Verb::Reset => stage::not_implemented(TOOL, "reset", true),
-        Verb::Exec => stage::not_implemented(TOOL, "exec", true),
+pub async fn run(verb: Verb) -> Result<()> {
+    stage::run(TOOL, async |doc| match verb {
+        Verb::Apply(args) => converge(doc, &args).await,
+        Verb::Plan(args) => plan(doc, &args).await,
+        Verb::Reset(args) => reset(doc, &args).await,
+        Verb::Exec(_) => Err(Error::usage("exec does not run as a pipeline stage")),
+    })
+    .await
+}
+
+fn width(nodes: &[Node]) -> usize {
+    nodes.iter().map(|n| n.name.len()).max().unwrap_or(0)
+}
+
+fn control_plane(nodes: &[Node]) -> Result<&Node> {
+    nodes
+        .iter()
+        .find(|n| n.role == NodeRole::ControlPlane)
+        .ok_or_else(|| Error::invalid("status.nodes has no control-plane node: run phx-nodes apply first"))
+}
+
+/// `spec.kubernetes.apiEndpoint` (`host` or `host:port`), else the control
+/// plane's public address, on 6443.
+fn api_endpoint(doc: &Document, cp: &Node) -> (String, String) {
+    let configured = doc.spec().kubernetes.api_endpoint.as_deref().map(|e| {
+        let e = e.trim_start_matches("https://").trim_end_matches('/');
+        match e.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), format!("{h}:{p}")),
+            _ => (e.to_string(), format!("{e}:6443")),
+        }
+    });
+    configured.unwrap_or_else(|| {
+        let host = cp
+            .public_ip
+            .clone()
+            .or_else(|| cp.private_ip.clone())
+            .unwrap_or_else(|| cp.ssh.host.clone());
+        (host.clone(), format!("{host}:6443"))
+    })
+}
+
+async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
+    let nodes = fleet::nodes(doc)?;
+    let cp = control_plane(&nodes)?.clone();
+    let version = Version::parse(&doc.spec().kubernetes.version)?;
+    let (api_host, api) = api_endpoint(doc, &cp);
+    let configured_host = doc
+        .spec()
+        .kubernetes
+        .api_endpoint
+        .is_some()
+        .then_some(api_host.as_str());
+    let init = config::init_config(
+        doc.name(),
+        &doc.spec().kubernetes,
+        &version,
+        &apply::control_plane(&cp, configured_host)?,
+    )?;
+    let kubeconfig_path = match &args.kubeconfig_out {
+        Some(p) => p.clone(),
+        None => fleet::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
+    };
+    let connector = fleet::connector(doc, &args.ssh).await?;
+    let shared = Shared::new(version, init, width(&nodes));
+    let tasks = nodes.iter().map(|n| {
+        let target = fleet::target(n, &args.ssh);
+        tokio::spawn(apply::node(n.clone(), target, connector.clone(), shared.clone()))
+    });
+    let mut outcomes = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        outcomes.push(t.map_err(|e| Error::failed(format!("a node task panicked: {e}")))?);
     }
+
+    let accepted: Vec<(String, Verdict)> = outcomes
+        .iter()
+        .filter_map(|o| o.verdict.clone().map(|v| (o.name.clone(), v)))
+        .collect();
+    fleet::pin(doc, &accepted)?;
+    let previous: KubeadmStatus = doc.status(keys::KUBEADM)?.unwrap_or_default();
+    let mut st = KubeadmStatus {
+        control_plane: Some(cp.name.clone()),
+        ca_cert_hash: shared.ca_hash().or(previous.ca_cert_hash),
+        kubeconfig: previous.kubeconfig,
+        api_endpoint: previous.api_endpoint,
+        nodes: outcomes
+            .iter()
+            .map(|o| (o.name.clone(), o.progress.clone()))
+            .collect(),
+    };
+    let mut errors: Vec<Error> = Vec::new();
+    if let Some(session) = outcomes.iter().find_map(|o| o.session.clone()) {
+        let server = format!("https://{api}");
+        let fetched = session
+            .capture("sudo -n cat /etc/kubernetes/admin.conf", b"")
+            .await
+            .and_then(|text| kubeconfig::rewrite_server(&text, &server))
+            .and_then(|text| kubeconfig::write_private(&kubeconfig_path, &text));
+        match fetched {
+            Ok(()) => {
+                tracing::info!("kubeconfig for {server} written to {}", kubeconfig_path.display());
+                st.kubeconfig = Some(kubeconfig_path.display().to_string());
+                st.api_endpoint = Some(server);
+            }
+            Err(e) => errors.push(e.context("fetching admin.conf")),
+        }
+    }
+    doc.set_status(keys::KUBEADM, &st);
+    errors.extend(outcomes.into_iter().filter_map(|o| o.error));
+    first(errors)
+}
+
+fn first(errors: Vec<Error>) -> Result<()> {
+    let n = errors.len();
+    let mut it = errors.into_iter();
+    match (it.next(), n) {
+        (None, _) => Ok(()),
+        (Some(e), 1) => Err(e),
+        (Some(e), n) => Err(e.context(format!("{n} nodes failed; the first"))),
+    }
+}
+
+/// Connect to `nodes` at once; each node's session or error.
+async fn connect_all(
+    doc: &Document,
+    nodes: &[Node],
+    args: &SshArgs,
+) -> Result<Vec<(Node, Result<(phx_ssh::Session, Verdict)>)>> {
+    let connector = fleet::connector(doc, args).await?;
+    let runs = nodes.iter().map(|n| {
+        let target = fleet::target(n, args);
+        let c = connector.clone();
+        async move { (n.clone(), c.connect(&target).await) }
+    });
+    Ok(futures::future::join_all(runs).await)
+}
+
+async fn plan(doc: &mut Document, args: &SshArgs) -> Result<()> {
+    let nodes = fleet::nodes(doc)?;
+    control_plane(&nodes)?;
+    Version::parse(&doc.spec().kubernetes.version)?;
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    for (n, c) in connect_all(doc, &nodes, args).await? {
+        let state = match c {
+            Ok((s, _)) => s.capture(remote::RUN_AS_ROOT, remote::STATE.as_bytes()).await,
+            Err(e) => Err(e),
+        };
+        let state = match state {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        changes.push(PlannedChange::new(
+            "ensure",
+            "node",
+            &n.name,
+            "prepared (each step checked on the node)",
+        ));
+        let (flag, action) = match n.role {
+            NodeRole::ControlPlane => ("initialized=no", "init"),
+            NodeRole::Worker => ("joined=no", "join"),
+        };
+        if state.contains(flag) {
+            changes.push(PlannedChange::new(action, "node", &n.name, ""));
+        }
+    }
+    eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
+    first(errors)
+}
+
+async fn reset(doc: &mut Document, args: &SshArgs) -> Result<()> {
+    let nodes = fleet::nodes(doc)?;
+    let w = width(&nodes);
+    let sessions = connect_all(doc, &nodes, args).await?;
+    let mut errors = Vec::new();
+    // Workers first, then the control plane they were joined to.
+    for role in [NodeRole::Worker, NodeRole::ControlPlane] {
+        let runs = sessions
+            .iter()
+            .filter(|(n, _)| n.role == role)
+            .map(|(n, c)| async move {
+                let (s, _) = c.as_ref().map_err(|e| Error::failed(e.to_string()))?;
+                apply::run(s, w, "reset", remote::RUN_AS_ROOT, remote::RESET.as_bytes())
+                    .await
+                    .map_err(|e| e.context(&n.name))
+            });
+        errors.extend(
+            futures::future::join_all(runs)
+                .await
+                .into_iter()
+                .filter_map(Result::err),
+        );
+    }
+    if errors.is_empty() {
+        doc.remove_status(keys::KUBEADM);
+    }
+    first(errors)
+}
+
+/// `exec`: the command on the chosen nodes at once, output on stdout
+/// prefixed by node; the exit status is the worst (255 when a node could
+/// not be reached).
+async fn exec(args: ExecArgs) -> Result<u8> {
+    let doc = io::read_stdin()?;
+    let nodes: Vec<Node> = fleet::nodes(&doc)?
+        .into_iter()
+        .filter(|n| args.role.is_none_or(|r| r.matches(n.role)))
+        .filter(|n| args.nodes.is_empty() || args.nodes.contains(&n.name))
+        .collect();
+    if let Some(missing) = args.nodes.iter().find(|n| !nodes.iter().any(|x| &x.name == *n)) {
+        return Err(Error::usage(format!(
+            "--node {missing}: no such node in status.nodes"
+        )));
+    }
+    if nodes.is_empty() {
+        return Err(Error::usage("no node matches --role/--node"));
+    }
+    let w = width(&nodes);
+    let command = args.command.join(" ");
+    let runs = connect_all(&doc, &nodes, &args.ssh)
+        .await?
+        .into_iter()
+        .map(|(n, c)| {
+            let command = command.clone();
+            async move {
+                let name = n.name.clone();
+                let result = match c {
+                    Ok((s, _)) => s.exec(&command, b"", |l| println!("{name:<w$} | {l}")).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(out) => {
+                        if out.code != 0 {
+                            eprintln!("{TOOL}: {name}: exit {}", out.code);
+                        }
+                        u8::try_from(out.code).unwrap_or(255)
+                    }
+                    Err(e) => {
+                        eprintln!("{TOOL}: {e}");
+                        255
+                    }
+                }
+            }
+        });
+    let codes = futures::future::join_all(runs).await;
+    Ok(codes.into_iter().max().unwrap_or(0))
 }

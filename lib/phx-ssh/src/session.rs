@@ -1,0 +1,321 @@
+//! Connecting to a node and running commands on it.
+//!
+//! A [`Session`] is one SSH connection; each [`Session::exec`] opens a new
+//! channel on it, so a node's steps never pay for a second handshake. A
+//! [`Connector`] holds what every connection shares: credentials, timeouts,
+//! and an optional jump host whose single connection carries a
+//! `direct-tcpip` channel per node.
+
+use crate::auth::Credentials;
+use crate::hostkey::{fingerprint, HostKeyPolicy, Verdict};
+use phx_core::{Error, Result};
+use russh::client::{self, Handle};
+use russh::keys::PublicKeyOrCertificate;
+use russh::ChannelMsg;
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One node to reach.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// For messages (`phoenix-worker-2`).
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub host_keys: HostKeyPolicy,
+}
+
+/// The handler russh consults about the server key; it records its
+/// verdict for the caller.
+struct Checker {
+    host: String,
+    port: u16,
+    policy: HostKeyPolicy,
+    verdict: Arc<Mutex<Option<Verdict>>>,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        // Host certificates are not part of phx's trust model: only keys.
+        let v = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.policy.check(&self.host, self.port, key),
+            PublicKeyOrCertificate::Certificate(_) => Verdict::Unknown {
+                fingerprint: "a host certificate".into(),
+            },
+        };
+        let ok = v.is_trusted();
+        if let Ok(mut slot) = self.verdict.lock() {
+            *slot = Some(v);
+        }
+        Ok(ok)
+    }
+}
+
+#[derive(Clone)]
+pub struct Connector {
+    credentials: Credentials,
+    connect_timeout: Duration,
+    jump: Option<Arc<Handle<Checker>>>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("jump", &self.jump.is_some())
+            .finish()
+    }
+}
+
+impl Connector {
+    pub fn new(credentials: Credentials, connect_timeout: Duration) -> Connector {
+        Connector {
+            credentials,
+            connect_timeout,
+            jump: None,
+        }
+    }
+
+    /// Route every later connection through this bastion.
+    pub async fn via_jump_host(mut self, jump: &Target) -> Result<Connector> {
+        let handle = self.handshake(jump, None).await?;
+        self.jump = Some(Arc::new(handle));
+        Ok(self)
+    }
+
+    /// Connect and authenticate, bounded by the connect timeout. Returns
+    /// the session and the host key verdict (to pin a newly accepted key).
+    pub async fn connect(&self, t: &Target) -> Result<(Session, Verdict)> {
+        let verdict = Arc::new(Mutex::new(None));
+        let handle = self.handshake(t, Some(verdict.clone())).await?;
+        let v = verdict
+            .lock()
+            .ok()
+            .and_then(|v| v.clone())
+            .unwrap_or(Verdict::Verified);
+        Ok((
+            Session {
+                handle,
+                name: t.name.clone(),
+            },
+            v,
+        ))
+    }
+
+    async fn handshake(
+        &self,
+        t: &Target,
+        verdict: Option<Arc<Mutex<Option<Verdict>>>>,
+    ) -> Result<Handle<Checker>> {
+        let verdict = verdict.unwrap_or_default();
+        let checker = Checker {
+            host: t.host.clone(),
+            port: t.port,
+            policy: t.host_keys.clone(),
+            verdict: verdict.clone(),
+        };
+        let mut config = client::Config {
+            // A node that stops answering mid-step is noticed, not waited on forever.
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 4,
+            nodelay: true,
+            ..Default::default()
+        };
+        let algorithms = t.host_keys.algorithms();
+        if !algorithms.is_empty() {
+            config.preferred.key = Cow::Owned(algorithms);
+        }
+        let config = Arc::new(config);
+        let addr = format!("{}:{}", t.host, t.port);
+        let work = async {
+            let mut handle = match &self.jump {
+                None => client::connect(config, (t.host.as_str(), t.port), checker).await,
+                Some(jump) => {
+                    let ch = jump
+                        .channel_open_direct_tcpip(t.host.as_str(), u32::from(t.port), "127.0.0.1", 0)
+                        .await
+                        .map_err(|e| Error::failed(format!("through the jump host: {e}")))?;
+                    client::connect_stream(config, ch.into_stream(), checker).await
+                }
+            }
+            .map_err(|e| refusal(&verdict, t).unwrap_or_else(|| Error::failed(e)))?;
+            self.credentials.authenticate(&mut handle, &t.user).await?;
+            Ok::<_, Error>(handle)
+        };
+        match tokio::time::timeout(self.connect_timeout, work).await {
+            Ok(r) => r.map_err(|e| e.context(format!("{} ({addr})", t.name))),
+            Err(_) => Err(Error::failed(format!(
+                "{} ({addr}): no SSH answer within {} (is the node up and port {} open to you?)",
+                t.name,
+                phx_core::time::format_duration(self.connect_timeout),
+                t.port
+            ))),
+        }
+    }
+}
+
+/// The error for a key the checker refused, worded for a person.
+fn refusal(verdict: &Mutex<Option<Verdict>>, t: &Target) -> Option<Error> {
+    match verdict.lock().ok()?.clone()? {
+        Verdict::Changed {
+            fingerprint,
+            expected,
+        } => Some(Error::failed(format!(
+            "HOST KEY CHANGED: the server presented {fingerprint}, expected {expected}; someone may be \
+             intercepting the connection, or the machine was rebuilt: check it, then remove the old key"
+        ))),
+        Verdict::Unknown { fingerprint } => Some(Error::failed(format!(
+            "unknown host key {fingerprint} for {}:{}; check it (e.g. in the instance's console output) \
+             and re-run with --accept-new-host-keys to pin it, or add it to known_hosts",
+            t.host, t.port
+        ))),
+        _ => None,
+    }
+}
+
+/// What a command left: its exit status and its last lines of output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecOutput {
+    /// The exit status; 255 when killed by a signal or closed without one.
+    pub code: u32,
+    pub tail: Vec<String>,
+}
+
+const TAIL_LINES: usize = 15;
+
+pub struct Session {
+    handle: Handle<Checker>,
+    name: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("name", &self.name).finish()
+    }
+}
+
+impl Session {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Run `command` with `stdin`, calling `line` for every line of its
+    /// stdout and stderr as it arrives.
+    pub async fn exec(&self, command: &str, stdin: &[u8], mut line: impl FnMut(&str)) -> Result<ExecOutput> {
+        let ctx = |e: russh::Error| Error::failed(format!("{}: {e}", self.name));
+        let mut ch = self.handle.channel_open_session().await.map_err(ctx)?;
+        ch.exec(true, command).await.map_err(ctx)?;
+        if !stdin.is_empty() {
+            ch.data_bytes(stdin.to_vec()).await.map_err(ctx)?;
+        }
+        ch.eof().await.map_err(ctx)?;
+        let mut out = LineBuffer::default();
+        let mut err = LineBuffer::default();
+        let mut tail = std::collections::VecDeque::new();
+        let mut code = None;
+        let mut emit = |l: String, tail: &mut std::collections::VecDeque<String>| {
+            line(&l);
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(l);
+        };
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.push(&data).into_iter().for_each(|l| emit(l, &mut tail)),
+                ChannelMsg::ExtendedData { data, .. } => {
+                    err.push(&data).into_iter().for_each(|l| emit(l, &mut tail))
+                }
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    emit(format!("killed by signal {signal_name:?}"), &mut tail);
+                    code = Some(255);
+                }
+                _ => {}
+            }
+        }
+        for l in out.finish().into_iter().chain(err.finish()) {
+            emit(l, &mut tail);
+        }
+        Ok(ExecOutput {
+            code: code.unwrap_or(255),
+            tail: tail.into(),
+        })
+    }
+
+    /// Run a command and return its whole stdout (for small outputs such
+    /// as a file's content); a non-zero exit is an error with its tail.
+    pub async fn capture(&self, command: &str, stdin: &[u8]) -> Result<String> {
+        let mut text = String::new();
+        let out = self
+            .exec(command, stdin, |l| {
+                text.push_str(l);
+                text.push('\n');
+            })
+            .await?;
+        if out.code != 0 {
+            return Err(Error::failed(format!(
+                "{}: `{command}` exited {}: {}",
+                self.name,
+                out.code,
+                out.tail.join(" | ")
+            )));
+        }
+        Ok(text)
+    }
+
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+/// Splits a byte stream into lines (lossy UTF-8, `\r` dropped).
+#[derive(Default)]
+struct LineBuffer(Vec<u8>);
+
+impl LineBuffer {
+    fn push(&mut self, data: &[u8]) -> Vec<String> {
+        self.0.extend_from_slice(data);
+        let mut lines = Vec::new();
+        while let Some(i) = self.0.iter().position(|b| *b == b'\n') {
+            let rest = self.0.split_off(i + 1);
+            let mut l = std::mem::replace(&mut self.0, rest);
+            l.pop();
+            lines.push(String::from_utf8_lossy(&l).trim_end_matches('\r').to_string());
+        }
+        lines
+    }
+
+    fn finish(self) -> Option<String> {
+        (!self.0.is_empty()).then(|| String::from_utf8_lossy(&self.0).into_owned())
+    }
+}
+
+/// The fingerprint of a key given as `type base64` (for messages).
+pub fn fingerprint_of(openssh: &str) -> Option<String> {
+    let blob = openssh.split_whitespace().nth(1)?;
+    russh::keys::parse_public_key_base64(blob)
+        .ok()
+        .map(|k| fingerprint(&k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineBuffer;
+
+    #[test]
+    fn lines_split_across_chunks() {
+        let mut b = LineBuffer::default();
+        assert!(b.push(b"hel").is_empty());
+        assert_eq!(b.push(b"lo\r\nwor"), ["hello"]);
+        assert_eq!(b.push(b"ld\n\n"), ["world", ""]);
+        assert_eq!(b.finish(), None);
+    }
+}

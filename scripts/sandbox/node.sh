@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A sandbox node: a real OpenSSH sshd on a loopback address, in its own
+# mount namespace where /etc, /var, /opt, /usr, /root and /home are
+# overlays on a private tmpfs, with stand-ins first on PATH for the system
+# commands that would change the kernel or install packages. Nothing a
+# node does reaches the host: its writes vanish with its namespace.
+#
+# usage: node.sh DIR ADDRESS PORT
+#   DIR holds the node's host key, sshd_config, authorized_keys (written by
+#   the caller), stand-ins (bin/) and the stand-ins' call log (calls.log).
+#   Runs sshd in the foreground until killed.
+set -euo pipefail
+
+if [[ ${1:-} == --inside ]]; then
+    dir=$2
+    mount -t tmpfs -o mode=0755 phx-sandbox "$dir/ns"
+    for d in etc var opt usr root home; do
+        mkdir -p "$dir/ns/$d/upper" "$dir/ns/$d/work"
+        mount -t overlay overlay \
+            -o "lowerdir=/$d,upperdir=$dir/ns/$d/upper,workdir=$dir/ns/$d/work" "/$d"
+    done
+    # sshd's privilege separation directory, on a /run of the node's own.
+    mount -t tmpfs -o mode=0755 phx-run /run
+    mkdir -p /run/sshd
+    exec /usr/sbin/sshd -D -e -f "$dir/sshd_config"
+fi
+
+dir=$(realpath "$1") address=$2 port=$3
+here=$(dirname "$(realpath "$0")")
+mkdir -p "$dir/ns" "$dir/bin" "$dir/home"
+cp "$here"/stand-ins/* "$dir/bin/"
+chmod +x "$dir"/bin/*
+[[ -f $dir/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "sandbox-$address" -f "$dir/ssh_host_ed25519_key"
+touch "$dir/calls.log" "$dir/authorized_keys"
+cat > "$dir/sshd_config" <<CONFIG
+Port $port
+ListenAddress $address
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PrintMotd no
+MaxStartups 200
+MaxSessions 64
+LogLevel ERROR
+SetEnv PATH=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PHX_SANDBOX=$dir HOME=$dir/home
+CONFIG
+exec unshare --mount --propagation private -- "$0" --inside "$dir"

@@ -1,0 +1,229 @@
+//! `apply`: every node prepared at once; the control plane's `kubeadm
+//! init` as soon as it is prepared; each worker's join as soon as it is
+//! prepared and a join command exists (one fresh token, made on first
+//! need). Nodes never wait on each other more than that, and a failing node
+//! does not stop the others: each finishes its step, and the errors are
+//! reported together.
+
+use crate::config::{self, ControlPlane, Version};
+use crate::join::{self, JoinCommand};
+use crate::remote;
+use phx_core::status::{Node, NodeProgress, NodeRole};
+use phx_core::{Error, Result};
+use phx_ssh::{Connector, ExecOutput, Session, Target, Verdict};
+use std::sync::Arc;
+use tokio::sync::{watch, OnceCell};
+
+/// What one node's task left.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub verdict: Option<Verdict>,
+    pub progress: NodeProgress,
+    /// The control plane's session, kept for fetching admin.conf.
+    pub session: Option<Arc<Session>>,
+    pub error: Option<Error>,
+}
+
+#[derive(Debug, Clone)]
+enum Init {
+    Pending,
+    Ready(Arc<Session>),
+    Failed(String),
+}
+
+/// What the node tasks share.
+#[derive(Debug)]
+pub struct Shared {
+    init: watch::Sender<Init>,
+    join: OnceCell<std::result::Result<JoinCommand, String>>,
+    pub version: Version,
+    /// The generated kubeadm configuration for init.
+    pub init_config: String,
+    width: usize,
+}
+
+impl Shared {
+    pub fn new(version: Version, init_config: String, width: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            init: watch::channel(Init::Pending).0,
+            join: OnceCell::new(),
+            version,
+            init_config,
+            width,
+        })
+    }
+
+    /// The join command, once the control plane is up; one token for the run.
+    async fn join_command(&self) -> Result<JoinCommand> {
+        let mut rx = self.init.subscribe();
+        let cp = loop {
+            let state = rx.borrow_and_update().clone();
+            match state {
+                Init::Ready(s) => break s,
+                Init::Failed(m) => return Err(Error::failed(format!("waiting for the control plane: {m}"))),
+                Init::Pending => {}
+            }
+            rx.changed()
+                .await
+                .map_err(|_| Error::failed("the control plane's task ended without a result"))?;
+        };
+        self.token(&cp).await
+    }
+
+    async fn token(&self, cp: &Session) -> Result<JoinCommand> {
+        self.join
+            .get_or_init(|| async {
+                let out = cp
+                    .capture("sudo -n kubeadm token create --print-join-command --ttl 30m", b"")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                join::parse(&out).map_err(|e| e.to_string())
+            })
+            .await
+            .clone()
+            .map_err(|m| Error::failed(format!("creating a join token: {m}")))
+    }
+
+    /// The CA hash, if a join command was made this run.
+    pub fn ca_hash(&self) -> Option<String> {
+        self.join
+            .get()
+            .and_then(|r| r.as_ref().ok())
+            .map(|j| j.ca_hash.clone())
+    }
+}
+
+pub async fn node(node: Node, target: Target, connector: Connector, shared: Arc<Shared>) -> Outcome {
+    let mut out = Outcome {
+        name: node.name.clone(),
+        verdict: None,
+        progress: NodeProgress::default(),
+        session: None,
+        error: None,
+    };
+    let result = steps(&node, &target, &connector, &shared, &mut out).await;
+    if let Err(e) = result {
+        if node.role == NodeRole::ControlPlane {
+            shared
+                .init
+                .send_replace(Init::Failed(format!("{}: {e}", node.name)));
+        }
+        out.progress.error = Some(e.to_string());
+        out.error = Some(e.context(&node.name));
+    }
+    out
+}
+
+async fn steps(
+    node: &Node,
+    target: &Target,
+    connector: &Connector,
+    shared: &Shared,
+    out: &mut Outcome,
+) -> Result<()> {
+    let (session, verdict) = connector
+        .connect(target)
+        .await
+        .map_err(|e| e.context("connect"))?;
+    out.verdict = Some(verdict);
+    let session = Arc::new(session);
+    let state = session
+        .capture(remote::RUN_AS_ROOT, remote::STATE.as_bytes())
+        .await
+        .map_err(|e| e.context("state"))?;
+    let done = |what: &str| state.contains(&format!("{what}=yes"));
+    let vars = [
+        ("PHX_K8S_MINOR", shared.version.minor.as_str()),
+        ("PHX_K8S_PACKAGE_VERSION", shared.version.package.as_str()),
+    ];
+    script(
+        &session,
+        shared,
+        "prepare",
+        remote::with_vars(remote::PREPARE, &vars),
+    )
+    .await?;
+    out.progress.prepared = true;
+    match node.role {
+        NodeRole::ControlPlane => {
+            if !done("initialized") {
+                let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
+                script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
+                // A fresh cluster's CA hash (and the workers' token) right away.
+                shared.token(&session).await.map_err(|e| e.context("init"))?;
+            }
+            out.progress.member = true;
+            shared.init.send_replace(Init::Ready(session.clone()));
+            out.session = Some(session);
+        }
+        NodeRole::Worker => {
+            if !done("joined") {
+                let name = node
+                    .private_dns
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("join: status.nodes[].privateDns is missing"))?;
+                let j = shared.join_command().await.map_err(|e| e.context("join"))?;
+                let vars = [
+                    ("PHX_API", j.api.as_str()),
+                    ("PHX_TOKEN", j.token.as_str()),
+                    ("PHX_CA_HASH", j.ca_hash.as_str()),
+                    ("PHX_NODE_NAME", name),
+                ];
+                script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
+            }
+            out.progress.member = true;
+            if let Ok(s) = Arc::try_unwrap(session) {
+                s.close().await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run a script as root, its output streamed with the node's name; a
+/// non-zero exit is an error naming the step and the last lines.
+pub async fn script(session: &Session, shared: &Shared, step: &str, text: Vec<u8>) -> Result<ExecOutput> {
+    run(session, shared.width, step, remote::RUN_AS_ROOT, &text).await
+}
+
+pub async fn run(
+    session: &Session,
+    width: usize,
+    step: &str,
+    command: &str,
+    stdin: &[u8],
+) -> Result<ExecOutput> {
+    let name = session.name().to_string();
+    let out = session
+        .exec(command, stdin, |l| tracing::info!("{name:<width$} | {l}"))
+        .await
+        .map_err(|e| e.context(step))?;
+    if out.code != 0 {
+        let last: Vec<&str> = out.tail.iter().rev().take(5).rev().map(String::as_str).collect();
+        return Err(Error::failed(format!(
+            "{step} failed (exit {}): {}",
+            out.code,
+            last.join(" | ")
+        )));
+    }
+    Ok(out)
+}
+
+/// The control plane's addresses for the kubeadm configuration.
+pub fn control_plane<'a>(cp: &'a Node, api_host: Option<&'a str>) -> Result<ControlPlane<'a>> {
+    let private_dns = cp.private_dns.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "status.nodes: {} has no privateDns (the kubelet's node name)",
+            cp.name
+        ))
+    })?;
+    Ok(ControlPlane {
+        private_dns,
+        private_ip: cp.private_ip.as_deref(),
+        public_ip: cp.public_ip.as_deref(),
+        api_host,
+    })
+}
+
+pub use config::init_config;

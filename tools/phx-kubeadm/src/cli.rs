@@ -1,0 +1,104 @@
+//! The command line of `phx-kubeadm`.
+
+use clap::{Parser, Subcommand};
+use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::status::NodeRole;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phx-kubeadm",
+    version,
+    about = "Kubernetes on the nodes over SSH: prepare, kubeadm init and join",
+    long_about = "Kubernetes on the nodes over SSH: prepare, kubeadm init and join.\n\n\
+        Reads status.nodes (phx-nodes) and writes status.kubeadm. One SSH connection per node, \
+        host keys verified against status.nodes[].ssh.hostKeys or known_hosts. Every node is \
+        prepared in parallel (swap, kernel modules, sysctls, containerd, the pkgs.k8s.io packages); \
+        the control plane runs kubeadm init as soon as it is prepared, each worker joins as soon as \
+        it is prepared and the control plane is up. Steps already done are detected and skipped.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Prepare every node, init the control plane, join the workers (status.kubeadm)
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-nodes apply | phx-kubeadm apply \
+        | phx-state push --unlock"
+    )]
+    Apply(ApplyArgs),
+    /// Show which steps would run on which node; changes nothing
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm plan > /dev/null")]
+    Plan(SshArgs),
+    /// Run kubeadm reset on every node (workers first), for a redo
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm reset | phx-state push --unlock"
+    )]
+    Reset(SshArgs),
+    /// Run a command on nodes in parallel; output prefixed by node, exit status the worst
+    #[command(
+        after_help = "The document is read from stdin; the nodes' output goes to stdout.\n\n\
+        Examples:\n  phx-state pull < cluster.json | phx-kubeadm exec -- uptime\n  \
+        phx-state pull < cluster.json | phx-kubeadm exec --role worker -- sudo systemctl status kubelet"
+    )]
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SshArgs {
+    /// OpenSSH known_hosts file for nodes without recorded host keys
+    #[arg(long, value_name = "FILE", default_value = "~/.ssh/known_hosts")]
+    pub known_hosts: String,
+    /// Accept a host key seen for the first time and pin it into the document
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// How long to wait for a node's SSH handshake
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = phx_core::time::parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// Where to write the admin kubeconfig (mode 0600); default ~/.kube/phx-<name>.conf
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig_out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// Only nodes of this role
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    /// Only this node (repeatable)
+    #[arg(long = "node", value_name = "NAME")]
+    pub nodes: Vec<String>,
+    /// The command, run by the node's SSH user through its shell
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    ControlPlane,
+    Worker,
+}
+
+impl Role {
+    pub fn matches(self, r: NodeRole) -> bool {
+        matches!(
+            (self, r),
+            (Role::ControlPlane, NodeRole::ControlPlane) | (Role::Worker, NodeRole::Worker)
+        )
+    }
+}

@@ -1,0 +1,202 @@
+//! The kubeadm configuration for `kubeadm init`, generated from the spec
+//! and the control plane's addresses: node name = the EC2 private DNS name
+//! and `cloud-provider: external` (both required by the AWS cloud
+//! controller manager), the control-plane endpoint on the private DNS name,
+//! and certificate SANs for every name the API is reached by.
+
+use phx_core::spec::KubernetesSpec;
+use phx_core::{Error, Result};
+
+/// `1.34` or `1.34.2`, split into what the packages and kubeadm need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// `1.34`: the pkgs.k8s.io repository.
+    pub minor: String,
+    /// `1.34.2` to pin the packages, or empty for the repository's newest.
+    pub package: String,
+    /// `v1.34.2`, or `installed` (the packaged kubeadm's own version).
+    pub kubeadm: String,
+}
+
+impl Version {
+    pub fn parse(v: &str) -> Result<Version> {
+        let v = v.strip_prefix('v').unwrap_or(v);
+        let parts: Vec<&str> = v.split('.').collect();
+        let numeric = parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !numeric || !(2..=3).contains(&parts.len()) || parts[0] != "1" {
+            return Err(Error::invalid(format!(
+                "spec.kubernetes.version: {v:?} is not MAJOR.MINOR or MAJOR.MINOR.PATCH (like 1.34)"
+            )));
+        }
+        let minor = format!("{}.{}", parts[0], parts[1]);
+        Ok(match parts.len() {
+            3 => Version {
+                minor,
+                package: v.to_string(),
+                kubeadm: format!("v{v}"),
+            },
+            _ => Version {
+                minor,
+                package: String::new(),
+                kubeadm: "installed".into(),
+            },
+        })
+    }
+}
+
+/// Addresses of the control plane node.
+#[derive(Debug, Clone)]
+pub struct ControlPlane<'a> {
+    pub private_dns: &'a str,
+    pub private_ip: Option<&'a str>,
+    pub public_ip: Option<&'a str>,
+    /// `spec.kubernetes.apiEndpoint`'s host, when set.
+    pub api_host: Option<&'a str>,
+}
+
+pub fn init_config(
+    cluster: &str,
+    k8s: &KubernetesSpec,
+    version: &Version,
+    cp: &ControlPlane<'_>,
+) -> Result<String> {
+    let mut sans: Vec<&str> = Vec::new();
+    for s in [cp.api_host, cp.public_ip, Some(cp.private_dns), cp.private_ip]
+        .into_iter()
+        .flatten()
+    {
+        if !sans.contains(&s) {
+            sans.push(s);
+        }
+    }
+    for (what, v) in [
+        ("status.nodes[].privateDns", cp.private_dns),
+        ("spec.kubernetes.podCidr", &k8s.pod_cidr),
+        ("spec.kubernetes.serviceCidr", &k8s.service_cidr),
+        ("metadata.name", cluster),
+    ]
+    .into_iter()
+    .chain(sans.iter().map(|s| ("a certificate SAN", *s)))
+    {
+        plain(what, v)?;
+    }
+    let sans: String = sans.iter().map(|s| format!("  - {s}\n")).collect();
+    Ok(format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: {node}
+  kubeletExtraArgs:
+  - name: cloud-provider
+    value: external
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+clusterName: {cluster}
+kubernetesVersion: {version}
+controlPlaneEndpoint: {node}:6443
+networking:
+  podSubnet: {pods}
+  serviceSubnet: {services}
+apiServer:
+  certSANs:
+{sans}controllerManager:
+  extraArgs:
+  - name: cloud-provider
+    value: external
+",
+        node = cp.private_dns,
+        version = version.kubeadm,
+        pods = k8s.pod_cidr,
+        services = k8s.service_cidr,
+    ))
+}
+
+/// Values go into YAML unquoted: only host names, addresses and CIDRs.
+fn plain(what: &str, v: &str) -> Result<()> {
+    let ok = !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '/'))
+        && !v.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{what}: {v:?} is not a host name, address or CIDR"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn versions() {
+        let v = Version::parse("1.34").unwrap();
+        assert_eq!(
+            (v.minor.as_str(), v.package.as_str(), v.kubeadm.as_str()),
+            ("1.34", "", "installed")
+        );
+        let v = Version::parse("v1.34.2").unwrap();
+        assert_eq!(
+            (v.minor.as_str(), v.package.as_str(), v.kubeadm.as_str()),
+            ("1.34", "1.34.2", "v1.34.2")
+        );
+        for bad in ["1", "1.x", "2.0", "1.34.2.1", ""] {
+            assert!(Version::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_names_the_node_by_private_dns_and_externalizes_the_cloud() {
+        let cp = ControlPlane {
+            private_dns: "ip-10-0-0-5.ec2.internal",
+            private_ip: Some("10.0.0.5"),
+            public_ip: Some("54.1.2.3"),
+            api_host: Some("api.phoenix-project.online"),
+        };
+        let c = init_config(
+            "phoenix",
+            &KubernetesSpec::default(),
+            &Version::parse("1.34").unwrap(),
+            &cp,
+        )
+        .unwrap();
+        assert!(
+            c.contains("nodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n"),
+            "{c}"
+        );
+        assert!(c.contains("controlPlaneEndpoint: ip-10-0-0-5.ec2.internal:6443\n"));
+        assert!(c.contains("kubernetesVersion: installed\n"));
+        assert!(c.contains("podSubnet: 192.168.0.0/16\n"));
+        assert_eq!(
+            c.matches("value: external").count(),
+            2,
+            "kubelet and controller manager"
+        );
+        assert!(c.contains(
+            "  certSANs:\n  - api.phoenix-project.online\n  - 54.1.2.3\n  - ip-10-0-0-5.ec2.internal\n  - 10.0.0.5\n"
+        ), "{c}");
+    }
+
+    #[test]
+    fn odd_values_are_refused_not_injected() {
+        let cp = ControlPlane {
+            private_dns: "x\nkind: Evil",
+            private_ip: None,
+            public_ip: None,
+            api_host: None,
+        };
+        assert!(init_config(
+            "p",
+            &KubernetesSpec::default(),
+            &Version::parse("1.34").unwrap(),
+            &cp
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,421 @@
+//! phx-kubeadm against a sandbox of real sshd nodes (see
+//! `phx_testkit::Sandbox`): real SSH, real host key checks, real remote
+//! shell; stand-ins only for what would change this machine (packages,
+//! kernel settings) and for kubeadm, which cannot run here.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use phx_testkit::Sandbox;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+struct Env {
+    sandbox: Sandbox,
+    home: tempfile::TempDir,
+}
+
+const NAMES: [&str; 4] = [
+    "phoenix-control-plane-1",
+    "phoenix-worker-1",
+    "phoenix-worker-2",
+    "phoenix-worker-3",
+];
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            sandbox: Sandbox::start(4),
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// status.nodes as phx-nodes writes it, pointed at the sandbox nodes;
+    /// host keys recorded (as from the console) when `known` is set.
+    fn doc(&self, known: bool) -> Value {
+        let nodes: Vec<Value> = self
+            .sandbox
+            .nodes
+            .iter()
+            .zip(NAMES)
+            .enumerate()
+            .map(|(i, (n, name))| {
+                json!({
+                    "name": name,
+                    "role": if i == 0 { "control-plane" } else { "worker" },
+                    "instanceId": format!("i-0000{i}"),
+                    "privateIp": format!("10.0.{i}.5"),
+                    "privateDns": format!("ip-10-0-{i}-5.ec2.internal"),
+                    "publicIp": format!("54.0.0.{}", i + 1),
+                    "ssh": {"host": n.address, "port": n.port, "user": Sandbox::user(),
+                            "hostKeys": if known { vec![n.host_key()] } else { vec![] }}
+                })
+            })
+            .collect();
+        json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
+               "spec": {"nodes": {"ssh": {"privateKeyFile": self.sandbox.client_key()}}},
+               "status": {"nodes": nodes}})
+    }
+
+    fn kubeconfig(&self) -> std::path::PathBuf {
+        self.home.path().join("kube/phoenix.conf")
+    }
+
+    fn kubeadm(&self, args: &[&str], doc: &Value) -> Output {
+        let mut cmd = assert_cmd::Command::cargo_bin("phx-kubeadm").unwrap();
+        cmd.env("HOME", self.home.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .args(args)
+            .write_stdin(doc.to_string())
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    }
+
+    fn apply(&self, extra: &[&str], doc: &Value) -> Output {
+        let out = self.kubeconfig();
+        let mut args = vec!["apply", "--kubeconfig-out", out.to_str().unwrap()];
+        args.extend(extra);
+        self.kubeadm(&args, doc)
+    }
+
+    fn count(&self, prefix: &str) -> Vec<usize> {
+        self.sandbox.nodes.iter().map(|n| n.count(prefix)).collect()
+    }
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under /etc with its size and mtime: what a test must not change.
+fn etc_fingerprint() -> Vec<(String, u64, i64)> {
+    fn walk(dir: &Path, out: &mut Vec<(String, u64, i64)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            use std::os::unix::fs::MetadataExt;
+            out.push((e.path().display().to_string(), m.len(), m.mtime()));
+            if m.is_dir() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(Path::new("/etc"), &mut v);
+    v.sort();
+    v
+}
+
+#[test]
+fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
+    let env = Env::new();
+    let etc_before = etc_fingerprint();
+    let doc = env.doc(true);
+    let out = env.apply(&[], &doc);
+    let result = ok(&out);
+
+    // Prepared everywhere, inside the nodes' own /etc.
+    for n in &env.sandbox.nodes {
+        let toml = n.read("/etc/containerd/config.toml").unwrap();
+        assert!(toml.contains("SystemdCgroup = true") && !toml.contains("SystemdCgroup = false"));
+        assert_eq!(
+            n.read("/etc/modules-load.d/k8s.conf").unwrap(),
+            "overlay\nbr_netfilter\n"
+        );
+        assert!(n
+            .read("/etc/sysctl.d/99-kubernetes.conf")
+            .unwrap()
+            .contains("net.ipv4.ip_forward = 1"));
+        assert!(n
+            .read("/etc/apt/sources.list.d/kubernetes.list")
+            .unwrap()
+            .contains("core:/stable:/v1.34/deb/"));
+        assert_eq!(
+            n.read("/etc/default/kubelet").unwrap(),
+            "KUBELET_EXTRA_ARGS=--cloud-provider=external\n"
+        );
+        assert!(n
+            .calls()
+            .contains(&"apt-mark hold kubelet kubeadm kubectl".to_string()));
+        assert!(n.calls().iter().any(|c| c.starts_with("modprobe br_netfilter")));
+    }
+    assert_eq!(env.count("kubeadm init"), [1, 0, 0, 0]);
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1]);
+    let cp = &env.sandbox.nodes[0];
+    let config = cp.read("/etc/kubernetes/phx-kubeadm.yaml").unwrap();
+    assert!(config.contains("name: ip-10-0-0-5.ec2.internal"), "{config}");
+    assert!(
+        config.contains("kubernetesVersion: v1.34.2"),
+        "resolved from the installed kubeadm: {config}"
+    );
+    assert!(
+        config.contains("  - 54.0.0.1\n"),
+        "public IP in the SANs: {config}"
+    );
+    for (n, name) in env.sandbox.nodes.iter().zip(NAMES).skip(1) {
+        let join = n
+            .calls()
+            .into_iter()
+            .find(|c| c.starts_with("kubeadm join"))
+            .unwrap();
+        assert!(join.contains("ip-10-0-0-5.ec2.internal:6443"), "{join}");
+        let private_dns = format!("--node-name ip-10-0-{}-5.ec2.internal", &name[name.len() - 1..]);
+        assert!(join.contains(&private_dns), "{join}");
+    }
+
+    // Kubeconfig: 0600, server rewritten to the public endpoint.
+    let kc = env.kubeconfig();
+    assert_eq!(
+        std::fs::metadata(&kc).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(text.contains("server: https://54.0.0.1:6443"), "{text}");
+    assert!(!text.contains("ec2.internal"), "{text}");
+    let st = &result["status"]["kubeadm"];
+    assert_eq!(st["apiEndpoint"], "https://54.0.0.1:6443");
+    assert_eq!(st["kubeconfig"], kc.to_str().unwrap());
+    assert!(st["caCertHash"].as_str().unwrap().starts_with("sha256:"));
+    assert!(NAMES.iter().all(|n| st["nodes"][n]["member"] == true));
+    // No secret in the document: not the token the workers used.
+    let join = env.sandbox.nodes[1]
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("kubeadm join"))
+        .unwrap();
+    let token = join
+        .split_whitespace()
+        .skip_while(|w| *w != "--token")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        !result.to_string().contains(&token),
+        "the join token leaked into the document"
+    );
+    // Output streams to stderr prefixed with the node's name.
+    assert!(
+        stderr(&out).contains("phoenix-worker-2        | phx: prepared"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Re-run: nothing is installed, initialized or joined again.
+    let installs = env.count("apt-get install");
+    let again = ok(&env.apply(&[], &result));
+    assert_eq!(env.count("kubeadm init"), [1, 0, 0, 0]);
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1]);
+    assert_eq!(
+        env.count("kubeadm token"),
+        [1, 0, 0, 0],
+        "no new token when nobody joins"
+    );
+    assert_eq!(env.count("apt-get install"), installs);
+    assert_eq!(again["status"]["kubeadm"], result["status"]["kubeadm"]);
+
+    assert_eq!(etc_fingerprint(), etc_before, "the host's /etc changed");
+}
+
+#[test]
+fn unknown_host_keys_are_refused_then_accepted_with_the_flag_and_pinned() {
+    let mut env = Env::new();
+    let doc = env.doc(false);
+    let out = env.apply(&[], &doc);
+    assert_eq!(out.status.code(), Some(1));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("unknown host key SHA256:") && msg.contains("--accept-new-host-keys"),
+        "{msg}"
+    );
+    assert_eq!(
+        env.count("kubeadm"),
+        [0, 0, 0, 0],
+        "nothing ran on an unverified node"
+    );
+
+    let pinned = ok(&env.apply(&["--accept-new-host-keys"], &doc));
+    for (i, n) in env.sandbox.nodes.iter().enumerate() {
+        assert_eq!(
+            pinned["status"]["nodes"][i]["ssh"]["hostKeys"],
+            json!([n.host_key()])
+        );
+    }
+
+    // The control plane comes back with another key: refused, even with the flag.
+    let calls_before = env.sandbox.nodes[0].calls().len();
+    env.sandbox.nodes[0].replace_host_key();
+    for flags in [&[][..], &["--accept-new-host-keys"][..]] {
+        let out = env.apply(flags, &pinned);
+        assert_eq!(out.status.code(), Some(1));
+        let msg = stderr(&out);
+        assert!(
+            msg.contains("phoenix-control-plane-1") && msg.contains("HOST KEY CHANGED"),
+            "{msg}"
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["tool"], "phx-kubeadm");
+        assert_eq!(
+            doc["status"]["nodes"][0]["ssh"]["hostKeys"],
+            pinned["status"]["nodes"][0]["ssh"]["hostKeys"]
+        );
+    }
+    assert_eq!(
+        env.count("kubeadm init"),
+        [1, 0, 0, 0],
+        "the replaced node ran nothing more"
+    );
+    assert_eq!(
+        env.sandbox.nodes[0].calls().len(),
+        calls_before,
+        "not even a check ran there"
+    );
+}
+
+#[test]
+fn a_known_hosts_file_in_port_form_verifies_nodes() {
+    let env = Env::new();
+    let ssh = env.home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let lines: String = env
+        .sandbox
+        .nodes
+        .iter()
+        .map(|n| format!("[{}]:{} {}\n", n.address, n.port, n.host_key()))
+        .collect();
+    std::fs::write(ssh.join("known_hosts"), lines).unwrap();
+    ok(&env.apply(&[], &env.doc(false)));
+}
+
+#[test]
+fn a_failing_worker_lets_the_others_finish_and_a_rerun_completes_it() {
+    let env = Env::new();
+    env.sandbox.nodes[2].fail("kubeadm join");
+    let out = env.apply(&[], &env.doc(true));
+    assert_eq!(out.status.code(), Some(1));
+    let msg = stderr(&out);
+    let last = msg.lines().last().unwrap();
+    assert!(
+        last.starts_with("phx-kubeadm: phoenix-worker-2: join failed (exit 1):")
+            && last.contains("simulated failure"),
+        "{msg}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["tool"], "phx-kubeadm");
+    let nodes = &doc["status"]["kubeadm"]["nodes"];
+    assert_eq!(nodes["phoenix-worker-2"]["member"], false);
+    assert!(nodes["phoenix-worker-2"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("join failed"));
+    assert_eq!(nodes["phoenix-worker-1"]["member"], true);
+    assert_eq!(nodes["phoenix-worker-3"]["member"], true);
+
+    env.sandbox.nodes[2].heal();
+    let mut retry = doc.clone();
+    retry.as_object_mut().unwrap().remove("error");
+    let done = ok(&env.apply(&[], &retry));
+    assert_eq!(
+        done["status"]["kubeadm"]["nodes"]["phoenix-worker-2"]["member"],
+        true
+    );
+    assert!(done["status"]["kubeadm"]["nodes"]["phoenix-worker-2"]
+        .get("error")
+        .is_none());
+    assert_eq!(env.count("kubeadm init"), [1, 0, 0, 0]);
+    assert_eq!(
+        env.count("kubeadm join"),
+        [0, 1, 2, 1],
+        "only the failed worker joins again"
+    );
+}
+
+#[test]
+fn a_node_that_is_down_times_out_clearly_and_the_rest_finish() {
+    let env = Env::new();
+    env.sandbox.nodes[3].freeze();
+    let start = Instant::now();
+    let out = env.apply(&["--connect-timeout", "2s"], &env.doc(true));
+    let took = start.elapsed();
+    env.sandbox.nodes[3].thaw();
+    assert_eq!(out.status.code(), Some(1));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("phoenix-worker-3") && msg.contains("no SSH answer within 2s"),
+        "{msg}"
+    );
+    assert!(took < Duration::from_secs(60), "a hang, not a timeout: {took:?}");
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 0]);
+}
+
+#[test]
+fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
+    let env = Env::new();
+    let doc = env.doc(true);
+    let out = env.kubeadm(&["exec", "--", "echo", "hello from $(hostname -s)"], &doc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (l, name) in lines.iter().zip(NAMES) {
+        assert!(l.starts_with(&format!("{name:<23} | hello from ")), "{l}");
+    }
+
+    let out = env.kubeadm(&["exec", "--role", "worker", "--", "exit 3"], &doc);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stderr(&out).matches("exit 3").count(), 3, "{}", stderr(&out));
+
+    let out = env.kubeadm(&["exec", "--node", "phoenix-worker-1", "--", "true"], &doc);
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.kubeadm(&["exec", "--node", "nope", "--", "true"], &doc);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn reset_undoes_init_and_join_so_apply_does_them_again() {
+    let env = Env::new();
+    let up = ok(&env.apply(&[], &env.doc(true)));
+    let down = ok(&env.kubeadm(&["reset"], &up));
+    assert!(down["status"].get("kubeadm").is_none());
+    assert_eq!(env.count("kubeadm reset"), [1, 1, 1, 1]);
+    assert!(env.sandbox.nodes[0].read("/etc/kubernetes/admin.conf").is_none());
+    ok(&env.apply(&[], &down));
+    assert_eq!(env.count("kubeadm init"), [2, 0, 0, 0]);
+}
+
+#[test]
+fn bad_input_is_refused_before_any_connection() {
+    let env = Env::new();
+    let mut doc = env.doc(true);
+    doc["spec"]["kubernetes"] = json!({"version": "1.x"});
+    let out = env.apply(&[], &doc);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("spec.kubernetes.version"),
+        "{}",
+        stderr(&out)
+    );
+    let mut none = env.doc(true);
+    none["status"]["nodes"] = json!([]);
+    let out = env.apply(&[], &none);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("run phx-nodes apply first"));
+    assert!(env.sandbox.nodes.iter().all(|n| n.calls().is_empty()));
+}
