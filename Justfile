@@ -18,7 +18,7 @@ test *ARGS:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    shellcheck scripts/*.sh .ci/run
+    shellcheck scripts/*.sh scripts/sandbox/*.sh scripts/sandbox/stand-ins/* tools/*/scripts/*.sh tests/benches/*.sh .ci/run
 
 # Format the code.
 fmt:
@@ -31,3 +31,7 @@ ci:
 # AWS benchmark: phx-net + phx-iam against moto with 100 ms per request.
 bench-aws:
     cargo bench -p phx-tests --bench aws
+
+# SSH benchmark: phx-kubeadm vs Ansible vs parallel ssh on sandbox nodes.
+bench-ssh:
+    scripts/bench-ssh.sh

@@ -233,6 +233,10 @@ pub enum CniPlugin {
 #[serde(rename_all = "camelCase", default)]
 pub struct CloudProviderSpec {
     pub name: CloudProvider,
+    /// The cloud controller manager image; default the release matching
+    /// `spec.kubernetes.version`'s minor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -43,6 +43,26 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Like [`bin`], but building only the package of that name when stale
+/// (benchmarks: a release build of one tool, not of the whole workspace).
+pub fn bin_of_package(name: &str) -> PathBuf {
+    let dir = target_profile_dir();
+    let path = dir.join(name);
+    if is_stale(&path) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = dir.ends_with("release").then_some("--release");
+        let status = Command::new(cargo)
+            .args(["build", "-p", name, "--bins", "--quiet"])
+            .args(release)
+            .current_dir(workspace_root())
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "cargo build -p {name} failed");
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
 /// Missing, or older than some `.rs` or `Cargo.toml` under lib/ or tools/.
 fn is_stale(binary: &Path) -> bool {
     let Some(built) = std::fs::metadata(binary).and_then(|m| m.modified()).ok() else {

@@ -19,7 +19,7 @@ mod proxy;
 mod recording;
 mod sandbox;
 
-pub use bins::{bin, workspace_root};
+pub use bins::{bin, bin_of_package, workspace_root};
 pub use moto::Moto;
 pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};

@@ -51,6 +51,20 @@ impl Sandbox {
         self.dir.path()
     }
 
+    /// Every node fresh again (new namespaces, empty overlays, same host
+    /// keys and addresses), all restarted at once.
+    pub fn reset(&mut self) {
+        for n in &mut self.nodes {
+            n.kill();
+        }
+        for n in &mut self.nodes {
+            n.spawn();
+        }
+        for n in &mut self.nodes {
+            assert!(n.wait_ready(Duration::from_secs(10)), "node {} did not restart", n.address);
+        }
+    }
+
     /// The user the nodes accept (whoever runs the tests: sshd runs as them).
     pub fn user() -> String {
         // SAFETY: geteuid has no preconditions.

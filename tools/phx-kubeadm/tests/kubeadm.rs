@@ -419,3 +419,31 @@ fn bad_input_is_refused_before_any_connection() {
     assert!(stderr(&out).contains("run phx-nodes apply first"));
     assert!(env.sandbox.nodes.iter().all(|n| n.calls().is_empty()));
 }
+
+#[test]
+fn nodes_behind_a_jump_host_are_reached_through_one_bastion_connection() {
+    let env = Env::new();
+    let bastion = Sandbox::start(1);
+    let b = &bastion.nodes[0];
+    // The bastion is verified through known_hosts, like any host of the user's.
+    let ssh = env.home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("known_hosts"), format!("[{}]:{} {}\n", b.address, b.port, b.host_key())).unwrap();
+    // The bastion accepts the same client key as the nodes.
+    std::fs::copy(
+        env.sandbox.dir().join("client_key.pub"),
+        b.dir.join("authorized_keys"),
+    )
+    .unwrap();
+    let mut doc = env.doc(true);
+    doc["spec"]["nodes"]["ssh"]["jumpHost"] = json!(format!("{}@{}:{}", Sandbox::user(), b.address, b.port));
+    let out = env.apply(&[], &doc);
+    ok(&out);
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1]);
+    // The nodes stay reachable directly on loopback, so the proof that the
+    // bastion carries the connections is that without it nothing connects.
+    drop(bastion);
+    let again = env.apply(&["--connect-timeout", "2s"], &doc);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("jump host"), "{}", stderr(&again));
+}

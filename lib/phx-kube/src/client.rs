@@ -1,0 +1,33 @@
+//! The client: `--kubeconfig`, else the kubeconfig phx-kubeadm recorded in
+//! `status.kubeadm.kubeconfig`, else kube's own default (`KUBECONFIG`,
+//! `~/.kube/config`).
+
+use phx_core::status::{keys, KubeadmStatus};
+use phx_core::{Document, Error, Result};
+use std::path::{Path, PathBuf};
+
+pub fn kubeconfig_path(doc: &Document, flag: Option<&Path>) -> Result<Option<PathBuf>> {
+    if let Some(p) = flag {
+        return Ok(Some(p.to_path_buf()));
+    }
+    let st: Option<KubeadmStatus> = doc.status(keys::KUBEADM)?;
+    Ok(st.and_then(|s| s.kubeconfig).map(PathBuf::from))
+}
+
+pub async fn connect(doc: &Document, flag: Option<&Path>) -> Result<kube::Client> {
+    let config = match kubeconfig_path(doc, flag)? {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(&path)
+                .map_err(|e| Error::invalid(format!("kubeconfig {}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::invalid(format!("kubeconfig {}: {e}", path.display())))?
+        }
+        None => kube::Config::infer().await.map_err(|e| {
+            Error::invalid(format!(
+                "no kubeconfig: status.kubeadm.kubeconfig is not set (run phx-kubeadm apply) and {e}"
+            ))
+        })?,
+    };
+    kube::Client::try_from(config).map_err(|e| Error::failed(format!("Kubernetes client: {e}")))
+}

@@ -1,0 +1,142 @@
+//! HTTP around [`State`]: a hyper server on its own thread and runtime,
+//! so tests stay synchronous and the tools under test are real processes.
+
+use crate::state::State;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+pub struct FakeApi {
+    pub state: Arc<Mutex<State>>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeApi {
+    /// Serve on a free port; objects turn ready after `ready_after` GETs
+    /// (`None`: never).
+    pub fn start(ready_after: Option<u32>) -> FakeApi {
+        let state = Arc::new(Mutex::new(State::new(ready_after)));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("local addr").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(serve(listener, st, rx));
+        });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let api = FakeApi { state, port, dir, shutdown: Some(tx) };
+        std::fs::write(api.kubeconfig(), api.kubeconfig_text()).expect("kubeconfig");
+        api
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A kubeconfig pointing at this server.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    fn kubeconfig_text(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {}\n\
+             contexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n\
+             current-context: standin\nusers:\n- name: admin\n  user:\n    token: standin-token\n",
+            self.url()
+        )
+    }
+
+    /// Nodes as kubeadm leaves them: not ready, tainted uninitialized.
+    pub fn add_nodes(&self, names: &[&str]) {
+        let mut st = self.lock();
+        for n in names {
+            st.put(
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n,
+                       "labels": {"kubernetes.io/hostname": n}},
+                       "spec": {"taints": [{"key": "node.cloudprovider.kubernetes.io/uninitialized",
+                                            "value": "true", "effect": "NoSchedule"}]}}),
+                "kubelet",
+            );
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        self.lock().get(group, plural, ns, name).cloned()
+    }
+
+    /// Objects of a type (all namespaces).
+    pub fn all(&self, group: &str, plural: &str) -> Vec<Value> {
+        self.lock()
+            .objects
+            .iter()
+            .filter(|((g, p, _, _), _)| g == group && p == plural)
+            .map(|(_, s)| s.value.clone())
+            .collect()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().log.clone()
+    }
+
+    /// Requests that change something (apply without dry run, delete).
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| (r.starts_with("PATCH") && !r.contains("dryRun=All")) || r.starts_with("DELETE"))
+            .collect()
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<State>>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    loop {
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = &mut stop => return,
+        };
+        let Ok((stream, _)) = conn else { continue };
+        let st = state.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(req, st.clone()));
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
+
+async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let body = req.into_body().collect().await?.to_bytes();
+    let (code, value) = state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .handle(&method, &path, &query, &body);
+    let resp = Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(value.to_string())));
+    Ok(resp.unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+}
