@@ -30,13 +30,6 @@ const DOCUMENT_VERBS: &[(&str, &str)] = &[
     ("phx-ccm", "apply"),
     ("phx-platform", "apply"),
 ];
-/// Tools whose verbs are still to come, with one verb that reads a document.
-const PENDING: &[(&str, &str)] = &[
-    ("phx-cni", "apply"),
-    ("phx-ccm", "apply"),
-    ("phx-platform", "apply"),
-];
-
 /// A tool with AWS pointed at a closed loopback port: whatever happens,
 /// no request can leave this machine.
 fn tool(name: &str) -> Command {
@@ -95,22 +88,6 @@ fn every_tool_has_help_and_version() {
         );
         let out = run(tool, &["no-such-verb"], b"");
         assert_eq!(out.status.code(), Some(2), "{tool}: a usage error exits 2");
-    }
-}
-
-#[test]
-fn pending_verbs_say_so_and_pass_the_document_on_marked() {
-    for (tool, verb) in PENDING {
-        let out = run(tool, &[verb], doc().to_string().as_bytes());
-        assert_eq!(out.status.code(), Some(1), "{tool} {verb}");
-        assert_eq!(
-            err(&out),
-            format!("{tool}: {verb}: not implemented yet in this version of phx\n")
-        );
-        let written: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(written["error"]["tool"], *tool);
-        assert_eq!(written["spec"], doc()["spec"], "{tool} changed the spec");
-        assert_eq!(written["status"], doc()["status"], "{tool} changed the status");
     }
 }
 

@@ -46,15 +46,3 @@ pub async fn run(tool: &str, work: impl AsyncFnOnce(&mut Document) -> Result<()>
     let result = work(&mut doc).await;
     finish(doc, tool, result)
 }
-
-/// A verb of a later release: the document still flows (marked with
-/// `.error` saying so, as any failed stage would), and the tool exits 1.
-pub fn not_implemented(tool: &str, verb: &str, reads_document: bool) -> Result<()> {
-    let err = Error::failed(format!("{verb}: not implemented yet in this version of phx"));
-    if !reads_document {
-        return Err(err);
-    }
-    let doc = io::read_stdin()?;
-    pass_through_failure(&doc)?;
-    finish(doc, tool, Err(err))
-}

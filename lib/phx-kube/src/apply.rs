@@ -51,7 +51,10 @@ fn first_phase(o: &DynamicObject) -> bool {
 
 impl Applier {
     pub async fn new(client: Client, tool: &str, default_namespace: &str) -> Result<Applier> {
-        let discovery = Discovery::new(client.clone()).run().await.map_err(|e| err("API discovery", e))?;
+        let discovery = Discovery::new(client.clone())
+            .run()
+            .await
+            .map_err(|e| err("API discovery", e))?;
         Ok(Applier {
             client,
             discovery,
@@ -65,7 +68,12 @@ impl Applier {
     }
 
     /// Apply `objects` (or with `dry_run`, ask the server what would change).
-    pub async fn apply(&mut self, mut objects: Vec<DynamicObject>, dry_run: bool, timeout: Duration) -> Result<Vec<Applied>> {
+    pub async fn apply(
+        &mut self,
+        mut objects: Vec<DynamicObject>,
+        dry_run: bool,
+        timeout: Duration,
+    ) -> Result<Vec<Applied>> {
         for o in &mut objects {
             let labels = o.metadata.labels.get_or_insert_with(Default::default);
             labels.insert(MANAGED_BY.into(), "phx".into());
@@ -121,12 +129,22 @@ impl Applier {
         let Some((ar, namespaced)) = self.resolve(&o) else {
             // In a dry run the CRD of this kind may be in the same batch.
             if dry_run {
-                return Ok(Applied { object: what, outcome: Outcome::Created });
+                return Ok(Applied {
+                    object: what,
+                    outcome: Outcome::Created,
+                });
             }
-            return Err(Error::failed(format!("{what}: the API server does not serve kind {}", kind(&o))));
+            return Err(Error::failed(format!(
+                "{what}: the API server does not serve kind {}",
+                kind(&o)
+            )));
         };
         let api: Api<DynamicObject> = if namespaced {
-            let ns = o.metadata.namespace.get_or_insert_with(|| self.default_namespace.clone()).clone();
+            let ns = o
+                .metadata
+                .namespace
+                .get_or_insert_with(|| self.default_namespace.clone())
+                .clone();
             Api::namespaced_with(self.client.clone(), &ns, &ar)
         } else {
             o.metadata.namespace = None;
@@ -142,7 +160,10 @@ impl Applier {
             Ok(a) => a,
             // A dry run of an object whose namespace is still to be made.
             Err(kube::Error::Api(s)) if dry_run && s.code == 404 && before.is_none() => {
-                return Ok(Applied { object: what, outcome: Outcome::Created });
+                return Ok(Applied {
+                    object: what,
+                    outcome: Outcome::Created,
+                });
             }
             Err(e) => return Err(err(format!("applying {what}"), e)),
         };
@@ -151,7 +172,10 @@ impl Applier {
             Some(b) if b.metadata.resource_version == after.metadata.resource_version => Outcome::Unchanged,
             Some(_) => Outcome::Changed,
         };
-        Ok(Applied { object: what, outcome })
+        Ok(Applied {
+            object: what,
+            outcome,
+        })
     }
 }
 
@@ -162,7 +186,11 @@ pub fn changes(applied: &[Applied]) -> Vec<phx_core::status::PlannedChange> {
         .filter(|a| a.outcome != Outcome::Unchanged)
         .map(|a| {
             let (kind, name) = a.object.split_once(' ').unwrap_or((&a.object, ""));
-            let action = if a.outcome == Outcome::Created { "create" } else { "change" };
+            let action = if a.outcome == Outcome::Created {
+                "create"
+            } else {
+                "change"
+            };
             phx_core::status::PlannedChange::new(action, kind, name, "")
         })
         .collect();

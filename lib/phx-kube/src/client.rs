@@ -15,6 +15,10 @@ pub fn kubeconfig_path(doc: &Document, flag: Option<&Path>) -> Result<Option<Pat
 }
 
 pub async fn connect(doc: &Document, flag: Option<&Path>) -> Result<kube::Client> {
+    // More than one TLS crypto provider is compiled in when the workspace
+    // is built together (the AWS SDK brings aws-lc-rs, kube ring): rustls
+    // then needs to be told. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match kubeconfig_path(doc, flag)? {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(&path)

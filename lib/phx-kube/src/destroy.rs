@@ -24,7 +24,10 @@ fn rank(ar: &ApiResource, namespaced: bool) -> u8 {
 
 /// Delete every object labelled `phx.dev/tool=<tool>`; returns how many.
 pub async fn by_tool(client: &Client, tool: &str, timeout: Duration) -> Result<usize> {
-    let discovery = Discovery::new(client.clone()).run().await.map_err(|e| err("API discovery", e))?;
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(|e| err("API discovery", e))?;
     let mut types: Vec<(ApiResource, bool)> = discovery
         .groups()
         .flat_map(|g| g.recommended_resources())
@@ -36,7 +39,10 @@ pub async fn by_tool(client: &Client, tool: &str, timeout: Duration) -> Result<u
     let mut deleted = Vec::new();
     for (ar, namespaced) in &types {
         let all: Api<DynamicObject> = Api::all_with(client.clone(), ar);
-        let list = all.list(&lp).await.map_err(|e| err(format!("listing {}", ar.plural), e))?;
+        let list = all
+            .list(&lp)
+            .await
+            .map_err(|e| err(format!("listing {}", ar.plural), e))?;
         for o in list.items {
             let name = o.metadata.name.clone().unwrap_or_default();
             let api: Api<DynamicObject> = match (&o.metadata.namespace, namespaced) {

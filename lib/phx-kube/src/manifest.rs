@@ -14,8 +14,12 @@ pub fn parse(what: &str, text: &str) -> Result<Vec<DynamicObject>> {
         if value.is_null() {
             continue;
         }
-        let obj: DynamicObject = serde_json::from_value(value)
-            .map_err(|e| Error::failed(format!("{what}: document {}: not a Kubernetes object: {e}", i + 1)))?;
+        let obj: DynamicObject = serde_json::from_value(value).map_err(|e| {
+            Error::failed(format!(
+                "{what}: document {}: not a Kubernetes object: {e}",
+                i + 1
+            ))
+        })?;
         out.push(obj);
     }
     Ok(out)

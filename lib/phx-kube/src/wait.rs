@@ -15,9 +15,17 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum Check {
     /// A Deployment, StatefulSet or DaemonSet rolled out and ready.
-    Workload { resource: ApiResource, namespace: String, name: String },
+    Workload {
+        resource: ApiResource,
+        namespace: String,
+        name: String,
+    },
     /// An Argo CD Application Synced and Healthy.
-    Application { resource: ApiResource, namespace: String, name: String },
+    Application {
+        resource: ApiResource,
+        namespace: String,
+        name: String,
+    },
     /// Every node Ready.
     NodesReady,
     /// Every node has a providerID and no `uninitialized` taint (the cloud
@@ -51,7 +59,16 @@ pub async fn until_ready(client: &Client, checks: &[Check], timeout: Duration) -
 /// `None` when ready, else why not.
 async fn check(client: &Client, c: &Check) -> Result<Option<String>> {
     match c {
-        Check::Workload { resource, namespace, name } | Check::Application { resource, namespace, name } => {
+        Check::Workload {
+            resource,
+            namespace,
+            name,
+        }
+        | Check::Application {
+            resource,
+            namespace,
+            name,
+        } => {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
             let what = format!("{} {namespace}/{name}", resource.kind);
             let Some(o) = api.get_opt(name).await.map_err(|e| err(&what, e))? else {
@@ -66,7 +83,10 @@ async fn check(client: &Client, c: &Check) -> Result<Option<String>> {
         }
         Check::NodesReady | Check::NodesInitialized => {
             let nodes: Api<Node> = Api::all(client.clone());
-            let list = nodes.list(&ListParams::default()).await.map_err(|e| err("listing nodes", e))?;
+            let list = nodes
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| err("listing nodes", e))?;
             if list.items.is_empty() {
                 return Ok(Some("no node has registered".into()));
             }
@@ -88,7 +108,10 @@ async fn check(client: &Client, c: &Check) -> Result<Option<String>> {
 }
 
 fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
-    v["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+    v["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
 }
 
 fn reason(c: &Value) -> String {
@@ -116,7 +139,9 @@ pub fn workload(kind: &str, v: &Value) -> Option<String> {
     if ready >= want {
         return None;
     }
-    let why = condition(v, "Available").filter(|c| c["status"] != "True").map(reason);
+    let why = condition(v, "Available")
+        .filter(|c| c["status"] != "True")
+        .map(reason);
     Some(match why {
         Some(w) => format!("{ready}/{want} ready ({w})"),
         None => format!("{ready}/{want} ready"),
@@ -129,7 +154,9 @@ pub fn application(v: &Value) -> Option<String> {
     if sync == "Synced" && health == "Healthy" {
         return None;
     }
-    let msg = v["status"]["health"]["message"].as_str().or(v["status"]["conditions"][0]["message"].as_str());
+    let msg = v["status"]["health"]["message"]
+        .as_str()
+        .or(v["status"]["conditions"][0]["message"].as_str());
     Some(match msg {
         Some(m) => format!("{sync}, {health} ({m})"),
         None => format!("{sync}, {health}"),
@@ -145,9 +172,10 @@ fn node_ready(v: &Value) -> Option<String> {
 }
 
 fn node_initialized(v: &Value) -> Option<String> {
-    let tainted = v["spec"]["taints"]
-        .as_array()
-        .is_some_and(|t| t.iter().any(|t| t["key"] == "node.cloudprovider.kubernetes.io/uninitialized"));
+    let tainted = v["spec"]["taints"].as_array().is_some_and(|t| {
+        t.iter()
+            .any(|t| t["key"] == "node.cloudprovider.kubernetes.io/uninitialized")
+    });
     let provider = v["spec"]["providerID"].as_str().is_some_and(|p| !p.is_empty());
     match (provider, tainted) {
         (true, false) => None,
@@ -177,7 +205,10 @@ pub async fn crds_established(client: &Client, names: &[String], timeout: Durati
             return Ok(());
         }
         if !backoff.wait().await {
-            return Err(Error::failed(format!("CRDs not Established: {}", waiting.join(", "))));
+            return Err(Error::failed(format!(
+                "CRDs not Established: {}",
+                waiting.join(", ")
+            )));
         }
     }
 }
@@ -192,7 +223,10 @@ mod tests {
         let d = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "readyReplicas": 1, "conditions": [
               {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "no"}]}});
-        assert_eq!(workload("Deployment", &d).unwrap(), "1/2 ready (MinimumReplicasUnavailable: no)");
+        assert_eq!(
+            workload("Deployment", &d).unwrap(),
+            "1/2 ready (MinimumReplicasUnavailable: no)"
+        );
         let ds = json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1,
             "desiredNumberScheduled": 4, "numberReady": 4, "updatedNumberScheduled": 4}});
         assert_eq!(workload("DaemonSet", &ds), None);

@@ -9,12 +9,19 @@ use serde_json::{json, Value};
 
 pub fn step(state: &mut State, key: &Key, polls: u32) {
     let ready = state.ready_after.is_some_and(|n| polls >= n);
-    let nodes = state.objects.keys().filter(|(_, p, _, _)| p == "nodes").count().max(1);
+    let nodes = state
+        .objects
+        .keys()
+        .filter(|(_, p, _, _)| p == "nodes")
+        .count()
+        .max(1);
     let ccm_present = state
         .objects
         .keys()
         .any(|(g, p, _, n)| g == "apps" && p == "daemonsets" && n.contains("cloud-controller-manager"));
-    let Some(obj) = state.objects.get_mut(key) else { return };
+    let Some(obj) = state.objects.get_mut(key) else {
+        return;
+    };
     let v = &mut obj.value;
     let generation = v["metadata"]["generation"].clone();
     match key.1.as_str() {
@@ -22,13 +29,13 @@ pub fn step(state: &mut State, key: &Key, polls: u32) {
             let want = v["spec"]["replicas"].as_i64().unwrap_or(1);
             let have = if ready { want } else { 0 };
             v["status"] = json!({"observedGeneration": generation, "replicas": want, "readyReplicas": have,
-                "availableReplicas": have, "updatedReplicas": have,
-                "conditions": [if ready {
-                    json!({"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"})
-                } else {
-                    json!({"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
-                           "message": "Deployment does not have minimum availability."})
-                }]});
+            "availableReplicas": have, "updatedReplicas": have,
+            "conditions": [if ready {
+                json!({"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"})
+            } else {
+                json!({"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                       "message": "Deployment does not have minimum availability."})
+            }]});
         }
         "daemonsets" => {
             let have = if ready { nodes } else { 0 };

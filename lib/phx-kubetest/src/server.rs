@@ -29,11 +29,19 @@ impl FakeApi {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let st = state.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(serve(listener, st, rx));
         });
         let dir = tempfile::tempdir().expect("temp dir");
-        let api = FakeApi { state, port, dir, shutdown: Some(tx) };
+        let api = FakeApi {
+            state,
+            port,
+            dir,
+            shutdown: Some(tx),
+        };
         std::fs::write(api.kubeconfig(), api.kubeconfig_text()).expect("kubeconfig");
         api
     }
@@ -71,7 +79,9 @@ impl FakeApi {
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn get(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
@@ -109,8 +119,14 @@ impl Drop for FakeApi {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<State>>, mut stop: tokio::sync::oneshot::Receiver<()>) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<Mutex<State>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
@@ -120,12 +136,17 @@ async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<State>>, mut st
         let st = state.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(req, st.clone()));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();

@@ -36,7 +36,10 @@ impl State {
             log: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            s.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), "kube-apiserver");
+            s.put(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                "kube-apiserver",
+            );
         }
         s
     }
@@ -44,10 +47,22 @@ impl State {
     /// Store an object as `manager` (seeding nodes and the like).
     pub fn put(&mut self, obj: Value, manager: &str) {
         let def = self
-            .def_for(obj["apiVersion"].as_str().unwrap_or_default(), obj["kind"].as_str().unwrap_or_default())
+            .def_for(
+                obj["apiVersion"].as_str().unwrap_or_default(),
+                obj["kind"].as_str().unwrap_or_default(),
+            )
             .unwrap_or_else(|| panic!("unknown kind in {obj}"));
-        let ns = if def.namespaced { obj["metadata"]["namespace"].as_str().unwrap_or("default") } else { "" };
-        let key = (def.group.clone(), def.plural.clone(), ns.to_string(), name_of(&obj));
+        let ns = if def.namespaced {
+            obj["metadata"]["namespace"].as_str().unwrap_or("default")
+        } else {
+            ""
+        };
+        let key = (
+            def.group.clone(),
+            def.plural.clone(),
+            ns.to_string(),
+            name_of(&obj),
+        );
         let (uid, rv) = self.next();
         let stored = store::apply(self.objects.get(&key), &obj, manager, &uid, rv, &now());
         self.objects.insert(key, stored);
@@ -60,7 +75,10 @@ impl State {
     }
 
     pub fn def_for(&self, api_version: &str, kind: &str) -> Option<ResourceDef> {
-        self.resources.iter().find(|r| r.api_version() == api_version && r.kind == kind).cloned()
+        self.resources
+            .iter()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
+            .cloned()
     }
 
     fn def_by_path(&self, group: &str, version: &str, plural: &str) -> Option<ResourceDef> {
@@ -77,17 +95,31 @@ impl State {
     }
 
     pub fn handle(&mut self, method: &str, path: &str, query: &str, body: &[u8]) -> Answer {
-        self.log.push(if query.is_empty() { format!("{method} {path}") } else { format!("{method} {path}?{query}") });
+        self.log.push(if query.is_empty() {
+            format!("{method} {path}")
+        } else {
+            format!("{method} {path}?{query}")
+        });
         let q: HashMap<String, String> = query
             .split('&')
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), decode(v)))
             .collect();
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .collect();
         match (method, parts.as_slice()) {
-            ("GET", ["api"]) => (200, json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})),
+            ("GET", ["api"]) => (
+                200,
+                json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+            ),
             ("GET", ["apis"]) => (200, self.groups()),
-            ("GET", ["version"]) => (200, json!({"major": "1", "minor": "34", "gitVersion": "v1.34.2-phx-standin"})),
+            ("GET", ["version"]) => (
+                200,
+                json!({"major": "1", "minor": "34", "gitVersion": "v1.34.2-phx-standin"}),
+            ),
             ("GET", ["api", "v1"]) => (200, self.resource_list("", "v1")),
             ("GET", ["apis", g, v]) => {
                 if self.resources.iter().any(|r| r.group == *g && r.version == *v) {
@@ -138,7 +170,11 @@ impl State {
     }
 
     fn resource_list(&self, group: &str, version: &str) -> Value {
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         let resources: Vec<Value> = self
             .resources
             .iter()
@@ -170,10 +206,18 @@ impl State {
                 for k in keys {
                     self.poll(&k);
                 }
-                (200, self.list(def, ns, q.get("labelSelector").map(String::as_str)))
+                (
+                    200,
+                    self.list(def, ns, q.get("labelSelector").map(String::as_str)),
+                )
             }
             ("GET", Some(name)) => {
-                let key = (def.group.clone(), def.plural.clone(), ns.to_string(), name.to_string());
+                let key = (
+                    def.group.clone(),
+                    def.plural.clone(),
+                    ns.to_string(),
+                    name.to_string(),
+                );
                 if !self.objects.contains_key(&key) {
                     return not_found(def, name);
                 }
@@ -182,7 +226,14 @@ impl State {
             }
             ("PATCH", Some(name)) => self.apply(def, ns, name, q, body),
             ("DELETE", Some(name)) => self.delete(def, ns, name),
-            _ => (405, status(405, "MethodNotAllowed", &format!("{method} is not supported by the stand-in"))),
+            _ => (
+                405,
+                status(
+                    405,
+                    "MethodNotAllowed",
+                    &format!("{method} is not supported by the stand-in"),
+                ),
+            ),
         }
     }
 
@@ -205,28 +256,67 @@ impl State {
                "metadata": {"resourceVersion": self.rv.to_string()}, "items": items})
     }
 
-    fn apply(&mut self, def: &ResourceDef, ns: &str, name: &str, q: &HashMap<String, String>, body: &[u8]) -> Answer {
+    fn apply(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        q: &HashMap<String, String>,
+        body: &[u8],
+    ) -> Answer {
         let Some(manager) = q.get("fieldManager") else {
-            return (422, status(422, "Invalid", "PATCH: fieldManager is required for apply patch"));
+            return (
+                422,
+                status(422, "Invalid", "PATCH: fieldManager is required for apply patch"),
+            );
         };
         let config: Value = match serde_json::from_slice(body).or_else(|_| serde_yaml::from_slice(body)) {
             Ok(v) => v,
-            Err(e) => return (400, status(400, "BadRequest", &format!("error decoding patch: {e}"))),
+            Err(e) => {
+                return (
+                    400,
+                    status(400, "BadRequest", &format!("error decoding patch: {e}")),
+                )
+            }
         };
         if config["apiVersion"] != def.api_version().as_str() || config["kind"] != def.kind.as_str() {
-            return (400, status(400, "BadRequest", "apiVersion and kind of the body must match the URL"));
+            return (
+                400,
+                status(
+                    400,
+                    "BadRequest",
+                    "apiVersion and kind of the body must match the URL",
+                ),
+            );
         }
         if config["metadata"]["name"] != name {
-            return (400, status(400, "BadRequest", "the name of the object does not match the name on the URL"));
+            return (
+                400,
+                status(
+                    400,
+                    "BadRequest",
+                    "the name of the object does not match the name on the URL",
+                ),
+            );
         }
         if def.namespaced {
             if ns.is_empty() {
-                return (400, status(400, "BadRequest", "a namespace is required for a namespaced resource"));
+                return (
+                    400,
+                    status(
+                        400,
+                        "BadRequest",
+                        "a namespace is required for a namespaced resource",
+                    ),
+                );
             }
             if self.get("", "namespaces", "", ns).is_none() {
-                return (404, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                return (
+                    404,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                     "message": format!("namespaces \"{ns}\" not found"), "reason": "NotFound",
-                    "details": {"name": ns, "kind": "namespaces"}, "code": 404}));
+                    "details": {"name": ns, "kind": "namespaces"}, "code": 404}),
+                );
             }
         }
         let mut config = config;
@@ -237,28 +327,44 @@ impl State {
         if def.namespaced {
             config["metadata"]["namespace"] = json!(ns);
         }
-        let key = (def.group.clone(), def.plural.clone(), ns.to_string(), name.to_string());
+        let key = (
+            def.group.clone(),
+            def.plural.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let existed = self.objects.contains_key(&key);
+        // Without force, a field another manager owns may not change hands.
+        if q.get("force").is_none_or(|f| f != "true") {
+            if let Some(old) = self.objects.get(&key) {
+                if let Some(conflict) = store::conflict(old, &config, manager) {
+                    return (
+                        409,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
+                        "message": format!("Apply failed with 1 conflict: conflict with \"{}\": .{}", conflict.0, conflict.1),
+                        "details": {"name": name, "kind": def.plural}, "code": 409}),
+                    );
+                }
+            }
+        }
         let (uid, rv) = self.next();
         let stored = store::apply(self.objects.get(&key), &config, manager, &uid, rv, &now());
         let out = with_api_version(&stored.value, def);
         if q.get("dryRun").is_some_and(|d| d == "All") {
             return (if existed { 200 } else { 201 }, out);
         }
+        let mut stored = stored;
         if def.kind == "CustomResourceDefinition" {
-            self.establish(&key, &stored);
+            self.establish(&stored);
+            stored.value = establish_status(stored.value);
         }
         self.objects.insert(key.clone(), stored);
-        if def.kind == "CustomResourceDefinition" {
-            let v = self.objects[&key].value.clone();
-            self.objects.get_mut(&key).map(|s| s.value = establish_status(v));
-        }
         let out = with_api_version(&self.objects[&key].value, def);
         (if existed { 200 } else { 201 }, out)
     }
 
     /// A CRD's types become served at once (Established).
-    fn establish(&mut self, _key: &Key, crd: &Stored) {
+    fn establish(&mut self, crd: &Stored) {
         for r in resources::from_crd(&crd.value) {
             if !self.resources.contains(&r) {
                 self.resources.push(r);
@@ -267,7 +373,12 @@ impl State {
     }
 
     fn delete(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Answer {
-        let key = (def.group.clone(), def.plural.clone(), ns.to_string(), name.to_string());
+        let key = (
+            def.group.clone(),
+            def.plural.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let Some(gone) = self.objects.remove(&key) else {
             return not_found(def, name);
         };
@@ -278,12 +389,16 @@ impl State {
             "CustomResourceDefinition" => {
                 let defs = resources::from_crd(&gone.value);
                 self.resources.retain(|r| !defs.contains(r));
-                self.objects.retain(|(g, p, _, _), _| !defs.iter().any(|d| d.group == *g && d.plural == *p));
+                self.objects
+                    .retain(|(g, p, _, _), _| !defs.iter().any(|d| d.group == *g && d.plural == *p));
             }
             _ => {}
         }
-        (200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                     "details": {"name": name, "kind": def.plural}}))
+        (
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                     "details": {"name": name, "kind": def.plural}}),
+        )
     }
 }
 
@@ -353,16 +468,142 @@ pub fn status(code: u16, reason: &str, message: &str) -> Value {
 }
 
 fn not_found(def: &ResourceDef, name: &str) -> Answer {
-    let group = if def.group.is_empty() { def.plural.clone() } else { format!("{}.{}", def.plural, def.group) };
-    (404, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+    let group = if def.group.is_empty() {
+        def.plural.clone()
+    } else {
+        format!("{}.{}", def.plural, def.group)
+    };
+    (
+        404,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                  "message": format!("{group} \"{name}\" not found"), "reason": "NotFound",
-                 "details": {"name": name, "group": def.group, "kind": def.plural}, "code": 404}))
+                 "details": {"name": name, "group": def.group, "kind": def.plural}, "code": 404}),
+    )
 }
 
 fn not_found_path() -> Answer {
-    (404, status(404, "NotFound", "the server could not find the requested resource"))
+    (
+        404,
+        status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
+    )
 }
 
 fn now() -> String {
     "2026-11-27T00:00:00Z".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(st: &mut State, path: &str, q: &str, body: Value) -> Answer {
+        st.handle("PATCH", path, q, body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_crd_is_established_and_served_and_its_objects_need_their_namespace() {
+        let mut st = State::new(Some(1));
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"kind": "Widget", "plural": "widgets"},
+                     "versions": [{"name": "v1", "served": true, "storage": true}]}});
+        let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+        let (code, _) = apply(
+            &mut st,
+            "/apis/example.com/v1/namespaces/default/widgets/w",
+            "fieldManager=t",
+            w.clone(),
+        );
+        assert_eq!(code, 404, "not served before its CRD");
+        let (code, out) = apply(
+            &mut st,
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+            "fieldManager=t",
+            crd,
+        );
+        assert_eq!(code, 201);
+        assert_eq!(out["status"]["conditions"][1]["type"], "Established");
+        let (_, groups) = st.handle("GET", "/apis", "", b"");
+        assert!(groups.to_string().contains("example.com/v1"));
+        let (code, _) = apply(
+            &mut st,
+            "/apis/example.com/v1/namespaces/default/widgets/w",
+            "fieldManager=t",
+            w.clone(),
+        );
+        assert_eq!(code, 201);
+        let (code, body) = apply(
+            &mut st,
+            "/apis/example.com/v1/namespaces/nope/widgets/w",
+            "fieldManager=t",
+            w,
+        );
+        assert_eq!((code, body["reason"].as_str()), (404, Some("NotFound")));
+        assert_eq!(body["message"], "namespaces \"nope\" not found");
+    }
+
+    #[test]
+    fn status_bodies_for_422_and_409_and_label_selectors() {
+        let mut st = State::new(Some(1));
+        let cm = |v: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "labels": {"app": "x"}}, "data": {"k": v}})
+        };
+        let (code, body) = apply(&mut st, "/api/v1/namespaces/default/configmaps/c", "", cm("1"));
+        assert_eq!(
+            (code, body["kind"].as_str(), body["code"].as_u64()),
+            (422, Some("Status"), Some(422))
+        );
+        assert_eq!(
+            apply(
+                &mut st,
+                "/api/v1/namespaces/default/configmaps/c",
+                "fieldManager=a",
+                cm("1")
+            )
+            .0,
+            201
+        );
+        let (code, body) = apply(
+            &mut st,
+            "/api/v1/namespaces/default/configmaps/c",
+            "fieldManager=b",
+            cm("2"),
+        );
+        assert_eq!((code, body["reason"].as_str()), (409, Some("Conflict")));
+        assert_eq!(
+            apply(
+                &mut st,
+                "/api/v1/namespaces/default/configmaps/c",
+                "fieldManager=b&force=true",
+                cm("2")
+            )
+            .0,
+            200
+        );
+        let (_, list) = st.handle(
+            "GET",
+            "/api/v1/namespaces/default/configmaps",
+            "labelSelector=app%3Dx",
+            b"",
+        );
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+        let (_, list) = st.handle("GET", "/api/v1/configmaps", "labelSelector=app%3Dy", b"");
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+        assert_eq!(
+            st.handle("DELETE", "/api/v1/namespaces/default/configmaps/c", "", b"")
+                .0,
+            200
+        );
+        assert_eq!(
+            st.handle("GET", "/api/v1/namespaces/default/configmaps/c", "", b"")
+                .0,
+            404
+        );
+    }
 }

@@ -33,7 +33,11 @@ pub fn paths(v: &Value) -> BTreeSet<String> {
         match v {
             Value::Object(m) if !m.is_empty() => {
                 for (k, x) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&p, x, out);
                 }
             }
@@ -97,8 +101,29 @@ fn spec_of(v: &Value) -> Value {
     v
 }
 
+/// A field another manager owns that `config` would set to another value:
+/// (that manager, the field).
+pub fn conflict(old: &Stored, config: &Value, manager: &str) -> Option<(String, String)> {
+    let at = |v: &Value, path: &str| path.split('.').try_fold(v, |v, k| v.get(k)).cloned();
+    for path in paths(config) {
+        for (other, fields) in old.managed.iter().filter(|(m, _)| m.as_str() != manager) {
+            if fields.contains(&path) && at(&old.value, &path) != at(config, &path) {
+                return Some((other.clone(), path));
+            }
+        }
+    }
+    None
+}
+
 /// Apply `config` as `manager` onto `existing`; returns the new object.
-pub fn apply(existing: Option<&Stored>, config: &Value, manager: &str, uid: &str, rv: u64, now: &str) -> Stored {
+pub fn apply(
+    existing: Option<&Stored>,
+    config: &Value,
+    manager: &str,
+    uid: &str,
+    rv: u64,
+    now: &str,
+) -> Stored {
     let new_paths = paths(config);
     let Some(old) = existing else {
         let mut value = config.clone();
@@ -151,7 +176,11 @@ mod tests {
         assert_eq!(same.value, s1.value, "no change, no new resourceVersion");
         let c2 = json!({"metadata": {"name": "x", "labels": {"a": "1"}}, "spec": {"r": 2}});
         let s2 = apply(Some(&s1), &c2, "phx", "u", 3, "t");
-        assert!(s2.value["metadata"]["labels"].get("b").is_none(), "pruned: {}", s2.value);
+        assert!(
+            s2.value["metadata"]["labels"].get("b").is_none(),
+            "pruned: {}",
+            s2.value
+        );
         assert_eq!(s2.value["metadata"]["generation"], 2);
         assert_eq!(s2.value["metadata"]["resourceVersion"], "3");
     }
@@ -161,7 +190,14 @@ mod tests {
         let c1 = json!({"metadata": {"name": "x"}, "spec": {"a": 1}});
         let s1 = apply(None, &c1, "phx", "u", 1, "t");
         let s2 = apply(Some(&s1), &json!({"spec": {"b": 2}}), "kubectl", "u", 2, "t");
-        let s3 = apply(Some(&s2), &json!({"metadata": {"name": "x"}, "spec": {"a": 1}}), "phx", "u", 3, "t");
+        let s3 = apply(
+            Some(&s2),
+            &json!({"metadata": {"name": "x"}, "spec": {"a": 1}}),
+            "phx",
+            "u",
+            3,
+            "t",
+        );
         assert_eq!(s3.value["spec"]["b"], 2);
     }
 }

@@ -61,7 +61,11 @@ impl Sandbox {
             n.spawn();
         }
         for n in &mut self.nodes {
-            assert!(n.wait_ready(Duration::from_secs(10)), "node {} did not restart", n.address);
+            assert!(
+                n.wait_ready(Duration::from_secs(10)),
+                "node {} did not restart",
+                n.address
+            );
         }
     }
 
@@ -200,8 +204,27 @@ impl SandboxNode {
         assert!(self.wait_ready(Duration::from_secs(10)), "node did not restart");
     }
 
+    /// Kill the node: sshd and every process in its mount namespace (the
+    /// per-connection sshd processes and what they run outlive the
+    /// listener otherwise, and a client's multiplexed connection would
+    /// keep talking to the old node).
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            if let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/mnt", c.id())) {
+                let host_ns = std::fs::read_link("/proc/self/ns/mnt").ok();
+                if host_ns.as_ref() != Some(&ns) {
+                    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                            continue;
+                        };
+                        if pid != c.id()
+                            && std::fs::read_link(entry.path().join("ns/mnt")).ok().as_ref() == Some(&ns)
+                        {
+                            signal(pid, libc::SIGKILL);
+                        }
+                    }
+                }
+            }
             signal(c.id(), libc::SIGCONT);
             let _ = c.kill();
             let _ = c.wait();

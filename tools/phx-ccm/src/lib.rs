@@ -36,13 +36,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Verb {
     /// Apply and wait until every node has a providerID and no uninitialized taint
-    #[command(after_help = "Example:\n  phx-state lock < cluster.json | phx-cni apply | phx-ccm apply | phx-state push --unlock")]
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-cni apply | phx-ccm apply | phx-state push --unlock"
+    )]
     Apply(KubeArgs),
     /// Show the objects apply would create or change (server-side dry run)
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-ccm plan > /dev/null")]
     Plan(KubeArgs),
     /// Delete everything phx-ccm applied
-    #[command(after_help = "Example:\n  phx-state lock < cluster.json | phx-ccm destroy | phx-state push --unlock")]
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-ccm destroy | phx-state push --unlock"
+    )]
     Destroy(KubeArgs),
     /// Print whether the controller runs and the nodes are initialized (JSON)
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-ccm status")]
@@ -91,7 +95,10 @@ async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<
     let mut applier = Applier::new(client.clone(), TOOL, objects::NAMESPACE).await?;
     let applied = applier.apply(objs, dry_run, args.timeout).await?;
     if dry_run {
-        eprint!("{}", phx_core::plan::render(&apply::changes(&applied), "the cloud controller manager"));
+        eprint!(
+            "{}",
+            phx_core::plan::render(&apply::changes(&applied), "the cloud controller manager")
+        );
         return Ok(());
     }
     tracing::info!("cloud controller manager {image}: {}", apply::summary(&applied));

@@ -4,8 +4,12 @@
 //! stale one) and the cluster name for the resources it tags.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements, ServiceAccount, Toleration};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::core::v1::{
+    Container, PodSpec, PodTemplateSpec, ResourceRequirements, ServiceAccount, Toleration,
+};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::DynamicObject;
@@ -76,7 +80,8 @@ fn sa_subject() -> Subject {
 }
 
 fn dynamic<K: Resource<DynamicType = ()> + serde::Serialize>(obj: K) -> Result<DynamicObject> {
-    let mut v = serde_json::to_value(&obj).map_err(|e| Error::failed(format!("encoding {}: {e}", K::kind(&()))))?;
+    let mut v =
+        serde_json::to_value(&obj).map_err(|e| Error::failed(format!("encoding {}: {e}", K::kind(&()))))?;
     v["apiVersion"] = K::api_version(&()).as_ref().into();
     v["kind"] = K::kind(&()).as_ref().into();
     serde_json::from_value(v).map_err(|e| Error::failed(format!("encoding {}: {e}", K::kind(&()))))
@@ -158,7 +163,11 @@ pub fn all(cluster: &str, image: &str) -> Result<Vec<DynamicObject>> {
             rule(&[""], &["services/status"], &["list", "patch", "update", "watch"]),
             rule(&[""], &["serviceaccounts"], &["create", "get", "list", "watch"]),
             rule(&[""], &["persistentvolumes"], &["get", "list", "update", "watch"]),
-            rule(&[""], &["endpoints"], &["create", "get", "list", "watch", "update"]),
+            rule(
+                &[""],
+                &["endpoints"],
+                &["create", "get", "list", "watch", "update"],
+            ),
             rule(&["coordination.k8s.io"], &["leases"], &everything[..5]),
             rule(&[""], &["serviceaccounts/token"], &["create"]),
         ]),
@@ -174,7 +183,10 @@ pub fn all(cluster: &str, image: &str) -> Result<Vec<DynamicObject>> {
         subjects: Some(vec![sa_subject()]),
     };
     let reader = RoleBinding {
-        metadata: meta("cloud-controller-manager:apiserver-authentication-reader", Some(NAMESPACE)),
+        metadata: meta(
+            "cloud-controller-manager:apiserver-authentication-reader",
+            Some(NAMESPACE),
+        ),
         role_ref: RoleRef {
             api_group: "rbac.authorization.k8s.io".into(),
             kind: "Role".into(),
@@ -186,7 +198,13 @@ pub fn all(cluster: &str, image: &str) -> Result<Vec<DynamicObject>> {
         metadata: meta(SA, Some(NAMESPACE)),
         ..Default::default()
     };
-    Ok(vec![dynamic(sa)?, dynamic(role)?, dynamic(binding)?, dynamic(reader)?, dynamic(ds)?])
+    Ok(vec![
+        dynamic(sa)?,
+        dynamic(role)?,
+        dynamic(binding)?,
+        dynamic(reader)?,
+        dynamic(ds)?,
+    ])
 }
 
 #[cfg(test)]
@@ -196,8 +214,14 @@ mod tests {
 
     #[test]
     fn the_image_follows_the_kubernetes_minor() {
-        assert_eq!(image("1.34", None).unwrap(), "registry.k8s.io/provider-aws/cloud-controller-manager:v1.34.0");
-        assert_eq!(image("v1.36.2", None).unwrap(), "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1");
+        assert_eq!(
+            image("1.34", None).unwrap(),
+            "registry.k8s.io/provider-aws/cloud-controller-manager:v1.34.0"
+        );
+        assert_eq!(
+            image("v1.36.2", None).unwrap(),
+            "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1"
+        );
         assert_eq!(image("1.34", Some("my/ccm:x")).unwrap(), "my/ccm:x");
         let e = image("1.20", None).unwrap_err();
         assert_eq!(e.kind(), phx_core::ExitKind::InvalidInput);

@@ -35,13 +35,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Verb {
     /// Apply Calico and wait until calico-node is ready on every node and every node is Ready
-    #[command(after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-cni apply | phx-state push --unlock")]
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-cni apply | phx-state push --unlock"
+    )]
     Apply(KubeArgs),
     /// Show the objects apply would create or change (server-side dry run)
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-cni plan > /dev/null")]
     Plan(KubeArgs),
     /// Delete everything phx-cni applied
-    #[command(after_help = "Example:\n  phx-state lock < cluster.json | phx-cni destroy | phx-state push --unlock")]
+    #[command(
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-cni destroy | phx-state push --unlock"
+    )]
     Destroy(KubeArgs),
     /// Print whether Calico and the nodes are ready (JSON); changes nothing
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-cni status")]
@@ -95,7 +99,9 @@ pub fn set_pod_cidr(objects: &mut [DynamicObject], cidr: &str) -> Result<()> {
         .iter_mut()
         .find(|c| c["name"] == "calico-node")
         .ok_or_else(|| Error::failed("calico-node has no calico-node container"))?;
-    let env = c["env"].as_array_mut().ok_or_else(|| Error::failed("calico-node container has no env"))?;
+    let env = c["env"]
+        .as_array_mut()
+        .ok_or_else(|| Error::failed("calico-node container has no env"))?;
     env.retain(|e| e["name"] != "CALICO_IPV4POOL_CIDR");
     env.push(json!({"name": "CALICO_IPV4POOL_CIDR", "value": cidr}));
     Ok(())

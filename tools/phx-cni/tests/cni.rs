@@ -9,7 +9,12 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const NODES: [&str; 4] = ["ip-10-0-0-5.ec2.internal", "ip-10-0-1-5.ec2.internal", "ip-10-0-2-5.ec2.internal", "ip-10-0-0-6.ec2.internal"];
+const NODES: [&str; 4] = [
+    "ip-10-0-0-5.ec2.internal",
+    "ip-10-0-1-5.ec2.internal",
+    "ip-10-0-2-5.ec2.internal",
+    "ip-10-0-0-6.ec2.internal",
+];
 
 fn mirror() -> PathBuf {
     std::env::var_os("PHX_TEST_MIRROR")
@@ -36,7 +41,12 @@ fn cni(args: &[&str], doc: &Value, mirror: &Path, cache: &Path) -> Output {
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -54,40 +64,89 @@ fn apply_puts_crds_first_sets_the_pod_cidr_waits_and_a_second_apply_changes_noth
     let api = FakeApi::start(Some(2));
     api.add_nodes(&NODES);
     let cache = tempfile::tempdir().unwrap();
-    let out = ok(&cni(&["apply", "--timeout", "60s"], &doc(&api), &mirror(), cache.path()));
+    let out = ok(&cni(
+        &["apply", "--timeout", "60s"],
+        &doc(&api),
+        &mirror(),
+        cache.path(),
+    ));
 
     let objects = ours(&api);
     assert_eq!(objects.len(), 38, "every object of calico.yaml");
-    let crds: Vec<_> = objects.iter().filter(|o| o["kind"] == "CustomResourceDefinition").collect();
+    let crds: Vec<_> = objects
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .collect();
     assert_eq!(crds.len(), 23);
-    assert!(objects.iter().all(|o| o["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "phx"));
+    assert!(objects
+        .iter()
+        .all(|o| o["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "phx"));
 
     // Order: every CRD before anything else.
-    let patches: Vec<String> = api.writes().into_iter().filter(|r| r.starts_with("PATCH")).collect();
-    let last_crd = patches.iter().rposition(|r| r.contains("/customresourcedefinitions/")).unwrap();
-    let first_other = patches.iter().position(|r| !r.contains("/customresourcedefinitions/")).unwrap();
+    let patches: Vec<String> = api
+        .writes()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH"))
+        .collect();
+    let last_crd = patches
+        .iter()
+        .rposition(|r| r.contains("/customresourcedefinitions/"))
+        .unwrap();
+    let first_other = patches
+        .iter()
+        .position(|r| !r.contains("/customresourcedefinitions/"))
+        .unwrap();
     assert!(last_crd < first_other, "CRDs first: {patches:#?}");
-    assert!(patches.iter().all(|r| r.contains("fieldManager=phx")), "{patches:#?}");
+    assert!(
+        patches.iter().all(|r| r.contains("fieldManager=phx")),
+        "{patches:#?}"
+    );
 
-    let ds = api.get("apps", "daemonsets", "kube-system", "calico-node").unwrap();
-    let env = ds["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
-    let cidr: Vec<_> = env.iter().filter(|e| e["name"] == "CALICO_IPV4POOL_CIDR").collect();
-    assert_eq!(cidr, [&json!({"name": "CALICO_IPV4POOL_CIDR", "value": "10.244.0.0/16"})]);
+    let ds = api
+        .get("apps", "daemonsets", "kube-system", "calico-node")
+        .unwrap();
+    let env = ds["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let cidr: Vec<_> = env
+        .iter()
+        .filter(|e| e["name"] == "CALICO_IPV4POOL_CIDR")
+        .collect();
+    assert_eq!(
+        cidr,
+        [&json!({"name": "CALICO_IPV4POOL_CIDR", "value": "10.244.0.0/16"})]
+    );
     assert_eq!(out["status"]["cni"]["ready"], true);
     assert_eq!(out["status"]["cni"]["version"], "v3.32.1");
     assert_eq!(out["status"]["cni"]["podCidr"], "10.244.0.0/16");
 
     let before: Vec<Value> = ours(&api);
-    ok(&cni(&["apply", "--timeout", "60s"], &out, &mirror(), cache.path()));
+    ok(&cni(
+        &["apply", "--timeout", "60s"],
+        &out,
+        &mirror(),
+        cache.path(),
+    ));
     let strip = |v: &[Value]| -> Vec<Value> {
-        v.iter().map(|o| { let mut o = o.clone(); o.as_object_mut().unwrap().remove("status"); o }).collect()
+        v.iter()
+            .map(|o| {
+                let mut o = o.clone();
+                o.as_object_mut().unwrap().remove("status");
+                o
+            })
+            .collect()
     };
     let after = strip(&ours(&api));
     let before = strip(&before);
     assert_eq!(after.len(), before.len());
     for (a, b) in after.iter().zip(&before) {
-        assert!(a == b, "a second apply changed {}: resourceVersion {} -> {}", a["metadata"]["name"],
-            b["metadata"]["resourceVersion"], a["metadata"]["resourceVersion"]);
+        assert!(
+            a == b,
+            "a second apply changed {}: resourceVersion {} -> {}",
+            a["metadata"]["name"],
+            b["metadata"]["resourceVersion"],
+            a["metadata"]["resourceVersion"]
+        );
     }
 }
 
@@ -100,7 +159,10 @@ fn plan_lists_every_object_and_writes_nothing() {
     assert!(api.writes().is_empty(), "{:?}", api.writes());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("38 to create"), "{text}");
-    assert!(text.contains("CustomResourceDefinition") && text.contains("kube-system/calico-node"), "{text}");
+    assert!(
+        text.contains("CustomResourceDefinition") && text.contains("kube-system/calico-node"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -112,12 +174,24 @@ fn a_timeout_names_what_is_not_ready_and_why() {
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("timed out after 2s"), "{msg}");
-    assert!(msg.contains("DaemonSet kube-system/calico-node 0/2 pods ready"), "{msg}");
-    assert!(msg.contains("Deployment kube-system/calico-kube-controllers 0/1 ready (MinimumReplicasUnavailable"), "{msg}");
-    assert!(msg.contains("Node ip-10-0-0-5.ec2.internal not Ready (KubeletNotReady"), "{msg}");
+    assert!(
+        msg.contains("DaemonSet kube-system/calico-node 0/2 pods ready"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Deployment kube-system/calico-kube-controllers 0/1 ready (MinimumReplicasUnavailable"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Node ip-10-0-0-5.ec2.internal not Ready (KubeletNotReady"),
+        "{msg}"
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["error"]["tool"], "phx-cni");
-    assert_eq!(doc["status"]["cni"]["ready"], false, "what was applied is recorded");
+    assert_eq!(
+        doc["status"]["cni"]["ready"], false,
+        "what was applied is recorded"
+    );
 }
 
 #[test]

@@ -12,8 +12,8 @@ step() { echo "phx: $*"; changed=$((changed + 1)); }
 
 # Write FILE with CONTENT unless it already holds exactly that.
 put() {
-    if [[ ! -f $1 ]] || [[ "$(cat "$1")" != "$2" ]]; then
-        mkdir -p "$(dirname "$1")"
+    if [[ ! -f $1 ]] || [[ "$(<"$1")" != "$2" ]]; then
+        mkdir -p "${1%/*}"
         printf '%s\n' "$2" > "$1"
         return 0
     fi

@@ -428,7 +428,11 @@ fn nodes_behind_a_jump_host_are_reached_through_one_bastion_connection() {
     // The bastion is verified through known_hosts, like any host of the user's.
     let ssh = env.home.path().join(".ssh");
     std::fs::create_dir_all(&ssh).unwrap();
-    std::fs::write(ssh.join("known_hosts"), format!("[{}]:{} {}\n", b.address, b.port, b.host_key())).unwrap();
+    std::fs::write(
+        ssh.join("known_hosts"),
+        format!("[{}]:{} {}\n", b.address, b.port, b.host_key()),
+    )
+    .unwrap();
     // The bastion accepts the same client key as the nodes.
     std::fs::copy(
         env.sandbox.dir().join("client_key.pub"),

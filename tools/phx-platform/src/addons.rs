@@ -1,0 +1,285 @@
+//! The add-ons: each a Helm chart at a pinned version, delivered as an
+//! Argo CD `Application` with a Helm source, so no helm binary is needed
+//! anywhere; values come from the document.
+
+use phx_core::spec::Spec;
+use phx_core::status::{keys, NetworkStatus};
+use phx_core::{Document, Error, Result};
+use serde_json::{json, Value};
+
+/// One chart of an add-on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// The Application's name.
+    pub app: &'static str,
+    pub repo: &'static str,
+    pub chart: &'static str,
+    pub version: &'static str,
+    pub namespace: &'static str,
+}
+
+const fn chart(
+    app: &'static str,
+    repo: &'static str,
+    chart: &'static str,
+    version: &'static str,
+    namespace: &'static str,
+) -> Chart {
+    Chart {
+        app,
+        repo,
+        chart,
+        version,
+        namespace,
+    }
+}
+
+const ISTIO: &str = "https://istio-release.storage.googleapis.com/charts";
+
+/// Add-on name (as in `spec.platform.addons`) to its charts, in order.
+pub const ADDONS: &[(&str, &[Chart])] = &[
+    (
+        "aws-load-balancer-controller",
+        &[chart(
+            "aws-load-balancer-controller",
+            "https://aws.github.io/eks-charts",
+            "aws-load-balancer-controller",
+            "3.5.0",
+            "kube-system",
+        )],
+    ),
+    (
+        "aws-ebs-csi-driver",
+        &[chart(
+            "aws-ebs-csi-driver",
+            "https://kubernetes-sigs.github.io/aws-ebs-csi-driver",
+            "aws-ebs-csi-driver",
+            "2.53.0",
+            "kube-system",
+        )],
+    ),
+    (
+        "istio",
+        &[
+            chart("istio-base", ISTIO, "base", "1.28.0", "istio-system"),
+            chart("istiod", ISTIO, "istiod", "1.28.0", "istio-system"),
+            chart(
+                "istio-ingressgateway",
+                ISTIO,
+                "gateway",
+                "1.28.0",
+                "istio-ingress",
+            ),
+        ],
+    ),
+    (
+        "cert-manager",
+        &[chart(
+            "cert-manager",
+            "https://charts.jetstack.io",
+            "cert-manager",
+            "v1.19.1",
+            "cert-manager",
+        )],
+    ),
+    (
+        "kube-prometheus-stack",
+        &[chart(
+            "kube-prometheus-stack",
+            "https://prometheus-community.github.io/helm-charts",
+            "kube-prometheus-stack",
+            "79.5.0",
+            "monitoring",
+        )],
+    ),
+    (
+        "fluent-bit",
+        &[chart(
+            "fluent-bit",
+            "https://fluent.github.io/helm-charts",
+            "fluent-bit",
+            "0.54.0",
+            "logging",
+        )],
+    ),
+    (
+        "opensearch",
+        &[chart(
+            "opensearch",
+            "https://opensearch-project.github.io/helm-charts",
+            "opensearch",
+            "3.3.0",
+            "logging",
+        )],
+    ),
+    (
+        "vault",
+        &[chart(
+            "vault",
+            "https://helm.releases.hashicorp.com",
+            "vault",
+            "0.31.0",
+            "vault",
+        )],
+    ),
+    (
+        "external-secrets",
+        &[chart(
+            "external-secrets",
+            "https://charts.external-secrets.io",
+            "external-secrets",
+            "1.0.0",
+            "external-secrets",
+        )],
+    ),
+    (
+        "harbor",
+        &[chart(
+            "harbor",
+            "https://helm.goharbor.io",
+            "harbor",
+            "1.18.0",
+            "harbor",
+        )],
+    ),
+];
+
+/// Argo CD itself is installed from its manifest, not as an Application.
+pub const ARGOCD: &str = "argocd";
+pub const ARGOCD_NAMESPACE: &str = "argocd";
+pub const GITOPS_APP: &str = "phoenix-booking-apps";
+
+/// The enabled add-ons' charts; an unknown name is refused.
+pub fn enabled(spec: &Spec) -> Result<Vec<&'static Chart>> {
+    let mut out = Vec::new();
+    for (name, on) in &spec.platform.addons {
+        let known = name == ARGOCD || ADDONS.iter().any(|(n, _)| n == name);
+        if !known {
+            let all: Vec<&str> = ADDONS.iter().map(|(n, _)| *n).collect();
+            return Err(Error::invalid(format!(
+                "spec.platform.addons: unknown add-on {name:?} (known: argocd, {})",
+                all.join(", ")
+            )));
+        }
+        if name == ARGOCD && !on {
+            return Err(Error::invalid(
+                "spec.platform.addons.argocd: Argo CD delivers every other add-on and cannot be off",
+            ));
+        }
+    }
+    for (name, charts) in ADDONS {
+        if spec.platform.addons.get(*name).copied().unwrap_or(false) {
+            out.extend(charts.iter());
+        }
+    }
+    Ok(out)
+}
+
+/// Helm values from the document for a chart.
+pub fn values(c: &Chart, doc: &Document) -> Result<Value> {
+    Ok(match c.app {
+        "aws-load-balancer-controller" => {
+            let net: NetworkStatus = doc.status(keys::NETWORK)?.ok_or_else(|| {
+                Error::invalid("status.network is missing: the load balancer controller needs the VPC id")
+            })?;
+            let vpc = net
+                .vpc_id
+                .ok_or_else(|| Error::invalid("status.network.vpcId is missing"))?;
+            let region = doc.spec().region.clone().ok_or_else(|| {
+                Error::invalid("spec.region is missing: the load balancer controller needs it")
+            })?;
+            json!({"clusterName": doc.name(), "region": region, "vpcId": vpc})
+        }
+        "aws-ebs-csi-driver" => json!({"controller": {"region": doc.spec().region}}),
+        "istiod" => json!({"global": {"istioNamespace": "istio-system"}}),
+        "istio-ingressgateway" => json!({"service": {"type": "LoadBalancer", "annotations": {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}}}),
+        "cert-manager" => json!({"crds": {"enabled": true}}),
+        "kube-prometheus-stack" => json!({"grafana": {"enabled": true}}),
+        _ => json!({}),
+    })
+}
+
+/// The Argo CD Application for a chart: Helm source at the pinned version,
+/// automated sync, and a finalizer so deleting it deletes what it made.
+pub fn application(c: &Chart, values: &Value) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": c.app, "namespace": ARGOCD_NAMESPACE,
+                     "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": c.repo, "chart": c.chart, "targetRevision": c.version,
+                       "helm": {"releaseName": c.app, "valuesObject": values}},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": c.namespace},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true},
+                           "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"]}
+        }
+    })
+}
+
+/// The app-of-apps for the booking services' config repository.
+pub fn gitops(spec: &Spec) -> Option<Value> {
+    let g = spec.platform.gitops.as_ref()?;
+    Some(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": GITOPS_APP, "namespace": ARGOCD_NAMESPACE,
+                     "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": g.repo_url, "path": g.path, "targetRevision": g.target_revision},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": ARGOCD_NAMESPACE},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}
+        }
+    }))
+}
+
+/// The default StorageClass: EBS gp3 through the CSI driver, encrypted,
+/// bound where the pod lands, expandable.
+pub fn storage_class() -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "gp3", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": true,
+        "reclaimPolicy": "Delete"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_reference_add_ons_and_unknown_names_are_refused() {
+        let spec = Spec::default();
+        let apps: Vec<&str> = enabled(&spec).unwrap().iter().map(|c| c.app).collect();
+        assert_eq!(
+            apps,
+            [
+                "aws-load-balancer-controller",
+                "aws-ebs-csi-driver",
+                "istio-base",
+                "istiod",
+                "istio-ingressgateway"
+            ]
+        );
+        let mut bad = Spec::default();
+        bad.platform.addons.insert("nginx".into(), true);
+        assert_eq!(
+            enabled(&bad).unwrap_err().kind(),
+            phx_core::ExitKind::InvalidInput
+        );
+        let mut off = Spec::default();
+        off.platform.addons.insert("argocd".into(), false);
+        assert!(enabled(&off).is_err());
+    }
+}
