@@ -35,3 +35,15 @@ bench-aws:
 # SSH benchmark: phx-kubeadm vs Ansible vs parallel ssh on sandbox nodes.
 bench-ssh:
     scripts/bench-ssh.sh
+
+# Regenerate the man pages and shell completions under man/ from the clap definitions.
+man:
+    cargo run -q -p phx-docs -- man
+
+# Stand up or converge the cluster of cluster.json (--plan: change nothing).
+deploy *ARGS:
+    scripts/deploy.sh {{ARGS}}
+
+# Tear down the cluster of cluster.json (asks twice unless --yes).
+destroy *ARGS:
+    scripts/destroy.sh {{ARGS}}

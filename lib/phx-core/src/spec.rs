@@ -170,6 +170,10 @@ pub struct SshSpec {
     /// `user@host:port` of a bastion to reach the nodes through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jump_host: Option<String>,
+    /// Node name to `host:port` where its SSH is reached instead of its
+    /// public IP on 22 (a port forward, a NAT rule, a local sandbox).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, String>,
 }
 
 impl Default for SshSpec {
@@ -179,6 +183,7 @@ impl Default for SshSpec {
             public_key_file: None,
             private_key_file: None,
             jump_host: None,
+            endpoints: BTreeMap::new(),
         }
     }
 }

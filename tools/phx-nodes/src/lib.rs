@@ -74,7 +74,7 @@ fn previous(doc: &Document) -> Result<Vec<Node>> {
 
 fn record(doc: &mut Document, haves: &[observed::Have]) -> Result<()> {
     let prev = previous(doc)?;
-    let nodes = status::build(doc.name(), &doc.spec().nodes.ssh.user, &prev, haves);
+    let nodes = status::build(doc.name(), &doc.spec().nodes.ssh, &prev, haves);
     doc.set_status(keys::NODES, &nodes);
     Ok(())
 }
@@ -83,6 +83,9 @@ async fn converge(doc: &mut Document, args: &ApplyArgs, dry_run: bool) -> Result
     // Everything that can be wrong with the input, before any call.
     let spec = doc.spec().nodes.clone();
     let public_key = key::PublicKey::find(spec.ssh.public_key_file.as_deref())?;
+    for e in spec.ssh.endpoints.values() {
+        status::endpoint(e)?;
+    }
     let inputs = Inputs::from_status(doc.status(keys::NETWORK)?, doc.status(keys::IAM)?)?;
     let wants = desired::nodes(doc.name(), &spec, &inputs)?;
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Stand up (or converge) the cluster described by a cluster document: the
+# reference platform's deploy.sh as one pipeline of phx tools under the
+# state lock. Any stage failing still leaves the document stored (with
+# .error and everything made so far) and the lock released; this script
+# then says which stage failed and exits non-zero.
+#
+# usage: scripts/deploy.sh [--plan] [cluster.json]
+#   --plan   run the plan verbs only; changes nothing (no lock taken)
+set -euo pipefail
+
+plan=false
+doc=cluster.json
+for arg in "$@"; do
+    case $arg in
+        --plan) plan=true ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "deploy.sh: unknown option $arg" >&2; exit 2 ;;
+        *) doc=$arg ;;
+    esac
+done
+
+say() { printf 'deploy.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 2; }
+
+# Pre-flight: everything a stage would otherwise find out halfway.
+for t in phx-state phx-net phx-iam phx-nodes phx-kubeadm phx-cni phx-ccm phx-platform jq; do
+    command -v "$t" >/dev/null || die "$t not found on PATH (scripts/install.sh installs the phx tools)"
+done
+[[ -f $doc ]] || die "$doc not found (phx-state new --name NAME --region REGION > $doc)"
+jq -e '.kind == "Cluster"' "$doc" >/dev/null 2>&1 || die "$doc is not a cluster document"
+jq -e '(.spec.network.adminCidrs // []) | length > 0' "$doc" >/dev/null ||
+    die "$doc: spec.network.adminCidrs is empty: set the CIDRs allowed to reach SSH and the API (e.g. your IP/32)"
+key=$(jq -r '.spec.nodes.ssh.publicKeyFile // empty' "$doc")
+key=${key/#\~/$HOME}
+if [[ -z $key ]]; then
+    for k in "$HOME/.ssh/id_ed25519.pub" "$HOME/.ssh/id_rsa.pub"; do [[ -f $k ]] && key=$k && break; done
+fi
+[[ -n $key && -f $key ]] || die "no SSH public key (ssh-keygen -t ed25519, or set spec.nodes.ssh.publicKeyFile)"
+if [[ -z ${AWS_ENDPOINT_URL:-} ]] && command -v aws >/dev/null; then
+    aws sts get-caller-identity --query Arn --output text >/dev/null 2>&1 ||
+        die "no working AWS credentials (aws sts get-caller-identity failed)"
+fi
+
+if $plan; then
+    # Your spec with the stored status, as `lock` would join them, unlocked.
+    stored=$(phx-state pull < "$doc" 2>/dev/null || echo '{}')
+    jq --argjson stored "$stored" '. + {status: ($stored.status // {})} | del(.status.state.lock)' "$doc" |
+        phx-net plan | phx-iam plan | phx-nodes plan | phx-kubeadm plan |
+        phx-cni plan | phx-ccm plan | phx-platform plan > /dev/null
+    exit 0
+fi
+
+set +e
+set -o pipefail
+phx-state lock < "$doc" |
+    phx-net apply | phx-iam apply | phx-nodes apply | phx-kubeadm apply |
+    phx-cni apply | phx-ccm apply | phx-platform apply |
+    phx-state push --unlock > /dev/null
+status=$?
+set -e
+
+stored=$(phx-state pull < "$doc" 2>/dev/null || true)
+if [[ $status -ne 0 ]]; then
+    failed=$(jq -r '.error | select(.) | "\(.tool): \(.message)"' <<< "$stored" 2>/dev/null || true)
+    say "FAILED${failed:+ in $failed}"
+    say "the document (with everything made so far) is stored and the lock released; fix and re-run"
+    exit "$status"
+fi
+
+jq -r '
+  "cluster \(.metadata.name) is up",
+  "  API:        \(.status.kubeadm.apiEndpoint // "-")",
+  "  kubeconfig: \(.status.kubeadm.kubeconfig // "-")",
+  "  nodes:",
+  (.status.nodes // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")"),
+  "  add-ons:    \((.status.platform.applications // {}) | keys | join(", "))",
+  "next:",
+  "  export KUBECONFIG=\(.status.kubeadm.kubeconfig // "~/.kube/config")",
+  "  kubectl get nodes",
+  "  phx-state pull < cluster.json | phx-nodes list",
+  "  phx-state pull < cluster.json | phx-platform status"' <<< "$stored" >&2

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Tear the cluster down and leave nothing behind: the reference platform's
+# destroy.sh as one pipeline under the state lock. Shows what will go
+# (from the stored state), asks twice unless --yes, then removes the
+# platform's load balancers, the nodes, IAM and the network, in that order.
+#
+# usage: scripts/destroy.sh [--yes] [cluster.json]
+set -euo pipefail
+
+yes=false
+doc=cluster.json
+for arg in "$@"; do
+    case $arg in
+        --yes|-y) yes=true ;;
+        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "destroy.sh: unknown option $arg" >&2; exit 2 ;;
+        *) doc=$arg ;;
+    esac
+done
+
+say() { printf 'destroy.sh: %s\n' "$*" >&2; }
+for t in phx-state phx-net phx-iam phx-nodes phx-platform jq; do
+    command -v "$t" >/dev/null || { say "$t not found on PATH"; exit 2; }
+done
+[[ -f $doc ]] || { say "$doc not found"; exit 2; }
+
+stored=$(phx-state pull < "$doc" 2>/dev/null || cat "$doc")
+name=$(jq -r '.metadata.name' <<< "$stored")
+jq -r '
+  "This destroys cluster \(.metadata.name):",
+  "  nodes:   \((.status.nodes // []) | map(.name) | join(", "))",
+  "  VPC:     \(.status.network.vpcId // "-")",
+  "  roles:   \([.status.iam.controlPlane.role, .status.iam.workers.role] | map(select(.)) | join(", "))",
+  "  add-ons: \((.status.platform.applications // {}) | keys | join(", "))"' <<< "$stored" >&2
+say "(anything else tagged kubernetes.io/cluster/$name=owned is found and removed too)"
+
+if ! $yes; then
+    read -r -p "Type 'yes' to destroy cluster $name: " a
+    [[ $a == yes ]] || { say "aborted"; exit 1; }
+    read -r -p "Really? Everything in $name is deleted. Type 'yes' again: " a
+    [[ $a == yes ]] || { say "aborted"; exit 1; }
+fi
+
+set +e
+set -o pipefail
+phx-state lock < "$doc" |
+    phx-platform destroy | phx-nodes destroy | phx-iam destroy | phx-net destroy |
+    phx-state push --unlock > /dev/null
+status=$?
+set -e
+if [[ $status -ne 0 ]]; then
+    failed=$(phx-state pull < "$doc" 2>/dev/null | jq -r '.error | select(.) | "\(.tool): \(.message)"' || true)
+    say "FAILED${failed:+ in $failed}; the state is stored and the lock released: fix and re-run"
+    exit "$status"
+fi
+say "cluster $name destroyed"
