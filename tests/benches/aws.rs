@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark reports by printing
 
-use phx_testkit::{bin, LatencyProxy, Moto};
+use phx_testkit::{bin, mirror, LatencyProxy, Moto};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -38,12 +38,6 @@ const RUNS: &[(&str, &str, &str, u32)] = &[
     ("phx-iam destroy", "phx-iam", "destroy", 4),
     ("phx-net destroy", "phx-net", "destroy", 10),
 ];
-
-fn mirror() -> PathBuf {
-    std::env::var_os("PHX_TEST_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| phx_testkit::workspace_root().join("../shared/artifacts"))
-}
 
 fn main() {
     // Built (if need be) before anything is timed.

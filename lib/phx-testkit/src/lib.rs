@@ -15,12 +15,14 @@
 
 mod bins;
 mod moto;
+mod output;
 mod proxy;
 mod recording;
 mod sandbox;
 
 pub use bins::{bin, bin_of_package, workspace_root};
 pub use moto::Moto;
+pub use output::{mirror, ok};
 pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};
 pub use sandbox::{Sandbox, SandboxNode};

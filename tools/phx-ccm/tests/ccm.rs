@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use phx_kubetest::FakeApi;
+use phx_testkit::ok;
 use serde_json::{json, Value};
 use std::process::Output;
 
@@ -22,16 +23,6 @@ fn ccm(args: &[&str], doc: &Value) -> Output {
         .write_stdin(doc.to_string())
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use phx_kubetest::FakeApi;
+use phx_testkit::{mirror, ok};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 const NODES: [&str; 4] = [
@@ -15,12 +16,6 @@ const NODES: [&str; 4] = [
     "ip-10-0-2-5.ec2.internal",
     "ip-10-0-0-6.ec2.internal",
 ];
-
-fn mirror() -> PathBuf {
-    std::env::var_os("PHX_TEST_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"))
-}
 
 fn doc(api: &FakeApi) -> Value {
     json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
@@ -38,16 +33,6 @@ fn cni(args: &[&str], doc: &Value, mirror: &Path, cache: &Path) -> Output {
         .write_stdin(doc.to_string())
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn ours(api: &FakeApi) -> Vec<Value> {

@@ -5,14 +5,8 @@
 
 use assert_cmd::Command;
 use phx_testkit::Moto;
+use phx_testkit::{mirror, ok};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn mirror() -> PathBuf {
-    std::env::var_os("PHX_TEST_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"))
-}
 
 fn doc() -> String {
     json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{"name":"phoenix"},"spec":{"region":"us-east-1"}})
@@ -54,16 +48,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn ok(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn artifact(name: &str) -> Value {

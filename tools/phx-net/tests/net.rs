@@ -5,6 +5,7 @@
 
 use assert_cmd::Command;
 use phx_aws::ec2::types::{Filter, Tag};
+use phx_testkit::ok;
 use phx_testkit::{LatencyProxy, Moto};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -25,16 +26,6 @@ fn net(moto: &Moto, args: &[&str], stdin: &str) -> std::process::Output {
     let mut cmd = Command::cargo_bin("phx-net").unwrap();
     moto.configure(&mut cmd);
     cmd.args(args).write_stdin(stdin.to_string()).output().unwrap()
-}
-
-fn ok(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn rt() -> tokio::runtime::Runtime {

@@ -6,9 +6,10 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use phx_aws::ec2::types::{Filter, Instance};
+use phx_testkit::{mirror, ok};
 use phx_testkit::{LatencyProxy, Moto};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiioBpi0yC3EBErvTcPzKrMVo0rxopVC/A9+EphBJqt test@phx";
@@ -65,12 +66,6 @@ fn amis() -> Value {
             "2025-12-02T00:00:00.000Z"
         ),
     ])
-}
-
-fn mirror() -> PathBuf {
-    std::env::var_os("PHX_TEST_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"))
 }
 
 struct Env {
@@ -183,16 +178,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn stderr(out: &Output) -> String {

@@ -4,15 +4,10 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use phx_kubetest::FakeApi;
+use phx_testkit::{mirror, ok};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Output;
 
-fn mirror() -> PathBuf {
-    std::env::var_os("PHX_TEST_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"))
-}
+use std::process::Output;
 
 fn doc(api: &FakeApi) -> Value {
     json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
@@ -45,16 +40,6 @@ fn env() -> Env {
     Env {
         cache: tempfile::tempdir().unwrap(),
     }
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 const APPS: [&str; 6] = [
