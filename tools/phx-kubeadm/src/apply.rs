@@ -5,7 +5,7 @@
 //! does not stop the others: each finishes its step, and the errors are
 //! reported together.
 
-use crate::config::{self, ControlPlane, Version};
+use crate::config::{ControlPlane, Version};
 use crate::join::{self, JoinCommand};
 use crate::remote;
 use phx_core::status::{Node, NodeProgress, NodeRole};
@@ -225,5 +225,3 @@ pub fn control_plane<'a>(cp: &'a Node, api_host: Option<&'a str>) -> Result<Cont
         api_host,
     })
 }
-
-pub use config::init_config;

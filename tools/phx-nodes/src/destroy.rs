@@ -10,12 +10,7 @@ use phx_core::Result;
 use std::time::Duration;
 
 pub async fn destroy(ec2: &Client, tags: &ClusterTags, timeout: Duration) -> Result<()> {
-    let haves = observed::instances(
-        ec2,
-        tags,
-        &["pending", "running", "stopping", "stopped", "shutting-down"],
-    )
-    .await?;
+    let haves = observed::instances(ec2, tags, observed::NOT_TERMINATED).await?;
     let ids: Vec<String> = haves.iter().map(|h| h.instance_id.clone()).collect();
     if !ids.is_empty() {
         terminate(ec2, &ids).await?;

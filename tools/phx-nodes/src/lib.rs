@@ -293,12 +293,7 @@ async fn fill_host_keys(doc: &mut Document, ec2: &Client) -> Result<()> {
 async fn list() -> Result<()> {
     let doc = io::read_stdin()?;
     let (ec2, tags) = connect(&doc).await?;
-    let haves = observed::instances(
-        &ec2,
-        &tags,
-        &["pending", "running", "stopping", "stopped", "shutting-down"],
-    )
-    .await?;
+    let haves = observed::instances(&ec2, &tags, observed::NOT_TERMINATED).await?;
     let rows = list::rows(doc.name(), &haves);
     if io::stdout_is_terminal() {
         return io::write_bytes(list::table(&rows).as_bytes());

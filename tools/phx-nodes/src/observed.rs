@@ -11,6 +11,9 @@ use serde::Serialize;
 /// States in which an instance still exists for the cluster.
 pub const ALIVE: &[&str] = &["pending", "running", "stopping", "stopped"];
 
+/// [`ALIVE`] and those on their way out: what destroy and list still see.
+pub const NOT_TERMINATED: &[&str] = &["pending", "running", "stopping", "stopped", "shutting-down"];
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Have {
