@@ -20,6 +20,9 @@ for arg in "$@"; do
     esac
 done
 
+# shellcheck source=lib/pipeline.sh
+. "$(dirname "$0")/lib/pipeline.sh"
+
 say() { printf 'deploy.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
@@ -51,32 +54,19 @@ if $plan; then
     exit 0
 fi
 
-set +e
-set -o pipefail
-phx-state lock < "$doc" |
-    phx-net apply | phx-iam apply | phx-nodes apply | phx-kubeadm apply |
-    phx-cni apply | phx-ccm apply | phx-platform apply |
-    phx-state push --unlock > /dev/null
-status=$?
-set -e
+run_locked deploy.sh "$doc" "phx-net apply" "phx-iam apply" "phx-nodes apply" "phx-kubeadm apply" \
+    "phx-cni apply" "phx-ccm apply" "phx-platform apply"
 
-stored=$(phx-state pull < "$doc" 2>/dev/null || true)
-if [[ $status -ne 0 ]]; then
-    failed=$(jq -r '.error | select(.) | "\(.tool): \(.message)"' <<< "$stored" 2>/dev/null || true)
-    say "FAILED${failed:+ in $failed}"
-    say "the document (with everything made so far) is stored and the lock released; fix and re-run"
-    exit "$status"
-fi
-
-jq -r '
+stored=$(phx-state pull < "$doc")
+jq -r --arg doc "$doc" '
   "cluster \(.metadata.name) is up",
   "  API:        \(.status.kubeadm.apiEndpoint // "-")",
   "  kubeconfig: \(.status.kubeadm.kubeconfig // "-")",
   "  nodes:",
-  (.status.nodes // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")"),
+  (.status.nodes // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")  ssh \(.ssh.host):\(.ssh.port)"),
   "  add-ons:    \((.status.platform.applications // {}) | keys | join(", "))",
   "next:",
   "  export KUBECONFIG=\(.status.kubeadm.kubeconfig // "~/.kube/config")",
   "  kubectl get nodes",
-  "  phx-state pull < cluster.json | phx-nodes list",
-  "  phx-state pull < cluster.json | phx-platform status"' <<< "$stored" >&2
+  "  phx-state pull < \($doc) | phx-nodes list",
+  "  phx-state pull < \($doc) | phx-platform status"' <<< "$stored" >&2

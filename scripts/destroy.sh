@@ -18,6 +18,9 @@ for arg in "$@"; do
     esac
 done
 
+# shellcheck source=lib/pipeline.sh
+. "$(dirname "$0")/lib/pipeline.sh"
+
 say() { printf 'destroy.sh: %s\n' "$*" >&2; }
 for t in phx-state phx-net phx-iam phx-nodes phx-platform jq; do
     command -v "$t" >/dev/null || { say "$t not found on PATH"; exit 2; }
@@ -41,16 +44,5 @@ if ! $yes; then
     [[ $a == yes ]] || { say "aborted"; exit 1; }
 fi
 
-set +e
-set -o pipefail
-phx-state lock < "$doc" |
-    phx-platform destroy | phx-nodes destroy | phx-iam destroy | phx-net destroy |
-    phx-state push --unlock > /dev/null
-status=$?
-set -e
-if [[ $status -ne 0 ]]; then
-    failed=$(phx-state pull < "$doc" 2>/dev/null | jq -r '.error | select(.) | "\(.tool): \(.message)"' || true)
-    say "FAILED${failed:+ in $failed}; the state is stored and the lock released: fix and re-run"
-    exit "$status"
-fi
+run_locked destroy.sh "$doc" "phx-platform destroy" "phx-nodes destroy" "phx-iam destroy" "phx-net destroy"
 say "cluster $name destroyed"

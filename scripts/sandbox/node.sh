@@ -9,6 +9,10 @@
 #   DIR holds the node's host key, sshd_config, authorized_keys (written by
 #   the caller), stand-ins (bin/) and the stand-ins' call log (calls.log).
 #   Runs sshd in the foreground until killed.
+#   PHX_SANDBOX_PKI, PHX_SANDBOX_API (optional): the sandbox API server's
+#   PKI directory and address, passed to the node's sessions for the
+#   kubeadm stand-in (inside a VPC the control plane's private name would
+#   lead there).
 set -euo pipefail
 
 if [[ ${1:-} == --inside ]]; then
@@ -47,6 +51,6 @@ PrintMotd no
 MaxStartups 200
 MaxSessions 64
 LogLevel ERROR
-SetEnv PATH=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PHX_SANDBOX=$dir HOME=$dir/home
+SetEnv PATH=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PHX_SANDBOX=$dir HOME=$dir/home${PHX_SANDBOX_PKI:+ PHX_SANDBOX_PKI=$PHX_SANDBOX_PKI}${PHX_SANDBOX_API:+ PHX_SANDBOX_API=$PHX_SANDBOX_API}
 CONFIG
 exec unshare --mount --propagation private -- "$0" --inside "$dir"

@@ -29,7 +29,8 @@ Exit status:
   0   success
   1   the operation failed (remote error, lock held, timeout, an earlier stage failed)
   2   usage error
-  65  the input document is invalid (nothing was changed)";
+  65  the input document is invalid (nothing was changed)
+  130 interrupted (Ctrl-C, SIGTERM): the document written holds what was made";
 
 fn init_logging(global: &GlobalArgs) {
     // Targets match by prefix, so `phx_` covers every phx crate and keeps
@@ -73,7 +74,10 @@ where
         Ok(rt) => rt,
         Err(e) => return report(tool, Error::failed(e).context("starting the runtime")),
     };
-    match runtime.block_on(fut) {
+    match runtime.block_on(async {
+        crate::signal::listen();
+        fut.await
+    }) {
         Ok(code) => ExitCode::from(code),
         Err(e) => report(tool, e),
     }

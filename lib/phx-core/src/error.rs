@@ -19,6 +19,9 @@ pub enum ExitKind {
     Usage,
     /// 65 (`EX_DATAERR`): the input document is invalid. Nothing was changed.
     InvalidInput,
+    /// 130 (128 + SIGINT): stopped by Ctrl-C or SIGTERM; the document
+    /// written says so and holds what was made until then.
+    Interrupted,
 }
 
 impl ExitKind {
@@ -27,6 +30,7 @@ impl ExitKind {
             ExitKind::Failed => 1,
             ExitKind::Usage => 2,
             ExitKind::InvalidInput => 65,
+            ExitKind::Interrupted => 130,
         }
     }
 }

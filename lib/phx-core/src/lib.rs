@@ -14,6 +14,7 @@ pub mod document;
 pub mod error;
 pub mod io;
 pub mod plan;
+pub mod signal;
 pub mod spec;
 pub mod stage;
 pub mod status;

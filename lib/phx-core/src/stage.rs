@@ -40,9 +40,23 @@ pub fn finish(mut doc: Document, tool: &str, result: Result<()>) -> Result<()> {
 
 /// A whole stage: read the document, pass an earlier failure through,
 /// run `work` on it, and write it (marked with `.error` if `work` failed).
+///
+/// Ctrl-C or SIGTERM stops `work` where it is (its requests are dropped)
+/// and the document is written as it stands, marked interrupted: what the
+/// stage recorded is kept, and anything it made but had not yet recorded
+/// carries the cluster's tags, so the next run finds it.
 pub async fn run(tool: &str, work: impl AsyncFnOnce(&mut Document) -> Result<()>) -> Result<()> {
     let mut doc = io::read_stdin()?;
     pass_through_failure(&doc)?;
-    let result = work(&mut doc).await;
+    let result = {
+        let work = work(&mut doc);
+        tokio::select! {
+            r = work => r,
+            signal = crate::signal::interrupted() => Err(Error::new(
+                crate::error::ExitKind::Interrupted,
+                format!("interrupted by {signal}; re-run to finish (what was made is recorded or tagged)"),
+            )),
+        }
+    };
     finish(doc, tool, result)
 }

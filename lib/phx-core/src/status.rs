@@ -190,6 +190,11 @@ pub struct Node {
 
 impl NodeRole {
     /// `control-plane` or `worker`, as in node names and tags.
+    /// The name phx gives a cluster's node: `<cluster>-<role>-<n>`, n from 1.
+    pub fn node_name(self, cluster: &str, index: u32) -> String {
+        format!("{cluster}-{}-{index}", self.as_str())
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NodeRole::ControlPlane => "control-plane",

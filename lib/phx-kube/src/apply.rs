@@ -179,6 +179,18 @@ impl Applier {
     }
 }
 
+/// The plan when there is no cluster yet to ask (phx-kubeadm has not run:
+/// a fresh cluster's `deploy.sh --plan`): every object is to be created.
+pub fn all_created(objects: &[DynamicObject]) -> Vec<Applied> {
+    objects
+        .iter()
+        .map(|o| Applied {
+            object: describe(o),
+            outcome: Outcome::Created,
+        })
+        .collect()
+}
+
 /// Plan lines for what is not unchanged.
 pub fn changes(applied: &[Applied]) -> Vec<phx_core::status::PlannedChange> {
     let mut out: Vec<_> = applied

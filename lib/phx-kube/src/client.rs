@@ -14,6 +14,13 @@ pub fn kubeconfig_path(doc: &Document, flag: Option<&Path>) -> Result<Option<Pat
     Ok(st.and_then(|s| s.kubeconfig).map(PathBuf::from))
 }
 
+/// Whether there is no cluster to connect to yet: no `--kubeconfig` and
+/// phx-kubeadm has not run (its status is absent). Plans then assume an
+/// empty cluster instead of failing.
+pub fn before_cluster(doc: &Document, flag: Option<&Path>) -> Result<bool> {
+    Ok(flag.is_none() && doc.status::<KubeadmStatus>(keys::KUBEADM)?.is_none())
+}
+
 pub async fn connect(doc: &Document, flag: Option<&Path>) -> Result<kube::Client> {
     // More than one TLS crypto provider is compiled in when the workspace
     // is built together (the AWS SDK brings aws-lc-rs, kube ring): rustls

@@ -12,14 +12,16 @@
 //! - readiness ([`readiness`]): Deployments, DaemonSets, Nodes and Argo CD
 //!   Applications turn ready on their Nth GET, or never.
 //!
-//! It serves plain HTTP on 127.0.0.1 and writes a kubeconfig for it, so
-//! the tools under test load their client exactly as they would for a real
-//! cluster.
+//! In tests ([`FakeApi`]) it serves plain HTTP on 127.0.0.1 and writes a
+//! kubeconfig for it, so the tools under test load their client exactly as
+//! they would for a real cluster. The sandbox runs it as a process,
+//! `phx-kube-standin`, serving TLS with a cluster PKI of its own ([`pki`]).
 
+pub mod pki;
 pub mod readiness;
 pub mod resources;
 mod server;
 pub mod state;
 pub mod store;
 
-pub use server::FakeApi;
+pub use server::{serve, FakeApi};

@@ -33,7 +33,20 @@ impl FakeApi {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            rt.block_on(serve(listener, st, rx));
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                serve(
+                    listener,
+                    st,
+                    async move {
+                        let _ = rx.await;
+                    },
+                    None,
+                )
+                .await;
+            });
         });
         let dir = tempfile::tempdir().expect("temp dir");
         let api = FakeApi {
@@ -119,26 +132,36 @@ impl Drop for FakeApi {
     }
 }
 
-async fn serve(
-    listener: std::net::TcpListener,
+/// Serve `state` on `listener` until `stop` resolves: plain HTTP, or TLS
+/// through `tls` (the standalone stand-in).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
     state: Arc<Mutex<State>>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
+    stop: impl std::future::Future<Output = ()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
+    tokio::pin!(stop);
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
-            _ = &mut stop => return,
+            () = &mut stop => return,
         };
         let Ok((stream, _)) = conn else { continue };
         let st = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(req, st.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
         });
     }
 }

@@ -17,7 +17,7 @@ pub struct Moto {
 }
 
 /// The launcher that serializes moto's request handling (see the script).
-const SERIAL_LAUNCHER: &str = include_str!("moto_serial.py");
+const SERIAL_LAUNCHER: &str = include_str!("../../../scripts/sandbox/moto_serial.py");
 
 /// The Python interpreter that has moto: the one beside `moto_server`.
 fn moto_python() -> PathBuf {

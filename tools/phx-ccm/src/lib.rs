@@ -91,6 +91,14 @@ async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<
     let spec = doc.spec().clone();
     let image = objects::image(&spec.kubernetes.version, spec.cloud_provider.image.as_deref())?;
     let objs = objects::all(doc.name(), &image)?;
+    if dry_run && client::before_cluster(doc, args.kubeconfig.as_deref())? {
+        let changes = apply::changes(&apply::all_created(&objs));
+        eprint!(
+            "{}",
+            phx_core::plan::render(&changes, "the cloud controller manager")
+        );
+        return Ok(());
+    }
     let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
     let mut applier = Applier::new(client.clone(), TOOL, objects::NAMESPACE).await?;
     let applied = applier.apply(objs, dry_run, args.timeout).await?;

@@ -126,6 +126,11 @@ fn checks() -> Vec<Check> {
 async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<()> {
     let pod_cidr = doc.spec().kubernetes.pod_cidr.clone();
     let objects = objects(&pod_cidr).await?;
+    if dry_run && client::before_cluster(doc, args.kubeconfig.as_deref())? {
+        let changes = apply::changes(&apply::all_created(&objects));
+        eprint!("{}", phx_core::plan::render(&changes, "Calico"));
+        return Ok(());
+    }
     let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
     let mut applier = Applier::new(client.clone(), TOOL, "kube-system").await?;
     let applied = applier.apply(objects, dry_run, args.timeout).await?;

@@ -54,10 +54,15 @@ pub enum Verb {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SshArgs {
     /// OpenSSH known_hosts file for nodes without recorded host keys
-    #[arg(long, value_name = "FILE", default_value = "~/.ssh/known_hosts")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PHX_KNOWN_HOSTS",
+        default_value = "~/.ssh/known_hosts"
+    )]
     pub known_hosts: String,
     /// Accept a host key seen for the first time and pin it into the document
-    #[arg(long)]
+    #[arg(long, env = "PHX_ACCEPT_NEW_HOST_KEYS")]
     pub accept_new_host_keys: bool,
     /// How long to wait for a node's SSH handshake
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = phx_core::time::parse_duration)]
@@ -69,7 +74,7 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub ssh: SshArgs,
     /// Where to write the admin kubeconfig (mode 0600); default ~/.kube/phx-<name>.conf
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PHX_KUBECONFIG_OUT")]
     pub kubeconfig_out: Option<PathBuf>,
 }
 

@@ -171,10 +171,40 @@ async fn connect_all(
 }
 
 async fn plan(doc: &mut Document, args: &SshArgs) -> Result<()> {
+    Version::parse(&doc.spec().kubernetes.version)?;
+    let nodes: Vec<Node> = doc.status(keys::NODES)?.unwrap_or_default();
+    // Nodes phx-nodes has yet to launch: prepared, then init (the first
+    // control plane) or join, from scratch.
+    let spec = &doc.spec().nodes;
+    let wanted = (1..=spec.control_plane.count)
+        .map(|i| (NodeRole::ControlPlane, i))
+        .chain((1..=spec.workers.count).map(|i| (NodeRole::Worker, i)));
+    let mut changes = Vec::new();
+    for (role, i) in wanted {
+        let name = role.node_name(doc.name(), i);
+        if nodes.iter().any(|n| n.name == name) {
+            continue;
+        }
+        changes.push(PlannedChange::new(
+            "ensure",
+            "node",
+            &name,
+            "prepared (a new node)",
+        ));
+        let first = role == NodeRole::ControlPlane && i == 1;
+        changes.push(PlannedChange::new(
+            if first { "init" } else { "join" },
+            "node",
+            &name,
+            "",
+        ));
+    }
+    if nodes.is_empty() {
+        eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
+        return Ok(());
+    }
     let nodes = fleet::nodes(doc)?;
     control_plane(&nodes)?;
-    Version::parse(&doc.spec().kubernetes.version)?;
-    let mut changes = Vec::new();
     let mut errors = Vec::new();
     for (n, c) in connect_all(doc, &nodes, args).await? {
         let state = match c {

@@ -74,6 +74,24 @@ impl Inputs {
     }
 }
 
+impl Inputs {
+    /// Stand-ins for what phx-net and phx-iam have not made yet, so a plan
+    /// of a fresh cluster can say which nodes would be launched where.
+    pub fn to_be_made(net: &phx_core::spec::NetworkSpec) -> Inputs {
+        let zones: Vec<String> = match net.zones.is_empty() {
+            false => net.zones.clone(),
+            true => (1..=net.zone_count).map(|i| format!("zone {i}")).collect(),
+        };
+        let new = |what: &str| format!("(new {what})");
+        Inputs {
+            subnets: zones.into_iter().map(|z| (z, new("subnet"))).collect(),
+            vpc_id: new("VPC"),
+            sg: [new("security group"), new("security group")],
+            profile: [new("instance profile"), new("instance profile")],
+        }
+    }
+}
+
 /// Every node the spec asks for, control plane first.
 pub fn nodes(cluster: &str, spec: &NodesSpec, inputs: &Inputs) -> Result<Vec<NodeWant>> {
     check_group("spec.nodes.controlPlane", &spec.control_plane)?;
@@ -107,7 +125,7 @@ pub fn nodes(cluster: &str, spec: &NodesSpec, inputs: &Inputs) -> Result<Vec<Nod
 }
 
 pub fn node_name(cluster: &str, role: NodeRole, index: u32) -> String {
-    format!("{cluster}-{role}-{index}")
+    role.node_name(cluster, index)
 }
 
 /// The role and number of a node name of this cluster.

@@ -51,7 +51,11 @@ pub async fn run(verb: Verb) -> Result<()> {
             let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
             match (&result, left) {
                 (Ok(()), _) => {
-                    doc.remove_status(keys::NODES);
+                    // What ran on the nodes (the cluster, its CNI and cloud
+                    // controller manager) is gone with them.
+                    for k in [keys::NODES, keys::KUBEADM, keys::CNI, keys::CCM] {
+                        doc.remove_status(k);
+                    }
                 }
                 (Err(_), Ok(left)) => record(doc, &left)?,
                 (Err(_), Err(_)) => {}
@@ -86,7 +90,11 @@ async fn converge(doc: &mut Document, args: &ApplyArgs, dry_run: bool) -> Result
     for e in spec.ssh.endpoints.values() {
         status::endpoint(e)?;
     }
-    let inputs = Inputs::from_status(doc.status(keys::NETWORK)?, doc.status(keys::IAM)?)?;
+    let inputs = match Inputs::from_status(doc.status(keys::NETWORK)?, doc.status(keys::IAM)?) {
+        // A fresh cluster's plan: the network and roles are planned, not made.
+        Err(_) if dry_run => Inputs::to_be_made(&doc.spec().network),
+        other => other?,
+    };
     let wants = desired::nodes(doc.name(), &spec, &inputs)?;
 
     let (ec2, tags) = connect(doc).await?;

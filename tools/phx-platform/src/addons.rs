@@ -179,12 +179,16 @@ pub fn enabled(spec: &Spec) -> Result<Vec<&'static Chart>> {
 pub fn values(c: &Chart, doc: &Document) -> Result<Value> {
     Ok(match c.app {
         "aws-load-balancer-controller" => {
-            let net: NetworkStatus = doc.status(keys::NETWORK)?.ok_or_else(|| {
-                Error::invalid("status.network is missing: the load balancer controller needs the VPC id")
-            })?;
-            let vpc = net
-                .vpc_id
-                .ok_or_else(|| Error::invalid("status.network.vpcId is missing"))?;
+            let vpc = match doc.status::<NetworkStatus>(keys::NETWORK)?.and_then(|n| n.vpc_id) {
+                Some(v) => v,
+                // A fresh cluster's plan: the VPC is planned, not made.
+                None if phx_kube::client::before_cluster(doc, None)? => "(new VPC)".into(),
+                None => {
+                    return Err(Error::invalid(
+                        "status.network.vpcId is missing: the load balancer controller needs the VPC id",
+                    ))
+                }
+            };
             let region = doc.spec().region.clone().ok_or_else(|| {
                 Error::invalid("spec.region is missing: the load balancer controller needs it")
             })?;

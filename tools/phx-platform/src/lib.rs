@@ -160,6 +160,11 @@ fn checks(apps: &[String]) -> Vec<Check> {
 
 async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<()> {
     let (objs, apps) = objects(doc).await?;
+    if dry_run && client::before_cluster(doc, args.kubeconfig.as_deref())? {
+        let changes = apply::changes(&apply::all_created(&objs));
+        eprint!("{}", phx_core::plan::render(&changes, "the platform"));
+        return Ok(());
+    }
     let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
     let mut applier = Applier::new(client.clone(), TOOL, addons::ARGOCD_NAMESPACE).await?;
     let applied = applier.apply(objs, dry_run, args.timeout).await?;

@@ -73,7 +73,18 @@ async fn acquire(locker: &Locker, info: &LockInfo, wait: Option<Duration>) -> Re
                     tracing::info!("{} is {}; waiting", locker.describe(), describe_holder(&h));
                     told = true;
                 }
-                if !backoff.wait().await {
+                // Between attempts, never inside one: a conditional write
+                // cut off midway could take the lock with nobody knowing.
+                let waited = tokio::select! {
+                    w = backoff.wait() => w,
+                    signal = phx_core::signal::interrupted() => {
+                        return Err(Error::new(
+                            phx_core::error::ExitKind::Interrupted,
+                            format!("{signal} while waiting for the lock"),
+                        ));
+                    }
+                };
+                if !waited {
                     return Err(Error::failed(format!(
                         "the state is locked: {} ({})",
                         describe_holder(&h),

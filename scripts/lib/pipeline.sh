@@ -1,0 +1,86 @@
+# shellcheck shell=bash
+# What deploy.sh and destroy.sh share: running stages under the state lock
+# so that whatever happens, the document is stored and the lock released.
+#
+#   run_locked SCRIPT DOC STAGE...    e.g. run_locked deploy.sh cluster.json "phx-net apply" ...
+#
+# - The lock is taken first, on its own: when someone else holds it, that
+#   is the whole story (phx-state names the holder), exit 1, nothing runs.
+# - Ctrl-C and SIGTERM reach every stage: each stops and writes the
+#   document as it stands; `phx-state push` still stores it and releases
+#   the lock; this then reports and exits 130.
+# - A failing stage marks the document (.error); the later ones pass it
+#   through; it is stored, the lock released, and the first failing stage
+#   is named with its message.
+# - The document is also kept in a private file on its way to push: if
+#   storing it fails, it is not lost, and the message says how to store it.
+# Returns 0 on success; otherwise exits with the first failure's status.
+
+# The stages piped one into the next, each one's exit status in $codes/N.
+_stages() { # index stage...
+    local i=$1 s=$2
+    shift 2
+    if [[ $# -eq 0 ]]; then
+        # shellcheck disable=SC2086 # a stage is a command and its verb
+        $s
+        echo $? > "$codes/$i"
+        return
+    fi
+    # shellcheck disable=SC2086
+    { $s; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+}
+
+# Whether the stored document carries the same .error as FILE.
+stored_as() { # doc file
+    local want got
+    want=$(jq -c '.error // empty' "$2" 2>/dev/null) || return 1
+    [[ -n $want ]] || return 1
+    got=$(phx-state pull < "$1" 2>/dev/null | jq -c '.error // empty') || return 1
+    [[ $got == "$want" ]]
+}
+
+run_locked() {
+    local script=$1 doc=$2
+    shift 2
+    local locked name backup
+    locked=$(phx-state lock < "$doc") || exit $?
+    name=$(jq -r .metadata.name <<< "$locked")
+    interrupted=false
+    trap 'interrupted=true' INT TERM
+    codes=$(mktemp -d)
+    backup=$(umask 077 && mktemp "${TMPDIR:-/tmp}/phx-$name-XXXXXX.json")
+    set +e
+    printf '%s\n' "$locked" | _stages 1 "$@" | tee -i "$backup" | phx-state push --unlock > /dev/null
+    local push=${PIPESTATUS[3]}
+    set -e
+    trap - INT TERM
+    # push also exits 1 after storing a document marked failed: stored is
+    # when the store holds this document's .error.
+    if [[ $push -ne 0 ]] && ! stored_as "$doc" "$backup"; then
+        printf '%s: FAILED to store the document; it is kept in %s: store it with\n  phx-state push --unlock < %s\n' \
+            "$script" "$backup" "$backup" >&2
+        rm -rf "$codes"
+        exit "$push"
+    fi
+    rm -f "$backup"
+    local i status=0 failed stage=
+    for ((i = 1; i <= $#; i++)); do
+        status=$(cat "$codes/$i" 2>/dev/null || echo 1)
+        if [[ $status -ne 0 ]]; then stage=${!i}; break; fi
+    done
+    rm -rf "$codes"
+    # 130: a stage stopped by Ctrl-C (this script may not see the signal
+    # itself: started in the background, it ignores SIGINT).
+    [[ $status -eq 130 ]] && interrupted=true
+    if $interrupted || [[ $status -ne 0 ]]; then
+        failed=$(phx-state pull < "$doc" 2>/dev/null | jq -r '.error | select(.) | "\(.tool): \(.message)"' 2>/dev/null || true)
+        if $interrupted; then
+            printf '%s: INTERRUPTED%s\n' "$script" "${failed:+ in $failed}" >&2
+            [[ $status -ne 0 ]] || status=130
+        else
+            printf '%s: FAILED in %s\n' "$script" "${failed:-${stage%% *} (exit $status)}" >&2
+        fi
+        printf '%s: the document (with everything made so far) is stored and the lock released; fix and re-run\n' "$script" >&2
+        exit "$status"
+    fi
+}

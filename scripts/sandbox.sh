@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# The local sandbox: the whole phx pipeline on this machine, no AWS account.
+#
+# usage: scripts/sandbox.sh up [--nodes N]   start it (N sandbox nodes, default 4)
+#        scripts/sandbox.sh env              print the environment to use it
+#        scripts/sandbox.sh down             stop it and remove its files
+#        scripts/sandbox.sh status           say what runs
+#        scripts/sandbox.sh stop-node|start-node N   take node N (from 1) down or up
+# The sandbox lives in $PHX_SANDBOX_DIR (default ~/.cache/phx/sandbox).
+#
+# What is real and what is emulated:
+#   - AWS is moto (the AWS emulator) on 127.0.0.1: every EC2, IAM, S3 and
+#     DynamoDB call the tools make is a real API call, answered by moto.
+#   - The nodes are real OpenSSH sshd processes on 127.0.0.11 and up, each
+#     in a mount namespace of its own with overlays over /etc, /usr, /var...
+#     The commands that would change a kernel or install packages (apt-get,
+#     sysctl, modprobe, systemctl, containerd, kubelet, kubeadm) are
+#     stand-ins that record their calls and write what the real ones would.
+#   - The Kubernetes API server is phx-kube-standin: TLS with its own
+#     cluster CA and admin certificate, discovery, server-side apply, and
+#     controllers reduced to status (nodes turn Ready, Deployments roll out,
+#     Argo CD Applications sync). No container ever runs.
+# The cluster document it writes ($PHX_SANDBOX_DIR/cluster.json) reaches the
+# nodes and the API only through settings real users have too:
+# spec.nodes.ssh.endpoints (port forwards, a NAT) and spec.kubernetes.apiEndpoint
+# (a DNS name or load balancer in front of the API server).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+dir=${PHX_SANDBOX_DIR:-$HOME/.cache/phx/sandbox}
+name=sandbox
+
+say() { printf 'sandbox.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+free_port() { # address
+    python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # what seconds command...
+    local what=$1 secs=$2
+    shift 2
+    for _ in $(seq $((secs * 10))); do
+        "$@" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "$what did not start (see the logs in $dir)"
+}
+
+ssh_banner() { # address port
+    local b
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    b=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"; head -c 7 <&3' _ "$1" "$2") && [[ $b == SSH-2.0 ]]
+}
+
+# The binaries: from PATH when installed, else built from this checkout.
+bindir() {
+    local s
+    if s=$(command -v phx-kube-standin); then dirname "$s"; return; fi
+    local target=${CARGO_TARGET_DIR:-$root/target}
+    if [[ ! -x $target/debug/phx-kube-standin || ! -x $target/debug/phx-state ]]; then
+        say "building the phx tools and the API stand-in (cargo build --bins)"
+        (cd "$root" && cargo build -q --workspace --bins) >&2
+    fi
+    echo "$target/debug"
+}
+
+# Never remove a directory the sandbox did not make.
+ours() {
+    [[ ! -e $dir || -f $dir/.phx-sandbox || -z $(ls -A "$dir") ]] ||
+        die "$dir exists and is not a phx sandbox: not touching it (set PHX_SANDBOX_DIR)"
+}
+
+# Node I (from 1) of $dir/nodes/list: its sshd in a namespace of its own.
+start_node() {
+    local i=$1 addr port
+    read -r addr port < <(sed -n "${i}p" "$dir/nodes/list")
+    [[ -n $addr ]] || die "no node $i"
+    PHX_SANDBOX_PKI="$dir/api/pki" PHX_SANDBOX_API=$(cat "$dir/api/address") \
+        setsid "$here/sandbox/node.sh" "$dir/nodes/n$i" "$addr" "$port" \
+        </dev/null >/dev/null 2>"$dir/nodes/n$i/sshd.log" &
+    echo $! > "$dir/nodes/n$i/pid"
+}
+
+stop_node() {
+    local f=$dir/nodes/n$1/pid
+    [[ -f $f ]] || die "no node $1"
+    kill -KILL -- "-$(cat "$f")" 2>/dev/null || true
+}
+
+up() {
+    local nodes=4
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --nodes) nodes=$2; shift ;;
+            *) die "up: unknown option $1" ;;
+        esac
+        shift
+    done
+    [[ $nodes =~ ^[0-9]+$ && $nodes -ge 2 && $nodes -le 50 ]] || die "up: --nodes must be 2..50"
+    if alive "$dir/moto.pid"; then
+        say "already up in $dir (scripts/sandbox.sh down first to start afresh)"
+        cat "$dir/env"
+        return
+    fi
+    local venv bin
+    venv=$("$root/scripts/prereqs.sh")
+    bin=$(bindir)
+    ours
+    rm -rf "$dir"
+    mkdir -p "$dir/api" "$dir/nodes" "$dir/cache"
+    touch "$dir/.phx-sandbox"
+    ssh-keygen -q -t ed25519 -N '' -C phx-sandbox -f "$dir/id_ed25519"
+
+    # The AWS emulator (requests serialized so conditional writes are atomic,
+    # as DynamoDB's are), with a Canonical Ubuntu 24.04 image listed.
+    local aws_port
+    aws_port=$(free_port 127.0.0.1)
+    (cd "$dir" && exec env MOTO_AMIS_PATH="$here/sandbox/amis.json" MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+        MOTO_ENABLE_AMI_VALIDATION=true MOTO_ENABLE_KEYPAIR_VALIDATION=true \
+        MOTO_RECORDER_FILEPATH="$dir/moto.recording" \
+        setsid "$venv/bin/python" "$here/sandbox/moto_serial.py" -H 127.0.0.1 -p "$aws_port" \
+        </dev/null >"$dir/moto.log" 2>&1) &
+    echo $! > "$dir/moto.pid"
+
+    # The Kubernetes API stand-in, with the cluster PKI the nodes' kubeadm uses.
+    setsid "$bin/phx-kube-standin" --dir "$dir/api" </dev/null >/dev/null 2>"$dir/api/standin.log" &
+    echo $! > "$dir/api.pid"
+
+    wait_for "the API stand-in" 10 test -s "$dir/api/address"
+    local api
+    api=$(cat "$dir/api/address")
+
+    local i addr port node endpoints='{}'
+    : > "$dir/known_hosts"
+    for i in $(seq 1 "$nodes"); do
+        addr=127.0.0.$((10 + i))
+        port=$(free_port "$addr")
+        mkdir -p "$dir/nodes/n$i"
+        cp "$dir/id_ed25519.pub" "$dir/nodes/n$i/authorized_keys"
+        echo "$addr $port" >> "$dir/nodes/list"
+        start_node "$i"
+        if [[ $i -eq 1 ]]; then node=$name-control-plane-1; else node=$name-worker-$((i - 1)); fi
+        endpoints=$(jq -c --arg n "$node" --arg e "$addr:$port" '. + {($n): $e}' <<< "$endpoints")
+    done
+
+    wait_for "moto" 30 curl -sf -o /dev/null "http://127.0.0.1:$aws_port/moto-api/"
+    local a p
+    while read -r a p; do
+        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
+    done < "$dir/nodes/list"
+    # The nodes' host keys, known before the first connection: verified,
+    # not trusted on first use.
+    for i in $(seq 1 "$nodes"); do
+        read -r a p < <(sed -n "${i}p" "$dir/nodes/list")
+        printf '[%s]:%s %s\n' "$a" "$p" "$(cut -d' ' -f1,2 "$dir/nodes/n$i/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
+    done
+
+    local mirror=${PHX_ARTIFACT_MIRROR:-}
+    [[ -z $mirror && -f $root/../shared/artifacts/index.json ]] && mirror=$(cd "$root/../shared/artifacts" && pwd)
+    cat > "$dir/env" <<ENV
+# The phx sandbox ($dir): source this file.
+export AWS_ENDPOINT_URL=http://127.0.0.1:$aws_port
+export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export PHX_SANDBOX_DIR=$dir
+export PHX_CACHE_DIR=$dir/cache
+export PHX_KNOWN_HOSTS=$dir/known_hosts
+export PHX_KUBECONFIG_OUT=$dir/kubeconfig
+export PATH=$bin:\$PATH
+ENV
+    [[ -n $mirror ]] && echo "export PHX_ARTIFACT_MIRROR=$mirror" >> "$dir/env"
+
+    # The cluster document: the reference topology, state in the emulator's
+    # S3 with DynamoDB locking, nodes and API reached through the overrides.
+    (
+        # shellcheck source=/dev/null
+        . "$dir/env"
+        phx-state new --name "$name" --region us-east-1 |
+            jq --arg user "$(id -un)" --arg key "$dir/id_ed25519" --arg api "$api" --argjson endpoints "$endpoints" '
+              .spec.state = {bucket: "phx-sandbox-state", lockTable: "phx-sandbox-locks"}
+            | .spec.network.adminCidrs = ["127.0.0.1/32"]
+            | .spec.nodes.ssh = {user: $user, publicKeyFile: ($key + ".pub"), privateKeyFile: $key, endpoints: $endpoints}
+            | .spec.kubernetes.apiEndpoint = $api' > "$dir/cluster.json"
+        phx-state init -q < "$dir/cluster.json" > /dev/null
+    )
+    say "up: moto on 127.0.0.1:$aws_port, API stand-in on $api, $nodes nodes; cluster document $dir/cluster.json"
+    cat "$dir/env"
+}
+
+down() {
+    local f
+    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/nodes/*/pid; do
+        [[ -f $f ]] || continue
+        # Each runs in a session of its own: take the whole group down.
+        kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill -TERM "$(cat "$f")" 2>/dev/null || true
+    done
+    sleep 0.2
+    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/nodes/*/pid; do
+        if [[ -f $f ]]; then kill -KILL -- "-$(cat "$f")" 2>/dev/null || true; fi
+    done
+    ours
+    rm -rf "$dir"
+    say "down"
+}
+
+status() {
+    alive "$dir/moto.pid" || { say "not up"; return 1; }
+    say "moto:  $(grep -o 'http://[^ ]*' "$dir/env" | head -1)"
+    say "API:   https://$(cat "$dir/api/address")"
+    local n=0 up=0 f
+    for f in "$dir"/nodes/*/pid; do
+        n=$((n + 1))
+        alive "$f" && up=$((up + 1))
+    done
+    say "nodes: $up of $n running"
+}
+
+case ${1:-} in
+    up) shift; up "$@" ;;
+    down) down ;;
+    env) [[ -f $dir/env ]] || die "not up (scripts/sandbox.sh up)"; cat "$dir/env" ;;
+    status) status ;;
+    stop-node) stop_node "${2:?stop-node N}"; say "node $2 stopped" ;;
+    start-node)
+        start_node "${2:?start-node N}"
+        read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
+        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
+        say "node $2 started" ;;
+    -h|--help|'') sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command $1 (up, env, down, status)" ;;
+esac
