@@ -6,6 +6,7 @@
 #        scripts/sandbox.sh down             stop it and remove its files
 #        scripts/sandbox.sh status           say what runs
 #        scripts/sandbox.sh stop-node|start-node N   take node N (from 1) down or up
+#        scripts/sandbox.sh inventory        what the emulator holds for the cluster (JSON)
 # The sandbox lives in $PHX_SANDBOX_DIR (default ~/.cache/phx/sandbox).
 #
 # What is real and what is emulated:
@@ -225,12 +226,18 @@ case ${1:-} in
     down) down ;;
     env) [[ -f $dir/env ]] || die "not up (scripts/sandbox.sh up)"; cat "$dir/env" ;;
     status) status ;;
+    inventory)
+        [[ -f $dir/env ]] || die "not up (scripts/sandbox.sh up)"
+        # shellcheck source=/dev/null
+        . "$dir/env"
+        "${PHX_VENV:-$HOME/.cache/phx/venv}/bin/python" "$here/sandbox/inventory.py" \
+            "$(jq -r .metadata.name "$dir/cluster.json")" ;;
     stop-node) stop_node "${2:?stop-node N}"; say "node $2 stopped" ;;
     start-node)
         start_node "${2:?start-node N}"
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
         say "node $2 started" ;;
-    -h|--help|'') sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|'') sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;
 esac

@@ -6,6 +6,8 @@
 //!   writes, so tests can say "this made no mutating call".
 //! - [`Sandbox`]: real sshd nodes on loopback in mount namespaces of their
 //!   own, with stand-ins for what would change the machine.
+//! - [`LocalSandbox`]: `scripts/sandbox.sh` as users run it, for the
+//!   end-to-end tests of the pipelines.
 //! - [`bin`]: the path of a workspace binary for tests outside its crate.
 //!
 //! A missing prerequisite (moto not installed) is a test failure that says
@@ -14,6 +16,7 @@
 #![allow(unsafe_code)] // pre_exec hooks (children die with the test) and signals to them
 
 mod bins;
+mod local;
 mod moto;
 mod output;
 mod proxy;
@@ -21,6 +24,7 @@ mod recording;
 mod sandbox;
 
 pub use bins::{bin, bin_of_package, workspace_root};
+pub use local::LocalSandbox;
 pub use moto::Moto;
 pub use output::{mirror, ok};
 pub use proxy::LatencyProxy;

@@ -177,29 +177,12 @@ impl Moto {
 
     /// Start (or restart) recording API calls.
     pub fn start_recording(&self) {
-        self.post("/moto-api/recorder/reset-recording");
-        self.post("/moto-api/recorder/start-recording");
+        crate::recording::start(&self.endpoint());
     }
 
     /// Stop recording and return what was recorded.
     pub fn recording(&self) -> Recording {
-        self.post("/moto-api/recorder/stop-recording");
-        let text = ureq::get(&format!(
-            "{}/moto-api/recorder/download-recording",
-            self.endpoint()
-        ))
-        .call()
-        .expect("downloading the recording")
-        .body_mut()
-        .read_to_string()
-        .expect("recording text");
-        Recording::parse(&text)
-    }
-
-    fn post(&self, path: &str) {
-        ureq::post(&format!("{}{path}", self.endpoint()))
-            .send_empty()
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        crate::recording::stop(&self.endpoint())
     }
 
     /// The emulator's log, for assertion messages.

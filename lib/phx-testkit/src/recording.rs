@@ -28,6 +28,30 @@ impl Call {
     }
 }
 
+/// Start (or restart) recording the calls the emulator at `endpoint` sees.
+pub fn start(endpoint: &str) {
+    post(endpoint, "/moto-api/recorder/reset-recording");
+    post(endpoint, "/moto-api/recorder/start-recording");
+}
+
+/// Stop recording at `endpoint` and return what was recorded.
+pub fn stop(endpoint: &str) -> Recording {
+    post(endpoint, "/moto-api/recorder/stop-recording");
+    let text = ureq::get(&format!("{endpoint}/moto-api/recorder/download-recording"))
+        .call()
+        .expect("downloading the recording")
+        .body_mut()
+        .read_to_string()
+        .expect("recording text");
+    Recording::parse(&text)
+}
+
+fn post(endpoint: &str, path: &str) {
+    ureq::post(&format!("{endpoint}{path}"))
+        .send_empty()
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
     pub calls: Vec<Call>,

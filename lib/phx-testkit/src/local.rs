@@ -1,0 +1,210 @@
+//! The local sandbox exactly as users run it: `scripts/sandbox.sh up` in a
+//! directory of the test's own, the pipelines (`scripts/deploy.sh`,
+//! `scripts/destroy.sh`) run with its environment sourced, and `down` when
+//! the test ends. End-to-end tests drive the scripts, not the tools one by
+//! one, so what they prove is what `just demo` shows.
+
+use crate::bins::{bin, workspace_root};
+use crate::recording::Recording;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+#[derive(Debug)]
+pub struct LocalSandbox {
+    dir: tempfile::TempDir,
+}
+
+impl LocalSandbox {
+    /// `scripts/sandbox.sh up --nodes N`, the workspace's binaries first on PATH.
+    pub fn up(nodes: usize) -> LocalSandbox {
+        let dir = tempfile::tempdir().expect("sandbox dir");
+        let sb = LocalSandbox { dir };
+        let out = sb
+            .command(
+                "scripts/sandbox.sh",
+                &["up", "--nodes", &nodes.to_string()],
+                false,
+            )
+            .output()
+            .expect("running scripts/sandbox.sh up");
+        assert!(
+            out.status.success(),
+            "scripts/sandbox.sh up failed (run scripts/test.sh to install its prerequisites): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sb
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The cluster document the sandbox wrote (`cluster.json`).
+    pub fn cluster(&self) -> PathBuf {
+        self.dir().join("cluster.json")
+    }
+
+    pub fn read_cluster(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.cluster()).expect("cluster.json"))
+            .expect("cluster.json is JSON")
+    }
+
+    pub fn write_cluster(&self, doc: &Value) {
+        std::fs::write(self.cluster(), doc.to_string()).expect("writing cluster.json");
+    }
+
+    /// `script ARGS` (relative to the workspace) with the sandbox's
+    /// environment, in the sandbox directory.
+    pub fn command(&self, script: &str, args: &[&str], sourced: bool) -> Command {
+        let bins = bin("phx-state")
+            .parent()
+            .expect("the binaries' directory")
+            .to_path_buf();
+        let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default());
+        let mut cmd = Command::new("bash");
+        let line = if sourced {
+            r#". "$PHX_SANDBOX_DIR/env" && exec "$@""#
+        } else {
+            r#"exec "$@""#
+        };
+        cmd.args(["-c", line, "_"])
+            .arg(workspace_root().join(script))
+            .args(args)
+            .current_dir(self.dir())
+            .env("PHX_SANDBOX_DIR", self.dir())
+            .env("PATH", path)
+            .env_remove("AWS_PROFILE")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run a script to its end.
+    pub fn run(&self, script: &str, args: &[&str]) -> Output {
+        self.command(script, args, true)
+            .output()
+            .unwrap_or_else(|e| panic!("running {script}: {e}"))
+    }
+
+    /// Start a script, its output captured.
+    pub fn spawn(&self, script: &str, args: &[&str]) -> Child {
+        self.command(script, args, true)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {script}: {e}"))
+    }
+
+    /// A phx tool with the sandbox's environment, `stdin` fed to it.
+    pub fn tool(&self, name: &str, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", r#". "$PHX_SANDBOX_DIR/env" && exec "$@""#, "_"])
+            .arg(bin(name))
+            .args(args)
+            .current_dir(self.dir())
+            .env("PHX_SANDBOX_DIR", self.dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin);
+        }
+        child.wait_with_output().expect("waiting for a tool")
+    }
+
+    /// The stored document (`phx-state pull`).
+    pub fn stored(&self) -> Value {
+        let doc = std::fs::read(self.cluster()).expect("cluster.json");
+        crate::ok(&self.tool("phx-state", &["pull"], &doc))
+    }
+
+    /// A value of the sandbox's env file (`AWS_ENDPOINT_URL`, ...).
+    pub fn env(&self, key: &str) -> String {
+        let text = std::fs::read_to_string(self.dir().join("env")).expect("sandbox env");
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} not in the sandbox env"))
+            .to_string()
+    }
+
+    pub fn start_recording(&self) {
+        crate::recording::start(&self.env("AWS_ENDPOINT_URL"));
+    }
+
+    pub fn recording(&self) -> Recording {
+        crate::recording::stop(&self.env("AWS_ENDPOINT_URL"))
+    }
+
+    /// What the emulator holds for the cluster (`sandbox.sh inventory`).
+    pub fn inventory(&self) -> Value {
+        let out = self
+            .command("scripts/sandbox.sh", &["inventory"], false)
+            .output()
+            .expect("sandbox.sh inventory");
+        crate::ok(&out)
+    }
+
+    /// Calls the stand-ins on node `i` (from 1) recorded.
+    pub fn calls(&self, i: usize) -> Vec<String> {
+        std::fs::read_to_string(self.dir().join(format!("nodes/n{i}/calls.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// How many of node `i`'s calls start with `prefix`.
+    pub fn count(&self, i: usize, prefix: &str) -> usize {
+        self.calls(i).iter().filter(|c| c.starts_with(prefix)).count()
+    }
+
+    pub fn stop_node(&self, i: usize) {
+        self.control(&["stop-node", &i.to_string()]);
+    }
+
+    pub fn start_node(&self, i: usize) {
+        self.control(&["start-node", &i.to_string()]);
+    }
+
+    fn control(&self, args: &[&str]) {
+        let out = self
+            .command("scripts/sandbox.sh", args, false)
+            .output()
+            .expect("sandbox.sh");
+        assert!(
+            out.status.success(),
+            "sandbox.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// GET `path` from the API stand-in, over TLS with the cluster's CA and
+    /// the admin certificate (what kubectl would do).
+    pub fn api_get(&self, path: &str) -> Value {
+        let pki = self.dir().join("api/pki");
+        let address = std::fs::read_to_string(self.dir().join("api/address")).expect("API address");
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("admin.crt"))
+            .arg("--key")
+            .arg(pki.join("admin.key"))
+            .arg(format!("https://{}{path}", address.trim()))
+            .output()
+            .expect("curl");
+        crate::ok(&out)
+    }
+}
+
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        let _ = self
+            .command("scripts/sandbox.sh", &["down"], false)
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -1,0 +1,86 @@
+"""What the emulator holds for one cluster, by kind and name.
+
+The sandbox's check that a deploy made exactly one of each thing and a
+destroy left nothing: every EC2 resource carrying the cluster's tag (and
+not already terminated or deleted), the key pair, the IAM roles and
+instance profiles named for the cluster.
+
+usage: inventory.py CLUSTER   (AWS_* from `scripts/sandbox.sh env`)
+prints {"kind": {"name": count}} as JSON; kinds with nothing are left out.
+
+Known emulator gap: moto keeps the network interfaces of terminated
+instances attached (AWS deletes them with the instance); those are not
+counted.
+"""
+import json
+import sys
+
+import boto3
+
+cluster = sys.argv[1]
+tag = f"kubernetes.io/cluster/{cluster}"
+ec2 = boto3.client("ec2")
+iam = boto3.client("iam")
+by_tag = [{"Name": f"tag:{tag}", "Values": ["owned", "shared"]}]
+out = {}
+
+
+def add(kind, name):
+    out.setdefault(kind, {})
+    out[kind][name] = out[kind].get(name, 0) + 1
+
+
+def name(obj, fallback):
+    for t in obj.get("Tags") or obj.get("TagSet") or []:
+        if t["Key"] == "Name":
+            return t["Value"]
+    return fallback
+
+
+def tagged(obj):
+    return any(t["Key"] == tag for t in obj.get("Tags") or obj.get("TagSet") or [])
+
+
+terminated = set()
+for r in ec2.describe_instances(Filters=by_tag)["Reservations"]:
+    for i in r["Instances"]:
+        if i["State"]["Name"] in ("terminated", "shutting-down"):
+            terminated.add(i["InstanceId"])
+        else:
+            add("instance", name(i, i["InstanceId"]))
+for v in ec2.describe_vpcs(Filters=by_tag)["Vpcs"]:
+    add("vpc", name(v, v["VpcId"]))
+for s in ec2.describe_subnets(Filters=by_tag)["Subnets"]:
+    add("subnet", name(s, s["SubnetId"]))
+for g in ec2.describe_security_groups(Filters=by_tag)["SecurityGroups"]:
+    add("security-group", name(g, g["GroupId"]))
+for t in ec2.describe_route_tables(Filters=by_tag)["RouteTables"]:
+    add("route-table", name(t, t["RouteTableId"]))
+for g in ec2.describe_internet_gateways(Filters=by_tag)["InternetGateways"]:
+    add("internet-gateway", name(g, g["InternetGatewayId"]))
+for a in ec2.describe_addresses(Filters=by_tag)["Addresses"]:
+    add("elastic-ip", name(a, a["AllocationId"]))
+for v in ec2.describe_volumes(Filters=by_tag)["Volumes"]:
+    add("volume", name(v, v["VolumeId"]))
+# moto's tag filter finds no NAT gateway: filter here.
+for n in ec2.describe_nat_gateways()["NatGateways"]:
+    if tagged(n) and n["State"] not in ("deleted", "deleting"):
+        add("nat-gateway", name(n, n["NatGatewayId"]))
+for k in ec2.describe_key_pairs()["KeyPairs"]:
+    if tagged(k) or k["KeyName"].startswith(f"{cluster}-"):
+        add("key-pair", k["KeyName"])
+for e in ec2.describe_network_interfaces()["NetworkInterfaces"]:
+    attached = (e.get("Attachment") or {}).get("InstanceId")
+    if attached in terminated:
+        continue
+    if tagged(e):
+        add("network-interface", e["NetworkInterfaceId"])
+for r in iam.list_roles()["Roles"]:
+    if r["RoleName"].startswith(f"{cluster}-"):
+        add("iam-role", r["RoleName"])
+for p in iam.list_instance_profiles()["InstanceProfiles"]:
+    if p["InstanceProfileName"].startswith(f"{cluster}-"):
+        add("instance-profile", p["InstanceProfileName"])
+
+json.dump(out, sys.stdout, sort_keys=True)
+print()

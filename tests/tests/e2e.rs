@@ -1,0 +1,265 @@
+//! End to end on the local sandbox (`scripts/sandbox.sh`): the pipelines
+//! users run (`scripts/deploy.sh`, `scripts/destroy.sh`), against moto,
+//! real sshd nodes and the TLS API stand-in. What the cluster is made of is
+//! read back from the emulator (`sandbox.sh inventory`), the nodes' own
+//! call logs and the API server, never from the tools' word for it.
+
+#![allow(clippy::unwrap_used)]
+
+use phx_testkit::{LocalSandbox, Recording};
+use serde_json::{json, Value};
+use std::process::Output;
+
+fn success(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed (exit {:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn deploy(sb: &LocalSandbox) -> Output {
+    sb.run("scripts/deploy.sh", &["cluster.json"])
+}
+
+/// Calls that change infrastructure: everything mutating but the state
+/// store's own reads and writes (the lock item, the document object).
+fn infrastructure_changes(rec: &Recording) -> Vec<String> {
+    rec.mutating()
+        .into_iter()
+        .filter(|c| !matches!(c.action.as_str(), "PutItem" | "DeleteItem" | "UpdateItem"))
+        .filter(|c| !c.action.contains("/phx-sandbox-state/"))
+        .map(|c| c.action.clone())
+        .collect()
+}
+
+/// Node `i` (from 1) ran `kubeadm init` / `kubeadm join` this many times.
+fn inits(sb: &LocalSandbox, i: usize) -> usize {
+    sb.count(i, "kubeadm init")
+}
+fn joins(sb: &LocalSandbox, i: usize) -> usize {
+    sb.count(i, "kubeadm join")
+}
+
+fn api_nodes(sb: &LocalSandbox) -> Vec<Value> {
+    sb.api_get("/api/v1/nodes")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Exactly one of each thing the cluster is made of.
+fn assert_one_of_each(inventory: &Value, instances: usize) {
+    let kinds = inventory.as_object().unwrap();
+    for (kind, names) in kinds {
+        for (name, n) in names.as_object().unwrap() {
+            assert_eq!(n, &json!(1), "{n} of {kind} {name}: {inventory}");
+        }
+    }
+    let count = |k: &str| inventory[k].as_object().map_or(0, serde_json::Map::len);
+    assert_eq!(count("instance"), instances, "{inventory}");
+    assert_eq!(count("vpc"), 1, "{inventory}");
+    assert_eq!(count("key-pair"), 1, "{inventory}");
+    assert_eq!(count("iam-role"), 2, "{inventory}");
+}
+
+fn assert_lock_free(sb: &LocalSandbox) {
+    let stored = sb.stored();
+    assert_eq!(stored["status"]["state"]["lock"], Value::Null, "{stored}");
+    // And really free: it can be taken (and given back).
+    let doc = std::fs::read(sb.cluster()).unwrap();
+    let locked = sb.tool("phx-state", &["lock"], &doc);
+    success("phx-state lock", &locked);
+    success(
+        "phx-state unlock",
+        &sb.tool("phx-state", &["unlock"], &locked.stdout),
+    );
+}
+
+#[test]
+fn deploy_redeploy_scale_and_destroy_leave_nothing_behind() {
+    let sb = LocalSandbox::up(5);
+
+    let out = deploy(&sb);
+    success("deploy", &out);
+    assert!(stderr(&out).contains("cluster sandbox is up"), "{}", stderr(&out));
+    let doc = sb.stored();
+    assert_eq!(doc["error"], Value::Null);
+    assert_eq!(doc["status"]["nodes"].as_array().unwrap().len(), 4, "{doc}");
+    for i in 1..=4 {
+        let name = doc["status"]["nodes"][i - 1]["name"].as_str().unwrap();
+        assert_eq!(doc["status"]["kubeadm"]["nodes"][name]["member"], true, "{doc}");
+    }
+    assert_eq!(doc["status"]["cni"]["ready"], true, "{doc}");
+    assert_eq!(doc["status"]["ccm"]["ready"], true, "{doc}");
+    assert!(doc["status"]["platform"].is_object(), "{doc}");
+    assert_one_of_each(&sb.inventory(), 4);
+    let nodes = api_nodes(&sb);
+    assert_eq!(nodes.len(), 4, "registered nodes: {nodes:?}");
+    assert!(
+        nodes.iter().all(|n| n["spec"]["providerID"].is_string()),
+        "the cloud controller manager initialized every node: {nodes:?}"
+    );
+    // The kubeconfig phx-kubeadm wrote is private.
+    let kubeconfig = doc["status"]["kubeadm"]["kubeconfig"].as_str().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(kubeconfig).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(inits(&sb, 1), 1);
+
+    // Again: nothing to do, and nothing done.
+    sb.start_recording();
+    success("second deploy", &deploy(&sb));
+    let rec = sb.recording();
+    assert!(!rec.is_empty(), "the recorder saw the second deploy");
+    let changes = infrastructure_changes(&rec);
+    assert!(changes.is_empty(), "a converged deploy changed: {changes:?}");
+    assert_eq!(inits(&sb, 1), 1, "kubeadm init ran again");
+    for i in 2..=4 {
+        assert_eq!(joins(&sb, i), 1, "node {i} joined again");
+    }
+
+    // Workers 3 -> 4: one node launched and joined, nothing else touched.
+    let mut spec = sb.read_cluster();
+    spec["spec"]["nodes"]["workers"]["count"] = json!(4);
+    sb.write_cluster(&spec);
+    sb.start_recording();
+    success("scale-out deploy", &deploy(&sb));
+    let rec = sb.recording();
+    let launches = rec.actions().iter().filter(|a| **a == "RunInstances").count();
+    assert_eq!(launches, 1, "{:?}", infrastructure_changes(&rec));
+    assert_eq!(joins(&sb, 5), 1, "the new node joined");
+    assert_eq!(inits(&sb, 1), 1);
+    for i in 2..=4 {
+        assert_eq!(joins(&sb, i), 1, "node {i} joined again");
+    }
+    assert_eq!(api_nodes(&sb).len(), 5);
+    assert_one_of_each(&sb.inventory(), 5);
+
+    // Destroy: nothing of the cluster left anywhere, the lock free.
+    let out = sb.run("scripts/destroy.sh", &["--yes", "cluster.json"]);
+    success("destroy", &out);
+    assert_eq!(sb.inventory(), json!({}), "left behind after destroy");
+    let stored = sb.stored();
+    let left: Vec<&String> = stored["status"].as_object().unwrap().keys().collect();
+    assert_eq!(left, ["state"], "status after destroy: {stored}");
+    assert_lock_free(&sb);
+}
+
+#[test]
+fn a_stage_failing_midway_stores_the_state_and_a_rerun_converges() {
+    let sb = LocalSandbox::up(4);
+    sb.stop_node(3);
+
+    let out = deploy(&sb);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("deploy.sh: FAILED in phx-kubeadm"), "{err}");
+    assert!(
+        err.contains("sandbox-worker-2"),
+        "the message names the node: {err}"
+    );
+    let doc = sb.stored();
+    assert_eq!(doc["error"]["tool"], "phx-kubeadm", "{doc}");
+    assert_eq!(doc["status"]["nodes"].as_array().unwrap().len(), 4, "{doc}");
+    assert!(doc["status"]["network"]["vpcId"].is_string(), "{doc}");
+    assert_eq!(
+        doc["status"]["kubeadm"]["nodes"]["sandbox-worker-1"]["member"],
+        true
+    );
+    assert_eq!(doc["status"].get("cni"), None, "later stages did not run: {doc}");
+    assert_lock_free(&sb);
+
+    sb.start_node(3);
+    success("re-run", &deploy(&sb));
+    let doc = sb.stored();
+    assert_eq!(doc["error"], Value::Null, "{doc}");
+    assert_eq!(inits(&sb, 1), 1);
+    for i in 2..=4 {
+        assert_eq!(joins(&sb, i), 1, "node {i}");
+    }
+    assert_eq!(api_nodes(&sb).len(), 4);
+    assert_one_of_each(&sb.inventory(), 4);
+}
+
+#[test]
+fn ctrl_c_stores_the_state_releases_the_lock_and_a_rerun_converges() {
+    let sb = LocalSandbox::up(4);
+    let mut cmd = sb.command("scripts/deploy.sh", &["cluster.json"], true);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the nodes are being prepared, Ctrl-C (to the whole group, as a
+    // terminal sends it).
+    let start = std::time::Instant::now();
+    while sb.calls(1).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the deploy never reached the nodes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("deploy.sh: INTERRUPTED"),
+        "{}",
+        stderr(&out)
+    );
+    let doc = sb.stored();
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("interrupted"),
+        "{doc}"
+    );
+    assert_eq!(doc["status"]["nodes"].as_array().unwrap().len(), 4, "{doc}");
+    assert_lock_free(&sb);
+
+    success("re-run", &deploy(&sb));
+    assert_eq!(sb.stored()["error"], Value::Null);
+    assert!(inits(&sb, 1) <= 1 && api_nodes(&sb).len() == 4);
+    assert_one_of_each(&sb.inventory(), 4);
+}
+
+#[test]
+fn of_two_deploys_at_once_one_runs_and_the_other_names_the_holder() {
+    let sb = LocalSandbox::up(4);
+    let a = sb.spawn("scripts/deploy.sh", &["cluster.json"]);
+    let b = sb.spawn("scripts/deploy.sh", &["cluster.json"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (won, lost) = match (a.status.success(), b.status.success()) {
+        (true, false) => (a, b),
+        (false, true) => (b, a),
+        _ => panic!(
+            "exactly one deploy should succeed: {:?} {}\n{:?} {}",
+            a.status,
+            stderr(&a),
+            b.status,
+            stderr(&b)
+        ),
+    };
+    assert_eq!(lost.status.code(), Some(1), "{}", stderr(&lost));
+    let err = stderr(&lost);
+    assert!(err.contains("the state is locked: held by"), "{err}");
+    assert!(
+        err.lines().count() <= 2,
+        "one clear message, not a cascade: {err}"
+    );
+    assert!(stderr(&won).contains("cluster sandbox is up"));
+    assert_one_of_each(&sb.inventory(), 4);
+    assert_lock_free(&sb);
+}
