@@ -18,7 +18,7 @@ test *ARGS:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    shellcheck scripts/*.sh scripts/sandbox/*.sh scripts/sandbox/stand-ins/* tools/*/scripts/*.sh tests/benches/*.sh .ci/run
+    shellcheck scripts/*.sh scripts/lib/*.sh scripts/sandbox/*.sh scripts/sandbox/stand-ins/* tools/*/scripts/*.sh tests/benches/*.sh .ci/run
 
 # Format the code.
 fmt:
@@ -39,6 +39,18 @@ bench-ssh:
 # Regenerate the man pages and shell completions under man/ from the clap definitions.
 man:
     cargo run -q -p phx-docs -- man
+
+# The two-minute tour on the local sandbox: up, deploy, show, destroy, nothing left, down.
+demo:
+    scripts/demo.sh
+
+# The local sandbox: up [--nodes N] | env | status | inventory | reset | down.
+sandbox *ARGS:
+    scripts/sandbox.sh {{ARGS}}
+
+# Kill the deploy pipeline at random moments N times; count duplicates and leaks.
+chaos N="20":
+    scripts/chaos.sh {{N}}
 
 # Stand up or converge the cluster of cluster.json (--plan: change nothing).
 deploy *ARGS:

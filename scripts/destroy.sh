@@ -35,6 +35,10 @@ jq -r '
   "  VPC:     \(.status.network.vpcId // "-")",
   "  roles:   \([.status.iam.controlPlane.role, .status.iam.workers.role] | map(select(.)) | join(", "))",
   "  add-ons: \((.status.platform.applications // {}) | keys | join(", "))"' <<< "$stored" >&2
+# The stored state may be behind (a killed run): what EC2 holds now.
+live=$(phx-nodes list -q <<< "$stored" 2>/dev/null |
+    jq -r 'map("\(.name) (\(.instanceId), \(.state))") | join(", ")' || echo "(EC2 not reachable)")
+say "instances tagged for $name now: ${live:-none}"
 say "(anything else tagged kubernetes.io/cluster/$name=owned is found and removed too)"
 
 if ! $yes; then

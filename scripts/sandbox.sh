@@ -7,7 +7,9 @@
 #        scripts/sandbox.sh status           say what runs
 #        scripts/sandbox.sh stop-node|start-node N   take node N (from 1) down or up
 #        scripts/sandbox.sh inventory        what the emulator holds for the cluster (JSON)
-# The sandbox lives in $PHX_SANDBOX_DIR (default ~/.cache/phx/sandbox).
+#        scripts/sandbox.sh reset            fresh nodes and an empty API server (AWS kept)
+# The sandbox lives in $PHX_SANDBOX_DIR (default /tmp/phx-sandbox-$UID: not
+# under /home, /root, /var... which the nodes overlay).
 #
 # What is real and what is emulated:
 #   - AWS is moto (the AWS emulator) on 127.0.0.1: every EC2, IAM, S3 and
@@ -29,7 +31,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-dir=${PHX_SANDBOX_DIR:-$HOME/.cache/phx/sandbox}
+dir=${PHX_SANDBOX_DIR:-/tmp/phx-sandbox-$(id -u)}
 name=sandbox
 
 say() { printf 'sandbox.sh: %s\n' "$*" >&2; }
@@ -86,10 +88,55 @@ start_node() {
     echo $! > "$dir/nodes/n$i/pid"
 }
 
+# Kill a process group and wait until it is gone (its port free again).
+kill_group() { # pidfile
+    local pid
+    pid=$(cat "$1")
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 -- "-$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    die "process group $pid did not exit"
+}
+
 stop_node() {
     local f=$dir/nodes/n$1/pid
     [[ -f $f ]] || die "no node $1"
-    kill -KILL -- "-$(cat "$f")" 2>/dev/null || true
+    kill_group "$f"
+}
+
+start_api() {
+    rm -f "$dir/api/address"
+    setsid "$(bindir)/phx-kube-standin" --dir "$dir/api" ${1:+--listen "$1"} \
+        </dev/null >/dev/null 2>>"$dir/api/standin.log" &
+    echo $! > "$dir/api.pid"
+    wait_for "the API stand-in" 10 test -s "$dir/api/address"
+}
+
+wait_nodes() {
+    local a p
+    while read -r a p; do
+        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
+    done < "$dir/nodes/list"
+}
+
+# As if the nodes were new machines and the cluster new: every node
+# restarted with empty overlays, the API server restarted empty on the
+# same address with the same CA. AWS (and so the state) is kept.
+reset() {
+    alive "$dir/api.pid" || die "not up (scripts/sandbox.sh up)"
+    local api i n
+    api=$(cat "$dir/api/address")
+    n=$(wc -l < "$dir/nodes/list")
+    for i in $(seq 1 "$n"); do stop_node "$i"; done
+    kill_group "$dir/api.pid"
+    start_api "$api"
+    for i in $(seq 1 "$n"); do
+        : > "$dir/nodes/n$i/calls.log"
+        start_node "$i"
+    done
+    wait_nodes
 }
 
 up() {
@@ -128,10 +175,8 @@ up() {
     echo $! > "$dir/moto.pid"
 
     # The Kubernetes API stand-in, with the cluster PKI the nodes' kubeadm uses.
-    setsid "$bin/phx-kube-standin" --dir "$dir/api" </dev/null >/dev/null 2>"$dir/api/standin.log" &
-    echo $! > "$dir/api.pid"
+    start_api
 
-    wait_for "the API stand-in" 10 test -s "$dir/api/address"
     local api
     api=$(cat "$dir/api/address")
 
@@ -149,12 +194,10 @@ up() {
     done
 
     wait_for "moto" 30 curl -sf -o /dev/null "http://127.0.0.1:$aws_port/moto-api/"
-    local a p
-    while read -r a p; do
-        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
-    done < "$dir/nodes/list"
+    wait_nodes
     # The nodes' host keys, known before the first connection: verified,
     # not trusted on first use.
+    local a p
     for i in $(seq 1 "$nodes"); do
         read -r a p < <(sed -n "${i}p" "$dir/nodes/list")
         printf '[%s]:%s %s\n' "$a" "$p" "$(cut -d' ' -f1,2 "$dir/nodes/n$i/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
@@ -226,6 +269,7 @@ case ${1:-} in
     down) down ;;
     env) [[ -f $dir/env ]] || die "not up (scripts/sandbox.sh up)"; cat "$dir/env" ;;
     status) status ;;
+    reset) reset; say "reset: fresh nodes, an empty API server" ;;
     inventory)
         [[ -f $dir/env ]] || die "not up (scripts/sandbox.sh up)"
         # shellcheck source=/dev/null
@@ -238,6 +282,6 @@ case ${1:-} in
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
         say "node $2 started" ;;
-    -h|--help|'') sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|'') sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;
 esac

@@ -30,6 +30,11 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 dir=$(realpath "$1") address=$2 port=$3
+case $dir/ in
+    /etc/*|/var/*|/opt/*|/usr/*|/root/*|/home/*|/run/*)
+        echo "node.sh: $dir is under a directory the node overlays or replaces; use one under /tmp" >&2
+        exit 2 ;;
+esac
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$dir/ns" "$dir/bin" "$dir/home"
 cp "$here"/stand-ins/* "$dir/bin/"

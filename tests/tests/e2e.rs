@@ -263,3 +263,33 @@ fn of_two_deploys_at_once_one_runs_and_the_other_names_the_holder() {
     assert_one_of_each(&sb.inventory(), 4);
     assert_lock_free(&sb);
 }
+
+#[test]
+fn the_demo_runs_end_to_end_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = phx_testkit::bin("phx-state").parent().unwrap().to_path_buf();
+    let out = std::process::Command::new(phx_testkit::workspace_root().join("scripts/demo.sh"))
+        .env("PHX_SANDBOX_DIR", dir.path().join("demo"))
+        .env(
+            "PATH",
+            format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default()),
+        )
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    success("scripts/demo.sh", &out);
+    let err = stderr(&out);
+    for step in [
+        "cluster sandbox is up",
+        "cluster sandbox destroyed",
+        "inventory: {}",
+        "status:    {}",
+    ] {
+        assert!(err.contains(step), "the demo did not show {step:?}:\n{err}");
+    }
+    assert!(
+        !dir.path().join("demo").exists(),
+        "the demo brought its sandbox down"
+    );
+}

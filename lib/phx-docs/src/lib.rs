@@ -37,6 +37,7 @@ pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         clap_mangen::Man::new(cmd.clone())
             .source(source.clone())
             .render(&mut page)?;
+        page.extend(extra_sections(&name).into_bytes());
         out.push((format!("{name}.1"), page));
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             // clap names are &'static str without its `string` feature; a
@@ -62,6 +63,88 @@ pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         }
     }
     Ok(out)
+}
+
+/// Files a tool reads or writes, beyond the document on stdin/stdout.
+fn files(tool: &str) -> &'static [(&'static str, &'static str)] {
+    const ARTIFACTS: (&str, &str) = (
+        "~/.cache/phx/artifacts/<sha256>",
+        "verified upstream files (policies, manifests), by digest (PHX_CACHE_DIR moves it)",
+    );
+    const KUBECONFIG: (&str, &str) = (
+        "~/.kube/phx-<name>.conf",
+        "the admin kubeconfig phx-kubeadm wrote (status.kubeadm.kubeconfig), used to reach the API",
+    );
+    match tool {
+        "phx-state" => &[
+            (
+                "cluster.json",
+                "your cluster document (by convention; read on stdin)",
+            ),
+            (
+                ".phx-state/<name>.json",
+                "the local backend's state (mode 0600), with <name>.json.history/ and <name>.json.lock",
+            ),
+            (
+                "./phx-errored-<name>-<time>-<id>.json",
+                "a document push could not store (mode 0600): push it again once fixed",
+            ),
+        ],
+        "phx-iam" => &[ARTIFACTS],
+        "phx-nodes" => &[(
+            "~/.ssh/id_ed25519.pub, ~/.ssh/id_rsa.pub",
+            "the public key imported as <name>-key, unless spec.nodes.ssh.publicKeyFile",
+        )],
+        "phx-kubeadm" => &[
+            (
+                "~/.ssh/id_ed25519, ~/.ssh/id_rsa",
+                "the SSH key when no ssh-agent offers one, unless spec.nodes.ssh.privateKeyFile",
+            ),
+            (
+                "~/.ssh/known_hosts",
+                "host keys of nodes without recorded ones (--known-hosts, PHX_KNOWN_HOSTS)",
+            ),
+            (
+                "~/.kube/phx-<name>.conf",
+                "the admin kubeconfig written, mode 0600 (--kubeconfig-out, PHX_KUBECONFIG_OUT)",
+            ),
+        ],
+        "phx-cni" | "phx-ccm" | "phx-platform" => &[KUBECONFIG, ARTIFACTS],
+        _ => &[],
+    }
+}
+
+/// phx's own environment variables a tool honours (clap lists those bound
+/// to an option under the option).
+fn environment(tool: &str) -> &'static [(&'static str, &'static str)] {
+    const MIRROR: (&str, &str) = (
+        "PHX_ARTIFACT_MIRROR",
+        "a base URL or directory serving the pinned upstream files under their names (air-gapped use)",
+    );
+    const CACHE: (&str, &str) = (
+        "PHX_CACHE_DIR",
+        "where verified artifacts are cached (default ~/.cache/phx)",
+    );
+    match tool {
+        "phx-iam" | "phx-cni" | "phx-ccm" | "phx-platform" => &[MIRROR, CACHE],
+        _ => &[],
+    }
+}
+
+/// ENVIRONMENT (phx's own variables) and FILES, in roff.
+fn extra_sections(tool: &str) -> String {
+    let esc = |t: &str| t.replace('\\', "\\e").replace('-', "\\-");
+    let mut roff = String::new();
+    for (title, rows) in [("ENVIRONMENT", environment(tool)), ("FILES", files(tool))] {
+        if rows.is_empty() {
+            continue;
+        }
+        roff.push_str(&format!(".SH \"{title}\"\n"));
+        for (what, why) in rows {
+            roff.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", esc(what), esc(why)));
+        }
+    }
+    roff
 }
 
 /// Write everything under `dir`.

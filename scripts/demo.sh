@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The two-minute tour, no AWS account needed: bring the local sandbox up,
+# deploy the reference cluster with scripts/deploy.sh, show it, destroy it
+# with scripts/destroy.sh, show that nothing is left, bring the sandbox
+# down. (`just demo` runs this.)
+#
+# What is emulated (see scripts/sandbox.sh): AWS is moto, the nodes are
+# real sshd processes in mount namespaces with stand-ins for apt-get,
+# kubeadm, kubelet and friends, and the Kubernetes API server is
+# phx-kube-standin. The phx tools, the SSH, TLS and AWS API traffic, the
+# state locking and the pipelines are the real ones.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PHX_SANDBOX_DIR=${PHX_SANDBOX_DIR:-/tmp/phx-demo-$(id -u)}
+start=$SECONDS
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "1/6 the sandbox: moto, 4 sshd nodes, the Kubernetes API stand-in"
+"$root/scripts/sandbox.sh" up > /dev/null
+trap '"$root/scripts/sandbox.sh" down' EXIT
+# shellcheck source=/dev/null
+. "$PHX_SANDBOX_DIR/env"
+cd "$PHX_SANDBOX_DIR"
+jq '{metadata, spec: {nodes: .spec.nodes | {controlPlane, workers, ssh: {endpoints: .ssh.endpoints}},
+     kubernetes: {apiEndpoint: .spec.kubernetes.apiEndpoint}, state: .spec.state}}' cluster.json >&2
+
+step "2/6 scripts/deploy.sh cluster.json"
+"$root/scripts/deploy.sh" cluster.json
+
+step "3/6 the cluster: phx-nodes list, phx-platform status"
+phx-state pull < cluster.json | phx-nodes list >&2
+phx-state pull < cluster.json | phx-platform status >&2
+
+step "4/6 scripts/destroy.sh --yes cluster.json"
+"$root/scripts/destroy.sh" --yes cluster.json
+
+step "5/6 what is left: the emulator's inventory for the cluster, and the stored status"
+left=$("$root/scripts/sandbox.sh" inventory)
+echo "inventory: $left" >&2
+echo "status:    $(phx-state pull < cluster.json | jq -c '.status | del(.state)')" >&2
+[[ $left == '{}' ]] || { echo "demo.sh: LEFT BEHIND: $left" >&2; exit 1; }
+
+step "6/6 done in $((SECONDS - start)) s; bringing the sandbox down"
