@@ -48,20 +48,17 @@ for r in ec2.describe_instances(Filters=by_tag)["Reservations"]:
             terminated.add(i["InstanceId"])
         else:
             add("instance", name(i, i["InstanceId"]))
-for v in ec2.describe_vpcs(Filters=by_tag)["Vpcs"]:
-    add("vpc", name(v, v["VpcId"]))
-for s in ec2.describe_subnets(Filters=by_tag)["Subnets"]:
-    add("subnet", name(s, s["SubnetId"]))
-for g in ec2.describe_security_groups(Filters=by_tag)["SecurityGroups"]:
-    add("security-group", name(g, g["GroupId"]))
-for t in ec2.describe_route_tables(Filters=by_tag)["RouteTables"]:
-    add("route-table", name(t, t["RouteTableId"]))
-for g in ec2.describe_internet_gateways(Filters=by_tag)["InternetGateways"]:
-    add("internet-gateway", name(g, g["InternetGatewayId"]))
-for a in ec2.describe_addresses(Filters=by_tag)["Addresses"]:
-    add("elastic-ip", name(a, a["AllocationId"]))
-for v in ec2.describe_volumes(Filters=by_tag)["Volumes"]:
-    add("volume", name(v, v["VolumeId"]))
+for kind, describe, key, ident in [
+    ("vpc", ec2.describe_vpcs, "Vpcs", "VpcId"),
+    ("subnet", ec2.describe_subnets, "Subnets", "SubnetId"),
+    ("security-group", ec2.describe_security_groups, "SecurityGroups", "GroupId"),
+    ("route-table", ec2.describe_route_tables, "RouteTables", "RouteTableId"),
+    ("internet-gateway", ec2.describe_internet_gateways, "InternetGateways", "InternetGatewayId"),
+    ("elastic-ip", ec2.describe_addresses, "Addresses", "AllocationId"),
+    ("volume", ec2.describe_volumes, "Volumes", "VolumeId"),
+]:
+    for o in describe(Filters=by_tag)[key]:
+        add(kind, name(o, o[ident]))
 # moto's tag filter finds no NAT gateway: filter here.
 for n in ec2.describe_nat_gateways()["NatGateways"]:
     if tagged(n) and n["State"] not in ("deleted", "deleting"):

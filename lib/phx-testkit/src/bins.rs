@@ -63,34 +63,31 @@ pub fn bin_of_package(name: &str) -> PathBuf {
     path
 }
 
-/// Missing, or older than some `.rs` or `Cargo.toml` under lib/ or tools/.
+/// Missing, built from another checkout, or older than one of its own
+/// sources. Cargo's dep-info file beside the binary (`phx-net.d`) lists
+/// exactly the sources it was built from: an edit elsewhere (a test
+/// helper) must not make every binary look stale, since a rebuild from
+/// inside a test sees another environment and can rebuild the whole graph.
 fn is_stale(binary: &Path) -> bool {
     let Some(built) = std::fs::metadata(binary).and_then(|m| m.modified()).ok() else {
         return true;
     };
+    let Ok(depinfo) = std::fs::read_to_string(binary.with_extension("d")) else {
+        return true;
+    };
     let root = workspace_root();
-    let mut dirs = vec![root.join("lib"), root.join("tools")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            let source = path.extension().is_some_and(|e| e == "rs") || path.ends_with("Cargo.toml");
-            let newer = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t > built);
-            if source && newer {
-                return true;
-            }
-        }
+    let Some((_, deps)) = depinfo.lines().next().and_then(|l| l.split_once(": ")) else {
+        return true;
+    };
+    let deps: Vec<&Path> = deps.split_whitespace().map(Path::new).collect();
+    if !deps.iter().any(|d| d.starts_with(&root)) {
+        return true;
     }
-    false
+    deps.iter().any(|d| {
+        std::fs::metadata(d)
+            .and_then(|m| m.modified())
+            .map_or(true, |t| t > built)
+    })
 }
 
 /// `target/<profile>` of the running test executable (`.../deps/test-hash`).

@@ -20,19 +20,7 @@ impl LocalSandbox {
     pub fn up(nodes: usize) -> LocalSandbox {
         let dir = tempfile::tempdir().expect("sandbox dir");
         let sb = LocalSandbox { dir };
-        let out = sb
-            .command(
-                "scripts/sandbox.sh",
-                &["up", "--nodes", &nodes.to_string()],
-                false,
-            )
-            .output()
-            .expect("running scripts/sandbox.sh up");
-        assert!(
-            out.status.success(),
-            "scripts/sandbox.sh up failed (run scripts/test.sh to install its prerequisites): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sb.control(&["up", "--nodes", &nodes.to_string()]);
         sb
     }
 
@@ -169,14 +157,15 @@ impl LocalSandbox {
         self.control(&["start-node", &i.to_string()]);
     }
 
+    /// `scripts/sandbox.sh ARGS`, which must succeed.
     fn control(&self, args: &[&str]) {
         let out = self
             .command("scripts/sandbox.sh", args, false)
             .output()
-            .expect("sandbox.sh");
+            .expect("running scripts/sandbox.sh");
         assert!(
             out.status.success(),
-            "sandbox.sh {args:?}: {}",
+            "scripts/sandbox.sh {args:?} failed (scripts/test.sh installs its prerequisites): {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
