@@ -42,11 +42,18 @@ say "instances tagged for $name now: ${live:-none}"
 say "(anything else tagged kubernetes.io/cluster/$name=owned is found and removed too)"
 
 if ! $yes; then
+    [[ -t 0 ]] || { say "not a terminal to ask on: re-run with --yes to destroy $name without asking"; exit 2; }
     read -r -p "Type 'yes' to destroy cluster $name: " a
     [[ $a == yes ]] || { say "aborted"; exit 1; }
     read -r -p "Really? Everything in $name is deleted. Type 'yes' again: " a
     [[ $a == yes ]] || { say "aborted"; exit 1; }
 fi
 
+kubeconfig=$(jq -r '.status.kubeadm.kubeconfig // empty' <<< "$stored")
 run_locked destroy.sh "$doc" "phx-platform destroy" "phx-nodes destroy" "phx-iam destroy" "phx-net destroy"
+# The admin kubeconfig phx-kubeadm wrote points at nothing now.
+if [[ -n $kubeconfig && -f $kubeconfig ]]; then
+    rm -f "$kubeconfig"
+    say "removed $kubeconfig"
+fi
 say "cluster $name destroyed"

@@ -3,7 +3,9 @@
 # and idempotently: Debian packages (openssh-server for the sandbox nodes,
 # curl, jq, util-linux's unshare, python3-venv) and a Python venv with
 # moto[server], the AWS emulator, under ~/.cache/phx/venv (PHX_VENV).
-# Prints the venv's path on stdout.
+# Prints the venv's path on stdout. With PHX_NO_INSTALL=1 (the tests set
+# it: a test never installs anything) it only checks, and fails naming
+# what is missing.
 set -euo pipefail
 
 venv="${PHX_VENV:-$HOME/.cache/phx/venv}"
@@ -23,7 +25,12 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v unshare >/dev/null || missing+=(util-linux)
 command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/curl ] || missing+=(curl)
+no_install() {
+    say "missing: $* (run scripts/test.sh or scripts/prereqs.sh to install)"
+    exit 1
+}
 if [ "${#missing[@]}" -gt 0 ]; then
+    [ "${PHX_NO_INSTALL:-}" != 1 ] || no_install "${missing[*]}"
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -31,6 +38,7 @@ fi
 
 if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 ||
     [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+    [ "${PHX_NO_INSTALL:-}" != 1 ] || no_install "moto[server]==$moto_version in $venv"
     say "installing moto[server]==$moto_version into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"

@@ -85,6 +85,28 @@ fn assert_lock_free(sb: &LocalSandbox) {
 fn deploy_redeploy_scale_and_destroy_leave_nothing_behind() {
     let sb = LocalSandbox::up(5);
 
+    // A plan of the fresh cluster: every stage says what it would make,
+    // and nothing is made (no mutating call at all, not even the lock).
+    sb.start_recording();
+    let out = sb.run("scripts/deploy.sh", &["--plan", "cluster.json"]);
+    success("deploy --plan", &out);
+    let plan = stderr(&out);
+    for line in [
+        "create  vpc",
+        "launch  instance sandbox-worker-3",
+        "init    node sandbox-control-plane-1",
+        "create  StorageClass",
+    ] {
+        assert!(plan.contains(line), "the plan lacks {line:?}:\n{plan}");
+    }
+    let rec = sb.recording();
+    assert!(
+        rec.mutating().is_empty(),
+        "a plan changed something: {:?}",
+        rec.mutating()
+    );
+    assert_eq!(sb.inventory(), json!({}));
+
     let out = deploy(&sb);
     success("deploy", &out);
     assert!(stderr(&out).contains("cluster sandbox is up"), "{}", stderr(&out));
@@ -144,8 +166,22 @@ fn deploy_redeploy_scale_and_destroy_leave_nothing_behind() {
     assert_one_of_each(&sb.inventory(), 5);
 
     // Destroy: nothing of the cluster left anywhere, the lock free.
+    let out = sb.run("scripts/destroy.sh", &["cluster.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no terminal to ask on, no --yes: refused"
+    );
+    assert_eq!(
+        sb.inventory()["instance"].as_object().map(serde_json::Map::len),
+        Some(5)
+    );
     let out = sb.run("scripts/destroy.sh", &["--yes", "cluster.json"]);
     success("destroy", &out);
+    assert!(
+        !std::path::Path::new(kubeconfig).exists(),
+        "the kubeconfig is removed with the cluster"
+    );
     assert_eq!(sb.inventory(), json!({}), "left behind after destroy");
     let stored = sb.stored();
     let left: Vec<&String> = stored["status"].as_object().unwrap().keys().collect();
@@ -270,6 +306,7 @@ fn the_demo_runs_end_to_end_and_leaves_nothing() {
     let bins = phx_testkit::bin("phx-state").parent().unwrap().to_path_buf();
     let out = std::process::Command::new(phx_testkit::workspace_root().join("scripts/demo.sh"))
         .env("PHX_SANDBOX_DIR", dir.path().join("demo"))
+        .env("PHX_NO_INSTALL", "1")
         .env(
             "PATH",
             format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default()),

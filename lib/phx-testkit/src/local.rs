@@ -61,6 +61,8 @@ impl LocalSandbox {
             .args(args)
             .current_dir(self.dir())
             .env("PHX_SANDBOX_DIR", self.dir())
+            // A test never installs anything: a missing prerequisite fails.
+            .env("PHX_NO_INSTALL", "1")
             .env("PATH", path)
             .env_remove("AWS_PROFILE")
             .env_remove("SSH_AUTH_SOCK")
