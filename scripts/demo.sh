@@ -16,6 +16,15 @@ start=$SECONDS
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
+cat >&2 <<'TEXT'
+phx demo on the local sandbox. Real here: the phx tools and pipelines, every
+AWS API call, the state in S3 with DynamoDB locking, SSH with verified host
+keys, TLS to the API server, the upstream Calico, Argo CD and cloud
+controller manager objects. Emulated: AWS answers from moto (no machine
+boots), apt-get/systemctl/kubelet/kubeadm on the nodes are stand-ins, and
+the Kubernetes API server is phx-kube-standin (objects and status only; no
+container runs).
+TEXT
 step "1/6 the sandbox: moto, 4 sshd nodes, the Kubernetes API stand-in"
 "$root/scripts/sandbox.sh" up > /dev/null
 trap '"$root/scripts/sandbox.sh" down' EXIT

@@ -43,10 +43,16 @@ run_locked() {
     local script=$1 doc=$2
     shift 2
     local locked name backup
-    locked=$(phx-state lock < "$doc") || exit $?
-    name=$(jq -r .metadata.name <<< "$locked")
     interrupted=false
     trap 'interrupted=true' INT TERM
+    locked=$(phx-state lock < "$doc") || exit $?
+    if $interrupted; then
+        # Ctrl-C while the lock was being taken: give it back, start nothing.
+        phx-state unlock <<< "$locked" > /dev/null
+        printf '%s: INTERRUPTED before any stage ran; the lock is released\n' "$script" >&2
+        exit 130
+    fi
+    name=$(jq -r .metadata.name <<< "$locked")
     codes=$(mktemp -d)
     backup=$(umask 077 && mktemp "${TMPDIR:-/tmp}/phx-$name-XXXXXX.json")
     set +e
