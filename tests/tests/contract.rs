@@ -39,6 +39,8 @@ fn tool(name: &str) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "none")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Artifacts too: a local path that does not exist, never upstream.
+        .env("PHX_ARTIFACT_MIRROR", "/nonexistent/phx-mirror")
         .env_remove("AWS_PROFILE");
     cmd
 }
@@ -190,4 +192,56 @@ fn a_closed_stdout_ends_a_tool_quietly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(err(&out), "", "a broken pipe is not an error worth a message");
+}
+
+#[test]
+fn ctrl_c_stops_a_stage_which_still_writes_the_document_marked_interrupted() {
+    // An "AWS" that accepts connections and never answers: the stage is
+    // stuck in its first call when Ctrl-C arrives.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || hole.incoming().take(16).flatten().collect::<Vec<_>>());
+    let mut child = tool("phx-net")
+        .arg("apply")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        let mut d = doc();
+        d["spec"]["network"] = json!({"adminCidrs": ["203.0.113.0/24"]});
+        input.write_all(d.to_string().as_bytes()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", err(&out));
+    let written: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(written["error"]["tool"], "phx-net");
+    assert!(
+        written["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted by Ctrl-C"),
+        "{written}"
+    );
+    assert_eq!(
+        written["status"]["other"],
+        json!({"id": "x"}),
+        "the rest passes through"
+    );
+    assert!(
+        err(&out).contains("phx-net: interrupted by Ctrl-C"),
+        "{}",
+        err(&out)
+    );
+    drop(held);
 }

@@ -148,3 +148,31 @@ impl Pki {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn written_with_private_keys_read_back_and_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::generate().unwrap();
+        pki.write(dir.path()).unwrap();
+        for key in ["apiserver.key", "admin.key"] {
+            let mode = std::fs::metadata(dir.path().join(key))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{key}");
+        }
+        let back = Pki::read(dir.path()).unwrap();
+        assert_eq!(back.ca_crt, pki.ca_crt);
+        assert_eq!(back.admin_key, pki.admin_key);
+        assert!(back.server_config().is_ok());
+        let kc = pki.admin_kubeconfig("https://127.0.0.1:6443");
+        assert!(kc.contains("server: https://127.0.0.1:6443\n"));
+        assert!(!kc.contains("BEGIN"), "certificate data is base64, not PEM");
+    }
+}
