@@ -45,9 +45,10 @@ fn tool(name: &str) -> Command {
     cmd
 }
 
-fn run(name: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = tool(name)
-        .args(args)
+/// Start `cmd` with `stdin` fed to it (from a thread: a tool may stop
+/// reading early) and its output captured.
+fn start(mut cmd: Command, stdin: &[u8]) -> std::process::Child {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,13 +56,17 @@ fn run(name: &str, args: &[&str], stdin: &[u8]) -> Output {
         .unwrap();
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         use std::io::Write;
-        let _ = input.write_all(&data); // a tool may stop reading early
+        let _ = input.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    child
+}
+
+fn run(name: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = tool(name);
+    cmd.args(args);
+    start(cmd, stdin).wait_with_output().unwrap()
 }
 
 fn doc() -> Value {
@@ -201,21 +206,12 @@ fn ctrl_c_stops_a_stage_which_still_writes_the_document_marked_interrupted() {
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = hole.local_addr().unwrap().port();
     let held = std::thread::spawn(move || hole.incoming().take(16).flatten().collect::<Vec<_>>());
-    let mut child = tool("phx-net")
-        .arg("apply")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        let mut d = doc();
-        d["spec"]["network"] = json!({"adminCidrs": ["203.0.113.0/24"]});
-        input.write_all(d.to_string().as_bytes()).unwrap();
-    }
+    let mut cmd = tool("phx-net");
+    cmd.arg("apply")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));
+    let mut d = doc();
+    d["spec"]["network"] = json!({"adminCidrs": ["203.0.113.0/24"]});
+    let child = start(cmd, d.to_string().as_bytes());
     std::thread::sleep(std::time::Duration::from_millis(700));
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
