@@ -9,7 +9,11 @@
 # Prints: trials, duplicates found, leaks found. Exits 1 if either is not 0.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+case ${1:-} in
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 trials=${1:-20}
+[[ $trials =~ ^[1-9][0-9]*$ ]] || { echo "chaos.sh: N must be a positive number of trials (usage: scripts/chaos.sh [N])" >&2; exit 2; }
 max_ms=$(( ${PHX_CHAOS_MAX_DELAY:-5} * 1000 ))
 export PHX_SANDBOX_DIR=${PHX_SANDBOX_DIR:-/tmp/phx-chaos-$(id -u)}
 

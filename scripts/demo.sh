@@ -10,6 +10,10 @@
 # phx-kube-standin. The phx tools, the SSH, TLS and AWS API traffic, the
 # state locking and the pipelines are the real ones.
 set -euo pipefail
+case ${1:-} in
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    ?*) echo "demo.sh: takes no arguments (PHX_SANDBOX_DIR chooses where the sandbox lives)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PHX_SANDBOX_DIR=${PHX_SANDBOX_DIR:-/tmp/phx-demo-$(id -u)}
 start=$SECONDS

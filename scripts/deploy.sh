@@ -14,7 +14,7 @@ doc=cluster.json
 for arg in "$@"; do
     case $arg in
         --plan) plan=true ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "deploy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac

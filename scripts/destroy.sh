@@ -12,7 +12,7 @@ doc=cluster.json
 for arg in "$@"; do
     case $arg in
         --yes|-y) yes=true ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "destroy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac

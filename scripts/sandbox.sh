@@ -282,6 +282,6 @@ case ${1:-} in
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
         say "node $2 started" ;;
-    -h|--help|'') sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|'') sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;
 esac
