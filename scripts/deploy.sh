@@ -40,10 +40,9 @@ if [[ -z $key ]]; then
     for k in "$HOME/.ssh/id_ed25519.pub" "$HOME/.ssh/id_rsa.pub"; do [[ -f $k ]] && key=$k && break; done
 fi
 [[ -n $key && -f $key ]] || die "no SSH public key (ssh-keygen -t ed25519, or set spec.nodes.ssh.publicKeyFile)"
-if [[ -z ${AWS_ENDPOINT_URL:-} ]] && command -v aws >/dev/null; then
-    aws sts get-caller-identity --query Arn --output text >/dev/null 2>&1 ||
-        die "no working AWS credentials (aws sts get-caller-identity failed)"
-fi
+region=$(jq -r '.spec.region // empty' "$doc")
+who=$(phx-state whoami ${region:+--region "$region"} 2>&1) || die "${who#phx-state: }"
+say "AWS identity: $(jq -r .arn <<< "$who")"
 
 if $plan; then
     # Your spec with the stored status, as `lock` would join them, unlocked.

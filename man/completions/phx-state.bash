@@ -49,6 +49,9 @@ _phx__state() {
             phx__state,unlock)
                 cmd="phx__state__subcmd__unlock"
                 ;;
+            phx__state,whoami)
+                cmd="phx__state__subcmd__whoami"
+                ;;
             phx__state__subcmd__help,force-unlock)
                 cmd="phx__state__subcmd__help__subcmd__force__subcmd__unlock"
                 ;;
@@ -82,6 +85,9 @@ _phx__state() {
             phx__state__subcmd__help,unlock)
                 cmd="phx__state__subcmd__help__subcmd__unlock"
                 ;;
+            phx__state__subcmd__help,whoami)
+                cmd="phx__state__subcmd__help__subcmd__whoami"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +95,7 @@ _phx__state() {
 
     case "${cmd}" in
         phx__state)
-            opts="-v -q -h -V --verbose --quiet --help --version new schema init lock push pull history unlock force-unlock migrate help"
+            opts="-v -q -h -V --verbose --quiet --help --version new schema whoami init lock push pull history unlock force-unlock migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -141,7 +147,7 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help)
-            opts="new schema init lock push pull history unlock force-unlock migrate help"
+            opts="new schema whoami init lock push pull history unlock force-unlock migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,6 +301,20 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help__subcmd__unlock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__help__subcmd__whoami)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -620,6 +640,24 @@ _phx__state() {
                     return 0
                     ;;
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__whoami)
+            opts="-v -q -h --region --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -330,3 +330,50 @@ fn the_demo_runs_end_to_end_and_leaves_nothing() {
         "the demo brought its sandbox down"
     );
 }
+
+#[test]
+fn deploy_preflight_says_what_is_missing_before_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = phx_testkit::bin("phx-state").parent().unwrap().to_path_buf();
+    std::fs::write(
+        dir.path().join("id.pub"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiioBpi0yC3EBErvTcPzKrMVo0rxopVC/A9+EphBJqt t@phx\n",
+    )
+    .unwrap();
+    let preflight = |doc: &Value| {
+        std::fs::write(dir.path().join("cluster.json"), doc.to_string()).unwrap();
+        std::process::Command::new(phx_testkit::workspace_root().join("scripts/deploy.sh"))
+            .arg("cluster.json")
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default()),
+            )
+            // Nothing listens there: no request can leave this machine.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "none")
+            .env("AWS_SECRET_ACCESS_KEY", "none")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let mut doc = json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "pre"},
+        "spec": {"region": "us-east-1", "nodes": {"ssh": {"publicKeyFile": dir.path().join("id.pub")}}}});
+    let out = preflight(&doc);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("spec.network.adminCidrs is empty"),
+        "{}",
+        stderr(&out)
+    );
+
+    doc["spec"]["network"] = json!({"adminCidrs": ["203.0.113.7/32"]});
+    let out = preflight(&doc);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("deploy.sh: no working AWS credentials"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!dir.path().join(".phx-state").exists(), "nothing was stored");
+}

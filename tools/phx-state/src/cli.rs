@@ -39,6 +39,16 @@ pub enum Verb {
     /// Print the JSON Schema of the cluster document
     #[command(after_help = "Example:\n  phx-state schema > cluster.schema.json")]
     Schema,
+    /// Print the AWS account and identity the credentials belong to
+    #[command(
+        after_help = "Reads no document. deploy.sh runs it before anything else.\n\nExample:\n  \
+        phx-state whoami | jq -r .arn"
+    )]
+    Whoami {
+        /// AWS region to ask in [default: AWS_REGION, profile]
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Create the S3 bucket and DynamoDB lock table (idempotent)
     #[command(
         after_help = "Creates a versioned, encrypted bucket with all public access blocked (default \

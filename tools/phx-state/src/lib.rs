@@ -29,6 +29,7 @@ pub async fn run(verb: Verb) -> phx_core::Result<()> {
     match verb {
         Verb::New { name, region } => verbs::new::new(&name, region),
         Verb::Schema => verbs::new::schema(),
+        Verb::Whoami { region } => verbs::whoami::whoami(region).await,
         Verb::Init { backend } => verbs::init::init(&backend).await,
         Verb::Lock {
             backend,

@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod new;
 pub mod pull;
 pub mod push;
+pub mod whoami;
 
 use crate::backend::Store;
 use phx_core::status::{keys, StateStatus};
