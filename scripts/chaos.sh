@@ -25,9 +25,14 @@ trap '"$root/scripts/sandbox.sh" down' EXIT
 # shellcheck source=/dev/null
 . "$PHX_SANDBOX_DIR/env"
 cd "$PHX_SANDBOX_DIR"
+# A SIGKILLed pipeline cannot clean up its temporary files (the document
+# on its way to push, the stages' exit codes): keep them in the sandbox,
+# which goes away with it.
+mkdir -p "$PHX_SANDBOX_DIR/tmp"
 log=${TMPDIR:-/tmp}/phx-chaos-$(id -u).log
 : > "$log"
 trap 'say "FAILED at line $LINENO (see $log)"' ERR
+export TMPDIR=$PHX_SANDBOX_DIR/tmp
 
 # Release whatever lock a killed pipeline left, by its id (as the README's
 # troubleshooting says), or nothing when none is held.
