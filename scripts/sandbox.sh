@@ -43,14 +43,20 @@ free_port() { # address
 
 alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-wait_for() { # what seconds command...
-    local what=$1 secs=$2
-    shift 2
+wait_until() { # seconds command...
+    local secs=$1
+    shift
     for _ in $(seq $((secs * 10))); do
         "$@" 2>/dev/null && return 0
         sleep 0.1
     done
-    die "$what did not start (see the logs in $dir)"
+    return 1
+}
+
+wait_for() { # what seconds command...
+    local what=$1 secs=$2
+    shift 2
+    wait_until "$secs" "$@" || die "$what did not start within $secs s (see the logs in $dir)"
 }
 
 ssh_banner() { # address port
@@ -111,13 +117,13 @@ start_api() {
     setsid "$(bindir)/phx-kube-standin" --dir "$dir/api" ${1:+--listen "$1"} \
         </dev/null >/dev/null 2>>"$dir/api/standin.log" &
     echo $! > "$dir/api.pid"
-    wait_for "the API stand-in" 10 test -s "$dir/api/address"
+    wait_for "the API stand-in" 30 test -s "$dir/api/address"
 }
 
 wait_nodes() {
     local a p
     while read -r a p; do
-        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
+        wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"
     done < "$dir/nodes/list"
 }
 
@@ -164,7 +170,8 @@ up() {
     ssh-keygen -q -t ed25519 -N '' -C phx-sandbox -f "$dir/id_ed25519"
 
     # The AWS emulator (requests serialized so conditional writes are atomic,
-    # as DynamoDB's are), with a Canonical Ubuntu 24.04 image listed.
+    # as DynamoDB's are), with a Canonical Ubuntu 24.04 image listed. Its
+    # start is slow on a busy machine (Python imports): waited for below.
     local aws_port
     aws_port=$(free_port 127.0.0.1)
     (cd "$dir" && exec env MOTO_AMIS_PATH="$here/sandbox/amis.json" MOTO_IAM_LOAD_MANAGED_POLICIES=true \
@@ -193,7 +200,8 @@ up() {
         endpoints=$(jq -c --arg n "$node" --arg e "$addr:$port" '. + {($n): $e}' <<< "$endpoints")
     done
 
-    wait_for "moto" 30 curl -sf -o /dev/null "http://127.0.0.1:$aws_port/moto-api/"
+    wait_until 120 curl -sf -o /dev/null "http://127.0.0.1:$aws_port/moto-api/" ||
+        die "moto did not start within 120 s: $(tail -3 "$dir/moto.log" | tr '\n' ' ')"
     wait_nodes
     # The nodes' host keys, known before the first connection: verified,
     # not trusted on first use.
@@ -280,7 +288,7 @@ case ${1:-} in
     start-node)
         start_node "${2:?start-node N}"
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
-        wait_for "sandbox node $a:$p" 10 ssh_banner "$a" "$p"
+        wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"
         say "node $2 started" ;;
     -h|--help|'') sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;

@@ -24,8 +24,11 @@ impl LocalSandbox {
         sb
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+    /// `PHX_SANDBOX_DIR`: below the test's temporary directory, since
+    /// `sandbox.sh up` makes it afresh (and no process should sit in a
+    /// directory that is removed under it).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().join("sandbox")
     }
 
     /// The cluster document the sandbox wrote (`cluster.json`).
@@ -45,6 +48,12 @@ impl LocalSandbox {
     /// `script ARGS` (relative to the workspace) with the sandbox's
     /// environment, in the sandbox directory.
     pub fn command(&self, script: &str, args: &[&str], sourced: bool) -> Command {
+        // sandbox.sh runs beside the sandbox; everything else in it.
+        let cwd = if script == "scripts/sandbox.sh" {
+            self.dir.path().to_path_buf()
+        } else {
+            self.dir()
+        };
         let bins = bin("phx-state")
             .parent()
             .expect("the binaries' directory")
@@ -59,7 +68,7 @@ impl LocalSandbox {
         cmd.args(["-c", line, "_"])
             .arg(workspace_root().join(script))
             .args(args)
-            .current_dir(self.dir())
+            .current_dir(cwd)
             .env("PHX_SANDBOX_DIR", self.dir())
             // A test never installs anything: a missing prerequisite fails.
             .env("PHX_NO_INSTALL", "1")
