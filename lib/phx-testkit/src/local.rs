@@ -7,7 +7,7 @@
 use crate::bins::{bin, workspace_root};
 use crate::recording::Recording;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 #[derive(Debug)]
