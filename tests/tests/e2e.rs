@@ -303,14 +303,10 @@ fn of_two_deploys_at_once_one_runs_and_the_other_names_the_holder() {
 #[test]
 fn the_demo_runs_end_to_end_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let bins = phx_testkit::bin("phx-state").parent().unwrap().to_path_buf();
     let out = std::process::Command::new(phx_testkit::workspace_root().join("scripts/demo.sh"))
         .env("PHX_SANDBOX_DIR", dir.path().join("demo"))
         .env("PHX_NO_INSTALL", "1")
-        .env(
-            "PATH",
-            format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default()),
-        )
+        .env("PATH", phx_testkit::path_with_bins())
         .env_remove("AWS_PROFILE")
         .stdin(std::process::Stdio::null())
         .output()
@@ -334,7 +330,6 @@ fn the_demo_runs_end_to_end_and_leaves_nothing() {
 #[test]
 fn deploy_preflight_says_what_is_missing_before_touching_anything() {
     let dir = tempfile::tempdir().unwrap();
-    let bins = phx_testkit::bin("phx-state").parent().unwrap().to_path_buf();
     std::fs::write(
         dir.path().join("id.pub"),
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiioBpi0yC3EBErvTcPzKrMVo0rxopVC/A9+EphBJqt t@phx\n",
@@ -345,10 +340,7 @@ fn deploy_preflight_says_what_is_missing_before_touching_anything() {
         std::process::Command::new(phx_testkit::workspace_root().join("scripts/deploy.sh"))
             .arg("cluster.json")
             .current_dir(dir.path())
-            .env(
-                "PATH",
-                format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default()),
-            )
+            .env("PATH", phx_testkit::path_with_bins())
             // Nothing listens there: no request can leave this machine.
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .env("AWS_ACCESS_KEY_ID", "none")

@@ -43,6 +43,14 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// `PATH` with the workspace's binaries first, for scripts that call the
+/// tools by name (deploy.sh, sandbox.sh).
+pub fn path_with_bins() -> String {
+    let bins = bin("phx-state");
+    let dir = bins.parent().expect("the binaries' directory");
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
 /// Like [`bin`], but building only the package of that name when stale
 /// (benchmarks: a release build of one tool, not of the whole workspace).
 pub fn bin_of_package(name: &str) -> PathBuf {

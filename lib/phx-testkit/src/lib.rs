@@ -23,7 +23,7 @@ mod proxy;
 mod recording;
 mod sandbox;
 
-pub use bins::{bin, bin_of_package, workspace_root};
+pub use bins::{bin, bin_of_package, path_with_bins, workspace_root};
 pub use local::LocalSandbox;
 pub use moto::Moto;
 pub use output::{mirror, ok};

@@ -4,10 +4,10 @@
 //! the test ends. End-to-end tests drive the scripts, not the tools one by
 //! one, so what they prove is what `just demo` shows.
 
-use crate::bins::{bin, workspace_root};
+use crate::bins::{bin, path_with_bins, workspace_root};
 use crate::recording::Recording;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 #[derive(Debug)]
@@ -54,11 +54,12 @@ impl LocalSandbox {
         } else {
             self.dir()
         };
-        let bins = bin("phx-state")
-            .parent()
-            .expect("the binaries' directory")
-            .to_path_buf();
-        let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap_or_default());
+        self.program(&workspace_root().join(script), args, sourced, cwd)
+    }
+
+    /// `program ARGS` in `cwd` with the workspace's binaries first on PATH
+    /// and, when `sourced`, the sandbox's env file read first.
+    fn program(&self, program: &Path, args: &[&str], sourced: bool, cwd: PathBuf) -> Command {
         let mut cmd = Command::new("bash");
         let line = if sourced {
             r#". "$PHX_SANDBOX_DIR/env" && exec "$@""#
@@ -66,13 +67,13 @@ impl LocalSandbox {
             r#"exec "$@""#
         };
         cmd.args(["-c", line, "_"])
-            .arg(workspace_root().join(script))
+            .arg(program)
             .args(args)
             .current_dir(cwd)
             .env("PHX_SANDBOX_DIR", self.dir())
             // A test never installs anything: a missing prerequisite fails.
             .env("PHX_NO_INSTALL", "1")
-            .env("PATH", path)
+            .env("PATH", path_with_bins())
             .env_remove("AWS_PROFILE")
             .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null());
@@ -98,13 +99,8 @@ impl LocalSandbox {
     /// A phx tool with the sandbox's environment, `stdin` fed to it.
     pub fn tool(&self, name: &str, args: &[&str], stdin: &[u8]) -> Output {
         use std::io::Write;
-        let mut cmd = Command::new("bash");
-        cmd.args(["-c", r#". "$PHX_SANDBOX_DIR/env" && exec "$@""#, "_"])
-            .arg(bin(name))
-            .args(args)
-            .current_dir(self.dir())
-            .env("PHX_SANDBOX_DIR", self.dir())
-            .stdin(Stdio::piped())
+        let mut cmd = self.program(&bin(name), args, true, self.dir());
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
