@@ -45,11 +45,37 @@ fn init_logging(global: &GlobalArgs) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr(Vec::new()))
         .with_target(false)
         .without_time()
         .with_ansi(crate::io::stderr_is_terminal())
         .try_init();
+}
+
+/// One log event on its way to stderr: collected, then written through
+/// the redaction filter ([`crate::redact`]) in one piece, so no log line,
+/// whatever its source (a node's output, a library at debug level), can
+/// carry a token, a certificate key or a private key.
+struct RedactedStderr(Vec<u8>);
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedStderr {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            crate::redact::redact(&text).as_bytes(),
+        );
+    }
 }
 
 /// Run a tool: logging, a tokio runtime, the tool's future, and the exit.

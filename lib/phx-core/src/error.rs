@@ -145,8 +145,13 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
 
 /// Error messages are one line by contract; remote services sometimes send
 /// several (or HTML), so newlines are folded and runs of space collapsed.
+/// They reach stderr and `.error` in the stored document, so secrets are
+/// masked first ([`crate::redact`]), while the lines are still lines.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::redact::redact(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -158,6 +163,13 @@ mod tests {
         let e = Error::failed("access denied\n  (HTTP 403)").context("reading s3://b/k");
         assert_eq!(e.to_string(), "reading s3://b/k: access denied (HTTP 403)");
         assert_eq!(e.kind().code(), 1);
+    }
+
+    #[test]
+    fn secrets_never_reach_a_message() {
+        let e = Error::failed("join failed: kubeadm join h:6443 --token abcdef.0123456789abcdef")
+            .context("token: abcdef.0123456789abcdef");
+        assert!(!e.to_string().contains("0123456789abcdef"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,17 @@ fn rank(ar: &ApiResource, namespaced: bool) -> u8 {
     }
 }
 
+/// Say, in one line, that destroy skips the in-cluster step because this
+/// cluster's kubeconfig is gone ([`crate::client::connect_if_present`]).
+/// Nothing is lost: the cloud load balancers Services made carry the
+/// cluster's tag, and phx-net destroy sweeps them.
+pub fn skipped() {
+    tracing::warn!(
+        "no kubeconfig for this cluster (status.kubeadm.kubeconfig is gone): skipping the in-cluster \
+         step; phx-net destroy removes the cluster's load balancers by their tags"
+    );
+}
+
 /// Delete every object labelled `phx.dev/tool=<tool>`; returns how many.
 pub async fn by_tool(client: &Client, tool: &str, timeout: Duration) -> Result<usize> {
     let discovery = Discovery::new(client.clone())

@@ -12,10 +12,11 @@
 //! - readiness ([`readiness`]): Deployments, DaemonSets, Nodes and Argo CD
 //!   Applications turn ready on their Nth GET, or never.
 //!
-//! In tests ([`FakeApi`]) it serves plain HTTP on 127.0.0.1 and writes a
-//! kubeconfig for it, so the tools under test load their client exactly as
+//! In tests ([`FakeApi`]) it serves TLS on 127.0.0.1 with a cluster PKI of
+//! its own ([`pki`]) and writes an admin kubeconfig for it, so the tools
+//! under test load their client, and check the cluster's CA, exactly as
 //! they would for a real cluster. The sandbox runs it as a process,
-//! `phx-kube-standin`, serving TLS with a cluster PKI of its own ([`pki`]).
+//! `phx-kube-standin`.
 
 pub mod pki;
 pub mod readiness;

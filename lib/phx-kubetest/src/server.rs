@@ -1,6 +1,7 @@
 //! HTTP around [`State`]: a hyper server on its own thread and runtime,
 //! so tests stay synchronous and the tools under test are real processes.
 
+use crate::pki::Pki;
 use crate::state::State;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -14,6 +15,8 @@ use std::sync::{Arc, Mutex};
 pub struct FakeApi {
     pub state: Arc<Mutex<State>>,
     pub port: u16,
+    /// The cluster PKI it serves with (as kubeadm would make it).
+    pub pki: Pki,
     dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -23,6 +26,8 @@ impl FakeApi {
     /// (`None`: never).
     pub fn start(ready_after: Option<u32>) -> FakeApi {
         let state = Arc::new(Mutex::new(State::new(ready_after)));
+        let pki = Pki::generate().expect("a PKI");
+        let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config().expect("a TLS configuration")));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("non-blocking");
@@ -43,7 +48,7 @@ impl FakeApi {
                     async move {
                         let _ = rx.await;
                     },
-                    None,
+                    Some(tls),
                 )
                 .await;
             });
@@ -52,6 +57,7 @@ impl FakeApi {
         let api = FakeApi {
             state,
             port,
+            pki,
             dir,
             shutdown: Some(tx),
         };
@@ -60,7 +66,18 @@ impl FakeApi {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// kubeadm's hash of this cluster's CA (`status.kubeadm.caCertHash`).
+    pub fn ca_cert_hash(&self) -> String {
+        phx_core::pki::ca_cert_hash(self.pki.ca_crt.as_bytes()).expect("the CA parses")
+    }
+
+    /// `status.kubeadm` as phx-kubeadm records it for this cluster.
+    pub fn kubeadm_status(&self) -> Value {
+        json!({"kubeconfig": self.kubeconfig(), "apiEndpoint": self.url(),
+               "caCertHash": self.ca_cert_hash()})
     }
 
     /// A kubeconfig pointing at this server.
@@ -69,12 +86,7 @@ impl FakeApi {
     }
 
     fn kubeconfig_text(&self) -> String {
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {}\n\
-             contexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n\
-             current-context: standin\nusers:\n- name: admin\n  user:\n    token: standin-token\n",
-            self.url()
-        )
+        self.pki.admin_kubeconfig(&self.url())
     }
 
     /// Nodes as kubeadm leaves them: not ready, tainted uninitialized.
@@ -132,8 +144,8 @@ impl Drop for FakeApi {
     }
 }
 
-/// Serve `state` on `listener` until `stop` resolves: plain HTTP, or TLS
-/// through `tls` (the standalone stand-in).
+/// Serve `state` on `listener` until `stop` resolves, over TLS through
+/// `tls` (plain HTTP without).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<Mutex<State>>,

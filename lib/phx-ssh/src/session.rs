@@ -204,8 +204,40 @@ impl Session {
     }
 
     /// Run `command` with `stdin`, calling `line` for every line of its
-    /// stdout and stderr as it arrives.
-    pub async fn exec(&self, command: &str, stdin: &[u8], mut line: impl FnMut(&str)) -> Result<ExecOutput> {
+    /// stdout and stderr as it arrives. Lines pass through the redaction
+    /// filter first ([`phx_core::redact`]): what a node prints may be
+    /// logged, and no secret may be.
+    pub async fn exec(&self, command: &str, stdin: &[u8], line: impl FnMut(&str)) -> Result<ExecOutput> {
+        self.run(command, stdin, None, line).await
+    }
+
+    /// Run a command and return its whole stdout, raw (a file's content, a
+    /// join command: it may be a secret, so it is neither logged nor put
+    /// into errors); a non-zero exit is an error with the redacted tail
+    /// of its stderr.
+    pub async fn capture(&self, command: &str, stdin: &[u8]) -> Result<String> {
+        let mut stdout = Vec::new();
+        let out = self.run(command, stdin, Some(&mut stdout), |_| {}).await?;
+        if out.code != 0 {
+            return Err(Error::failed(format!(
+                "{}: `{command}` exited {}: {}",
+                self.name,
+                out.code,
+                out.tail.join(" | ")
+            )));
+        }
+        String::from_utf8(stdout).map_err(|_| Error::failed(format!("{}: `{command}` printed non-UTF-8", self.name)))
+    }
+
+    /// The channel loop: stdout into `raw` when given (else as lines),
+    /// stderr always as redacted lines; the tail holds only redacted lines.
+    async fn run(
+        &self,
+        command: &str,
+        stdin: &[u8],
+        mut raw: Option<&mut Vec<u8>>,
+        mut line: impl FnMut(&str),
+    ) -> Result<ExecOutput> {
         let ctx = |e: russh::Error| Error::failed(format!("{}: {e}", self.name));
         let mut ch = self.handle.channel_open_session().await.map_err(ctx)?;
         ch.exec(true, command).await.map_err(ctx)?;
@@ -215,57 +247,36 @@ impl Session {
         ch.eof().await.map_err(ctx)?;
         let mut out = LineBuffer::default();
         let mut err = LineBuffer::default();
-        let mut tail = std::collections::VecDeque::new();
+        let mut tail = Tail::default();
         let mut code = None;
-        let mut emit = |l: String, tail: &mut std::collections::VecDeque<String>| {
-            line(&l);
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
-            }
-            tail.push_back(l);
-        };
         while let Some(msg) = ch.wait().await {
             match msg {
-                ChannelMsg::Data { data } => out.push(&data).into_iter().for_each(|l| emit(l, &mut tail)),
-                ChannelMsg::ExtendedData { data, .. } => {
-                    err.push(&data).into_iter().for_each(|l| emit(l, &mut tail))
-                }
+                ChannelMsg::Data { data } => match raw.as_deref_mut() {
+                    Some(buf) => buf.extend_from_slice(&data),
+                    None => out.push(&data).into_iter().for_each(|l| tail.emit(&mut out.redact, l, &mut line)),
+                },
+                ChannelMsg::ExtendedData { data, .. } => err
+                    .push(&data)
+                    .into_iter()
+                    .for_each(|l| tail.emit(&mut err.redact, l, &mut line)),
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
-                    emit(format!("killed by signal {signal_name:?}"), &mut tail);
+                    tail.emit(&mut err.redact, format!("killed by signal {signal_name:?}"), &mut line);
                     code = Some(255);
                 }
                 _ => {}
             }
         }
-        for l in out.finish().into_iter().chain(err.finish()) {
-            emit(l, &mut tail);
+        for buf in [out, err] {
+            let (rest, mut redact) = buf.finish();
+            if let Some(l) = rest {
+                tail.emit(&mut redact, l, &mut line);
+            }
         }
         Ok(ExecOutput {
             code: code.unwrap_or(255),
-            tail: tail.into(),
+            tail: tail.0.into(),
         })
-    }
-
-    /// Run a command and return its whole stdout (for small outputs such
-    /// as a file's content); a non-zero exit is an error with its tail.
-    pub async fn capture(&self, command: &str, stdin: &[u8]) -> Result<String> {
-        let mut text = String::new();
-        let out = self
-            .exec(command, stdin, |l| {
-                text.push_str(l);
-                text.push('\n');
-            })
-            .await?;
-        if out.code != 0 {
-            return Err(Error::failed(format!(
-                "{}: `{command}` exited {}: {}",
-                self.name,
-                out.code,
-                out.tail.join(" | ")
-            )));
-        }
-        Ok(text)
     }
 
     pub async fn close(self) {
@@ -276,25 +287,46 @@ impl Session {
     }
 }
 
-/// Splits a byte stream into lines (lossy UTF-8, `\r` dropped).
+/// The last lines of a command, redacted, for error messages.
 #[derive(Default)]
-struct LineBuffer(Vec<u8>);
+struct Tail(std::collections::VecDeque<String>);
+
+impl Tail {
+    /// Redact `l`, hand it to `line`, and keep it.
+    fn emit(&mut self, redact: &mut phx_core::redact::Lines, l: String, line: &mut impl FnMut(&str)) {
+        let l = redact.line(&l).into_owned();
+        line(&l);
+        if self.0.len() == TAIL_LINES {
+            self.0.pop_front();
+        }
+        self.0.push_back(l);
+    }
+}
+
+/// Splits a byte stream into lines (lossy UTF-8, `\r` dropped), with the
+/// stream's own redaction state (a private key block spans lines).
+#[derive(Default)]
+struct LineBuffer {
+    bytes: Vec<u8>,
+    redact: phx_core::redact::Lines,
+}
 
 impl LineBuffer {
     fn push(&mut self, data: &[u8]) -> Vec<String> {
-        self.0.extend_from_slice(data);
+        self.bytes.extend_from_slice(data);
         let mut lines = Vec::new();
-        while let Some(i) = self.0.iter().position(|b| *b == b'\n') {
-            let rest = self.0.split_off(i + 1);
-            let mut l = std::mem::replace(&mut self.0, rest);
+        while let Some(i) = self.bytes.iter().position(|b| *b == b'\n') {
+            let rest = self.bytes.split_off(i + 1);
+            let mut l = std::mem::replace(&mut self.bytes, rest);
             l.pop();
             lines.push(String::from_utf8_lossy(&l).trim_end_matches('\r').to_string());
         }
         lines
     }
 
-    fn finish(self) -> Option<String> {
-        (!self.0.is_empty()).then(|| String::from_utf8_lossy(&self.0).into_owned())
+    fn finish(self) -> (Option<String>, phx_core::redact::Lines) {
+        let rest = (!self.bytes.is_empty()).then(|| String::from_utf8_lossy(&self.bytes).into_owned());
+        (rest, self.redact)
     }
 }
 
@@ -316,6 +348,6 @@ mod tests {
         assert!(b.push(b"hel").is_empty());
         assert_eq!(b.push(b"lo\r\nwor"), ["hello"]);
         assert_eq!(b.push(b"ld\n\n"), ["world", ""]);
-        assert_eq!(b.finish(), None);
+        assert_eq!(b.finish().0, None);
     }
 }

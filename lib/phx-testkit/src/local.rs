@@ -151,6 +151,15 @@ impl LocalSandbox {
             .collect()
     }
 
+    /// The secrets the kubeadm stand-in made on node `i` (from 1).
+    pub fn secrets(&self, i: usize) -> Vec<String> {
+        std::fs::read_to_string(self.dir().join(format!("nodes/n{i}/secrets.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// How many of node `i`'s calls start with `prefix`.
     pub fn count(&self, i: usize, prefix: &str) -> usize {
         self.calls(i).iter().filter(|c| c.starts_with(prefix)).count()

@@ -158,6 +158,16 @@ impl SandboxNode {
             .collect()
     }
 
+    /// The secrets the kubeadm stand-in made on this node (bootstrap
+    /// tokens, certificate keys): what must appear nowhere phx writes.
+    pub fn secrets(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("secrets.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
     /// Calls starting with `prefix` (`kubeadm init`).
     pub fn count(&self, prefix: &str) -> usize {
         self.calls().iter().filter(|c| c.starts_with(prefix)).count()

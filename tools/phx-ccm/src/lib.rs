@@ -66,7 +66,11 @@ pub async fn run(verb: Verb) -> Result<()> {
         Verb::Apply(args) => converge(doc, &args, false).await,
         Verb::Plan(args) => converge(doc, &args, true).await,
         Verb::Destroy(args) => {
-            let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
+            let Some(client) = client::connect_if_present(doc, args.kubeconfig.as_deref()).await? else {
+                destroy::skipped();
+                doc.remove_status(keys::CCM);
+                return Ok(());
+            };
             destroy::by_tool(&client, TOOL, args.timeout).await?;
             doc.remove_status(keys::CCM);
             Ok(())

@@ -12,7 +12,7 @@ use std::process::Output;
 fn doc(api: &FakeApi, version: &str) -> Value {
     json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
            "spec": {"kubernetes": {"version": version}},
-           "status": {"kubeadm": {"kubeconfig": api.kubeconfig()}}})
+           "status": {"kubeadm": api.kubeadm_status()}})
 }
 
 fn ccm(args: &[&str], doc: &Value) -> Output {

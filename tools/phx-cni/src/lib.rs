@@ -65,7 +65,11 @@ pub async fn run(verb: Verb) -> Result<()> {
         Verb::Apply(args) => converge(doc, &args, false).await,
         Verb::Plan(args) => converge(doc, &args, true).await,
         Verb::Destroy(args) => {
-            let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
+            let Some(client) = client::connect_if_present(doc, args.kubeconfig.as_deref()).await? else {
+                destroy::skipped();
+                doc.remove_status(keys::CNI);
+                return Ok(());
+            };
             let n = destroy::by_tool(&client, TOOL, args.timeout).await?;
             tracing::info!("deleted {n} objects");
             doc.remove_status(keys::CNI);

@@ -20,7 +20,7 @@ const NODES: [&str; 4] = [
 fn doc(api: &FakeApi) -> Value {
     json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
            "spec": {"kubernetes": {"podCidr": "10.244.0.0/16"}},
-           "status": {"kubeadm": {"kubeconfig": api.kubeconfig(), "apiEndpoint": api.url()}}})
+           "status": {"kubeadm": api.kubeadm_status()}})
 }
 
 fn cni(args: &[&str], doc: &Value, mirror: &Path, cache: &Path) -> Output {

@@ -159,17 +159,11 @@ async fn steps(
         }
         NodeRole::Worker => {
             if !done("joined") {
-                let name = node
-                    .private_dns
-                    .as_deref()
-                    .ok_or_else(|| Error::invalid("join: status.nodes[].privateDns is missing"))?;
+                // Checked before any node was touched (lib::converge).
+                let name = node.private_dns.as_deref().unwrap_or_default();
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
-                let vars = [
-                    ("PHX_API", j.api.as_str()),
-                    ("PHX_TOKEN", j.token.as_str()),
-                    ("PHX_CA_HASH", j.ca_hash.as_str()),
-                    ("PHX_NODE_NAME", name),
-                ];
+                let config = crate::config::join_config(&j, name).map_err(|e| e.context("join"))?;
+                let vars = [("PHX_JOIN_CONFIG", config.as_str())];
                 script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
             }
             out.progress.member = true;

@@ -114,8 +114,44 @@ apiServer:
     ))
 }
 
+/// What a worker needs to join: kubeadm's `JoinConfiguration`, which
+/// phx-kubeadm sends on the join script's stdin and the script writes to a
+/// root-only file for `kubeadm join --config` (removed when it ends): the
+/// token never appears on a command line, so never in the process list.
+pub fn join_config(join: &crate::join::JoinCommand, node_name: &str) -> Result<String> {
+    for (what, v) in [
+        ("the join endpoint", join.api.as_str()),
+        ("the CA hash", join.ca_hash.as_str()),
+        ("status.nodes[].privateDns", node_name),
+    ] {
+        plain(what, v)?;
+    }
+    if !crate::join::is_token(&join.token) {
+        return Err(Error::failed("kubeadm made a bootstrap token of an unexpected form"));
+    }
+    Ok(format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {api}
+    token: {token}
+    caCertHashes:
+    - {hash}
+nodeRegistration:
+  name: {node_name}
+  kubeletExtraArgs:
+  - name: cloud-provider
+    value: external
+",
+        api = join.api,
+        token = join.token,
+        hash = join.ca_hash,
+    ))
+}
+
 /// Values go into YAML unquoted: only host names, addresses and CIDRs.
-fn plain(what: &str, v: &str) -> Result<()> {
+pub fn plain(what: &str, v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '/'))
@@ -181,6 +217,23 @@ mod tests {
         assert!(c.contains(
             "  certSANs:\n  - api.phoenix-project.online\n  - 54.1.2.3\n  - ip-10-0-0-5.ec2.internal\n  - 10.0.0.5\n"
         ), "{c}");
+    }
+
+    #[test]
+    fn the_join_configuration_carries_the_token_and_the_node_name() {
+        let j = crate::join::JoinCommand {
+            api: "ip-10-0-0-5.ec2.internal:6443".into(),
+            token: "abcdef.0123456789abcdef".into(),
+            ca_hash: format!("sha256:{}", "a".repeat(64)),
+        };
+        let c = join_config(&j, "ip-10-0-1-7.ec2.internal").unwrap();
+        assert!(c.contains("kind: JoinConfiguration\n"), "{c}");
+        assert!(c.contains("    apiServerEndpoint: ip-10-0-0-5.ec2.internal:6443\n    token: abcdef.0123456789abcdef\n"), "{c}");
+        assert!(c.contains("    caCertHashes:\n    - sha256:aaaa"), "{c}");
+        assert!(c.contains("nodeRegistration:\n  name: ip-10-0-1-7.ec2.internal\n"), "{c}");
+        let bad = crate::join::JoinCommand { token: "x\ntoken: y".into(), ..j.clone() };
+        assert!(join_config(&bad, "n").is_err());
+        assert!(join_config(&j, "n\nkind: Evil").is_err());
     }
 
     #[test]

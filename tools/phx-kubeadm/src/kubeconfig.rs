@@ -30,6 +30,17 @@ pub fn rewrite_server(kubeconfig: &str, server: &str) -> Result<String> {
     Ok(text.join("\n") + "\n")
 }
 
+/// The cluster's CA hash (`sha256:` of its public key, kubeadm's
+/// `--discovery-token-ca-cert-hash`) from admin.conf's
+/// `certificate-authority-data`.
+pub fn ca_cert_hash(kubeconfig: &str) -> Result<String> {
+    let data = kubeconfig
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("certificate-authority-data:"))
+        .ok_or_else(|| Error::failed("admin.conf has no certificate-authority-data"))?;
+    phx_core::pki::ca_data_hash(data).map_err(|e| e.context("admin.conf"))
+}
+
 /// Write `text` to `path` with mode 0600 (the directory 0700 if made):
 /// into a temporary file beside it, then renamed, so a reader never sees
 /// half a file and the mode is right from the first byte.

@@ -23,6 +23,7 @@ use phx_core::status::{keys, KubeadmStatus, Node, NodeRole, PlannedChange};
 use phx_core::{io, stage, Document, Error, Result};
 use phx_ssh::Verdict;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub const TOOL: &str = "phx-kubeadm";
 
@@ -78,6 +79,17 @@ fn api_endpoint(doc: &Document, cp: &Node) -> (String, String) {
 async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
     let nodes = fleet::nodes(doc)?;
     let cp = control_plane(&nodes)?.clone();
+    // Every node's kubelet name, before any node is touched (65 means
+    // nothing changed).
+    for n in &nodes {
+        let name = n.private_dns.as_deref().ok_or_else(|| {
+            Error::invalid(format!(
+                "status.nodes: {} has no privateDns (the kubelet's node name)",
+                n.name
+            ))
+        })?;
+        config::plain("status.nodes[].privateDns", name)?;
+    }
     let version = Version::parse(&doc.spec().kubernetes.version)?;
     let (api_host, api) = api_endpoint(doc, &cp);
     let configured_host = doc
@@ -129,13 +141,20 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
         let fetched = session
             .capture("sudo -n cat /etc/kubernetes/admin.conf", b"")
             .await
-            .and_then(|text| kubeconfig::rewrite_server(&text, &server))
-            .and_then(|text| kubeconfig::write_private(&kubeconfig_path, &text));
+            .and_then(|text| {
+                let hash = kubeconfig::ca_cert_hash(&text)?;
+                let text = kubeconfig::rewrite_server(&text, &server)?;
+                kubeconfig::write_private(&kubeconfig_path, &text)?;
+                Ok(hash)
+            });
         match fetched {
-            Ok(()) => {
+            Ok(hash) => {
                 tracing::info!("kubeconfig for {server} written to {}", kubeconfig_path.display());
                 st.kubeconfig = Some(kubeconfig_path.display().to_string());
                 st.api_endpoint = Some(server);
+                // The cluster's identity, from its own CA: the Kubernetes
+                // tools refuse a kubeconfig whose CA differs.
+                st.ca_cert_hash = Some(hash);
             }
             Err(e) => errors.push(e.context("fetching admin.conf")),
         }
@@ -284,16 +303,25 @@ async fn exec(args: ExecArgs) -> Result<u8> {
         return Err(Error::usage("no node matches --role/--node"));
     }
     let w = width(&nodes);
-    let command = args.command.join(" ");
+    // Each argument one word on the node, as with kubectl exec: shell
+    // syntax needs an explicit `sh -c '...'`.
+    let command = args
+        .command
+        .iter()
+        .map(|a| remote::quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let stdout = Arc::new(Stdout::default());
     let runs = connect_all(&doc, &nodes, &args.ssh)
         .await?
         .into_iter()
         .map(|(n, c)| {
             let command = command.clone();
+            let stdout = stdout.clone();
             async move {
                 let name = n.name.clone();
                 let result = match c {
-                    Ok((s, _)) => s.exec(&command, b"", |l| println!("{name:<w$} | {l}")).await,
+                    Ok((s, _)) => s.exec(&command, b"", |l| stdout.line(&format!("{name:<w$} | {l}\n"))).await,
                     Err(e) => Err(e),
                 };
                 match result {
@@ -311,5 +339,32 @@ async fn exec(args: ExecArgs) -> Result<u8> {
             }
         });
     let codes = futures::future::join_all(runs).await;
+    if stdout.closed() {
+        // `| head`: the reader has what it wanted; nothing to report.
+        return Err(Error::quiet(phx_core::ExitKind::Failed));
+    }
     Ok(codes.into_iter().max().unwrap_or(0))
+}
+
+/// stdout shared by the nodes' output: whole lines, and a closed pipe
+/// (`exec ... | head`) ends the writing quietly instead of a panic.
+#[derive(Debug, Default)]
+struct Stdout {
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Stdout {
+    fn line(&self, text: &str) {
+        use std::sync::atomic::Ordering;
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if io::write_bytes(text.as_bytes()).is_err() {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

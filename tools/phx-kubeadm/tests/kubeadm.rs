@@ -169,15 +169,21 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
         config.contains("  - 54.0.0.1\n"),
         "public IP in the SANs: {config}"
     );
-    for (n, name) in env.sandbox.nodes.iter().zip(NAMES).skip(1) {
+    for (i, n) in env.sandbox.nodes.iter().enumerate().skip(1) {
+        // The join read a JoinConfiguration from a root-only file (the
+        // stand-in refuses one readable by others), since removed; the
+        // kubelet's identity shows endpoint and node name went through.
         let join = n
             .calls()
             .into_iter()
             .find(|c| c.starts_with("kubeadm join"))
             .unwrap();
-        assert!(join.contains("ip-10-0-0-5.ec2.internal:6443"), "{join}");
-        let private_dns = format!("--node-name ip-10-0-{}-5.ec2.internal", &name[name.len() - 1..]);
-        assert!(join.contains(&private_dns), "{join}");
+        assert!(join.starts_with("kubeadm join --config /etc/kubernetes/phx-join."), "{join}");
+        let file = join.rsplit(' ').next().unwrap();
+        assert_eq!(n.read(file), None, "{file} left on the node");
+        let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
+        assert!(kubelet.contains("server: https://ip-10-0-0-5.ec2.internal:6443\n"), "{kubelet}");
+        assert!(kubelet.contains(&format!("user: system:node:ip-10-0-{i}-5.ec2.internal\n")), "{kubelet}");
     }
 
     // Kubeconfig: 0600, server rewritten to the public endpoint.
@@ -194,22 +200,18 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
     assert_eq!(st["kubeconfig"], kc.to_str().unwrap());
     assert!(st["caCertHash"].as_str().unwrap().starts_with("sha256:"));
     assert!(NAMES.iter().all(|n| st["nodes"][n]["member"] == true));
-    // No secret in the document: not the token the workers used.
-    let join = env.sandbox.nodes[1]
-        .calls()
-        .into_iter()
-        .find(|c| c.starts_with("kubeadm join"))
-        .unwrap();
-    let token = join
-        .split_whitespace()
-        .skip_while(|w| *w != "--token")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    assert!(
-        !result.to_string().contains(&token),
-        "the join token leaked into the document"
-    );
+    // No secret anywhere phx writes: not in the document, not on stderr,
+    // not on any command line the nodes ran.
+    let secrets: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.secrets()).collect();
+    assert_eq!(secrets.len(), 2, "the init's token and the one phx made: {secrets:?}");
+    let calls: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.calls()).collect();
+    for secret in &secrets {
+        assert!(!result.to_string().contains(secret), "a secret in the document");
+        assert!(!stderr(&out).contains(secret), "a secret on stderr");
+        assert!(!calls.iter().any(|c| c.contains(secret)), "a secret on a command line");
+    }
+    let init = env.sandbox.nodes[0].calls().into_iter().find(|c| c.starts_with("kubeadm init")).unwrap();
+    assert!(init.contains("--skip-token-print --skip-certificate-key-print"), "{init}");
     // Output streams to stderr prefixed with the node's name.
     assert!(
         stderr(&out).contains("phoenix-worker-2        | phx: prepared"),
@@ -368,7 +370,7 @@ fn a_node_that_is_down_times_out_clearly_and_the_rest_finish() {
 fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
     let env = Env::new();
     let doc = env.doc(true);
-    let out = env.kubeadm(&["exec", "--", "echo", "hello from $(hostname -s)"], &doc);
+    let out = env.kubeadm(&["exec", "--", "sh", "-c", "echo hello from $(hostname -s)"], &doc);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -378,9 +380,39 @@ fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
         assert!(l.starts_with(&format!("{name:<23} | hello from ")), "{l}");
     }
 
-    let out = env.kubeadm(&["exec", "--role", "worker", "--", "exit 3"], &doc);
+    // Each argument is one word on the node, as kubectl exec has it.
+    let out = env.kubeadm(&["exec", "--node", "phoenix-worker-1", "--", "printf", "%s\\n", "a b", "$HOME"], &doc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "phoenix-worker-1 | a b\nphoenix-worker-1 | $HOME\n"
+    );
+
+    let out = env.kubeadm(&["exec", "--role", "worker", "--", "sh", "-c", "exit 3"], &doc);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stderr(&out).matches("exit 3").count(), 3, "{}", stderr(&out));
+
+    // A reader that stops early (`| head -1`) ends it quietly.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("phx-kubeadm"));
+    let mut child = cmd
+        .env("HOME", env.home.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .args(["exec", "--", "seq", "1", "20000"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::{BufRead, Write};
+        child.stdin.take().unwrap().write_all(doc.to_string().as_bytes()).unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(first.contains(" | 1"), "{first}");
+    } // stdout closed here
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "quiet, no panic");
 
     let out = env.kubeadm(&["exec", "--node", "phoenix-worker-1", "--", "true"], &doc);
     assert_eq!(out.status.code(), Some(0));

@@ -202,7 +202,11 @@ async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<
 /// made), then every LoadBalancer Service and Ingress of the cluster, so no
 /// cloud load balancer outlives the cluster; then the rest of phx's.
 async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
-    let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
+    let Some(client) = client::connect_if_present(doc, args.kubeconfig.as_deref()).await? else {
+        destroy::skipped();
+        doc.remove_status(keys::PLATFORM);
+        return Ok(());
+    };
     let lp = ListParams::default().labels(&format!("{TOOL_LABEL}={TOOL}"));
     let apps_all: Api<DynamicObject> = Api::all_with(client.clone(), &application_resource());
     let mut doomed = Vec::new();

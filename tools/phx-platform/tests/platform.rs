@@ -15,7 +15,7 @@ fn doc(api: &FakeApi) -> Value {
                     "platform": {"gitops": {"repoURL": "https://git.example.com/phoenix/booking-config.git", "path": "apps"}}},
            "status": {"network": {"vpcId": "vpc-0abc", "vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
                                   "subnets": [], "securityGroups": {}},
-                      "kubeadm": {"kubeconfig": api.kubeconfig()}}})
+                      "kubeadm": api.kubeadm_status()}})
 }
 
 struct Env {
