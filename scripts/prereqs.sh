@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests and the local sandbox need on this machine, installed once
 # and idempotently: Debian packages (openssh-server for the sandbox nodes,
-# curl, jq, util-linux's unshare, python3-venv) and a Python venv with
+# curl, jq, openssl (the kubeadm stand-in makes a cluster CA), util-linux's
+# unshare, python3-venv) and a Python venv with
 # moto[server], the AWS emulator, under ~/.cache/phx/venv (PHX_VENV).
 # Prints the venv's path on stdout. With PHX_NO_INSTALL=1 (the tests set
 # it: a test never installs anything) it only checks, and fails naming
@@ -25,6 +26,7 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v unshare >/dev/null || missing+=(util-linux)
 command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/curl ] || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 no_install() {
     say "missing: $* (run scripts/test.sh or scripts/prereqs.sh to install)"
     exit 1

@@ -18,19 +18,45 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-/// The text appended to every tool's `--help`: environment and exit codes.
-pub const AFTER_HELP: &str = "\
-Environment:
-  RUST_LOG                  log filter (overrides -v/-q), e.g. phx_state=debug
-  AWS_REGION, AWS_PROFILE   the standard AWS configuration chain
-  AWS_ENDPOINT_URL[_<SVC>]  another endpoint (an emulator, a VPC endpoint)
+/// The documented exit statuses, the same for every tool: `--help` and the
+/// man pages' EXIT STATUS are made from this one table.
+pub const EXIT_STATUS: &[(&str, &str)] = &[
+    ("0", "success"),
+    (
+        "1",
+        "the operation failed (remote error, lock held, timeout, wrong cluster, an earlier stage failed); \
+         the document written says what was made",
+    ),
+    ("2", "usage error"),
+    ("65", "the input document is invalid; nothing was changed anywhere"),
+    ("130", "interrupted (Ctrl-C, SIGTERM): the document written holds what was made"),
+];
 
-Exit status:
-  0   success
-  1   the operation failed (remote error, lock held, timeout, an earlier stage failed)
-  2   usage error
-  65  the input document is invalid (nothing was changed)
-  130 interrupted (Ctrl-C, SIGTERM): the document written holds what was made";
+/// Environment variables every tool reads (the man pages' ENVIRONMENT
+/// adds each tool's own).
+pub const ENVIRONMENT: &[(&str, &str)] = &[("RUST_LOG", "log filter (overrides -v/-q), e.g. phx_state=debug")];
+
+/// What the tools that call AWS read besides.
+pub const AWS_ENVIRONMENT: &[(&str, &str)] = &[
+    ("AWS_REGION, AWS_PROFILE", "the standard AWS configuration chain"),
+    ("AWS_ENDPOINT_URL[_<SVC>]", "another endpoint (an emulator, a VPC endpoint)"),
+];
+
+/// The text appended to every tool's `--help`: environment and exit codes.
+pub static AFTER_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows = |rows: &[(&str, &str)], w: usize| -> String {
+        rows.iter()
+            .map(|(k, v)| format!("  {k:<w$} {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "Environment:\n{}\n{}\n\nExit status:\n{}",
+        rows(ENVIRONMENT, 25),
+        rows(AWS_ENVIRONMENT, 25),
+        rows(EXIT_STATUS, 3)
+    )
+});
 
 fn init_logging(global: &GlobalArgs) {
     // Targets match by prefix, so `phx_` covers every phx crate and keeps

@@ -90,14 +90,19 @@ impl Document {
         }
         let metadata: Metadata = match raw.get("metadata") {
             None => return Err(Error::invalid("metadata.name: missing")),
+            Some(m) if !m.is_object() => return Err(Error::invalid(format!("metadata: must be an object, got {}", kind_of(m)))),
             Some(m) if m.get("name").is_none() => return Err(Error::invalid("metadata.name: missing")),
             Some(m) => typed("metadata", m)?,
         };
         validate_name(&metadata.name).map_err(|e| Error::invalid(format!("metadata.name: {e}")))?;
         let spec = match raw.get("spec") {
             None | Some(Value::Null) => Spec::default(),
-            Some(s) => typed("spec", s)?,
+            Some(s) => {
+                shaped_like("spec", s, &to_value(&Spec::default()))?;
+                typed("spec", s)?
+            }
         };
+        spec.validate()?;
         match raw.get("status") {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}
             Some(_) => return Err(Error::invalid("status: must be an object")),
@@ -268,6 +273,37 @@ fn validate_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Objects where the schema has objects. serde reads a struct from a JSON
+/// array too (field by position), so `"spec": []` would pass as an empty
+/// spec with every default: a typo'd document silently becoming the
+/// reference cluster. `reference` is the default spec as JSON, which has
+/// an object wherever the schema does.
+fn shaped_like(at: &str, value: &Value, reference: &Value) -> Result<()> {
+    let Value::Object(want) = reference else { return Ok(()) };
+    let Value::Object(got) = value else {
+        return Err(Error::invalid(format!("{at}: must be an object, got {}", kind_of(value))));
+    };
+    for (k, v) in got {
+        if let Some(r) = want.get(k).filter(|r| r.is_object()) {
+            if !v.is_null() {
+                shaped_like(&format!("{at}.{k}"), v, r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Deserialize a part of the document, naming the path of what is wrong.
 fn typed<T: DeserializeOwned>(at: &str, value: &Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -353,6 +389,38 @@ mod tests {
         }
         let e = parse(json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{}})).unwrap_err();
         assert_eq!(e.to_string(), "metadata.name: missing");
+    }
+
+    #[test]
+    fn objects_must_be_objects_and_regions_look_like_aws_regions() {
+        let base = json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{"name":"a"}});
+        let with = |path: &str, v: Value| {
+            let mut d = base.clone();
+            let mut at = &mut d;
+            let parts: Vec<&str> = path.split('.').collect();
+            for p in &parts[..parts.len() - 1] {
+                at = &mut at[*p];
+            }
+            at[parts[parts.len() - 1]] = v;
+            parse(d)
+        };
+        for (path, v, says) in [
+            ("spec", json!([]), "spec: must be an object, got an array"),
+            ("metadata", json!("a"), "metadata: must be an object"),
+            ("spec.network", json!([]), "spec.network: must be an object"),
+            ("spec.nodes.workers", json!([3]), "spec.nodes.workers: must be an object"),
+            ("spec.region", json!(""), "spec.region: \"\" is not an AWS region"),
+            ("spec.region", json!("mars-north-9x"), "spec.region"),
+            ("spec.region", json!("us-east-1; rm -rf /"), "spec.region"),
+            ("spec.state.region", json!("EU"), "spec.state.region"),
+        ] {
+            let e = with(path, v).unwrap_err();
+            assert_eq!(e.kind().code(), 65);
+            assert!(e.to_string().starts_with(says), "{path}: {e}");
+        }
+        for ok in ["us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "il-central-1"] {
+            assert!(with("spec.region", json!(ok)).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -27,6 +27,21 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The checks every tool shares, made by the document reader: the
+    /// fields that reach every AWS client (a region that is not one would
+    /// otherwise fail late inside the SDK, or not at all in an emulator).
+    /// Each tool checks the fields it reads itself.
+    pub fn validate(&self) -> crate::Result<()> {
+        for (path, region) in [("spec.region", &self.region), ("spec.state.region", &self.state.region)] {
+            if let Some(r) = region.as_deref().filter(|r| !is_region(r)) {
+                return Err(crate::Error::invalid(format!(
+                    "{path}: {r:?} is not an AWS region (like us-east-1)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The reference platform: three zones, one control plane, three
     /// workers, Kubernetes 1.34 with Calico, the AWS cloud controller
     /// manager and the platform add-ons.
@@ -35,6 +50,32 @@ impl Spec {
             region: Some(region.to_string()),
             ..Spec::default()
         }
+    }
+}
+
+/// An AWS region's form: `us-east-1`, `us-gov-west-1`, `ap-southeast-4`.
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1].iter().all(lower)
+        && parts[parts.len() - 1].len() <= 2
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+/// An IPv4 CIDR (`10.96.0.0/12`); else an input error naming `path`.
+pub fn check_ipv4_cidr(path: &str, v: &str) -> crate::Result<()> {
+    let ok = v.split_once('/').is_some_and(|(ip, len)| {
+        ip.parse::<std::net::Ipv4Addr>().is_ok()
+            && len.bytes().all(|b| b.is_ascii_digit())
+            && len.parse::<u8>().is_ok_and(|l| l <= 32)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(format!("{path}: {v:?} is not an IPv4 CIDR (like 10.96.0.0/12)")))
     }
 }
 

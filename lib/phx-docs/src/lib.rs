@@ -33,23 +33,14 @@ pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         let name = cmd.get_name().to_string();
         let mut cmd = cmd.version(env!("CARGO_PKG_VERSION"));
         cmd.build();
-        let mut page = Vec::new();
-        clap_mangen::Man::new(cmd.clone())
-            .source(source.clone())
-            .render(&mut page)?;
-        page.extend(extra_sections(&name).into_bytes());
-        out.push((format!("{name}.1"), page));
+        out.push((format!("{name}.1"), page(&cmd, &source, &name, None)?));
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             // clap names are &'static str without its `string` feature; a
             // generator that runs once can leak a few.
             let full: &'static str = Box::leak(format!("{name}-{}", sub.get_name()).into_boxed_str());
             let bin: &'static str = Box::leak(format!("{name} {}", sub.get_name()).into_boxed_str());
             let sub = sub.clone().name(full).bin_name(bin);
-            let mut page = Vec::new();
-            clap_mangen::Man::new(sub)
-                .source(source.clone())
-                .render(&mut page)?;
-            out.push((format!("{full}.1"), page));
+            out.push((format!("{full}.1"), page(&sub, &source, &name, Some(full))?));
         }
         for (shell, file) in [
             (Shell::Bash, format!("completions/{name}.bash")),
@@ -63,6 +54,76 @@ pub fn render() -> std::io::Result<Vec<(String, Vec<u8>)>> {
         }
     }
     Ok(out)
+}
+
+/// One page, laid out as man-pages(7) has it: NAME, SYNOPSIS,
+/// DESCRIPTION, OPTIONS, (COMMANDS), EXIT STATUS, ENVIRONMENT, FILES,
+/// EXAMPLES (a verb's after-help), VERSION. The tools' `--help` text for
+/// exit codes and environment is not copied in: the sections are made from
+/// the same tables (`phx_core::cli::{EXIT_STATUS, ENVIRONMENT}`).
+fn page(cmd: &clap::Command, source: &str, tool: &str, verb: Option<&str>) -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(cmd.clone()).source(source.to_string());
+    let mut w = Vec::new();
+    man.render_title(&mut w)?;
+    man.render_name_section(&mut w)?;
+    man.render_synopsis_section(&mut w)?;
+    man.render_description_section(&mut w)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut w)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut w)?;
+    }
+    let mut exit: Vec<(&str, &str)> = phx_core::cli::EXIT_STATUS.to_vec();
+    if verb == Some("phx-kubeadm-exec") {
+        exit = vec![
+            ("0\u{2013}255", "the worst exit status of the command on the chosen nodes"),
+            ("255", "a node could not be reached"),
+            ("1", "stdout was closed by its reader (quietly)"),
+            ("2", "usage error"),
+            ("65", "the input document is invalid; nothing was run"),
+        ];
+    }
+    let mut env: Vec<(&str, &str)> = phx_core::cli::ENVIRONMENT.to_vec();
+    if ["phx-state", "phx-net", "phx-iam", "phx-nodes"].contains(&tool) {
+        env.extend(phx_core::cli::AWS_ENVIRONMENT);
+    }
+    env.extend(environment(tool));
+    let mut roff = String::new();
+    section(&mut roff, "EXIT STATUS", &exit);
+    section(&mut roff, "ENVIRONMENT", &env);
+    section(&mut roff, "FILES", files(tool));
+    if let Some(text) = verb.and(cmd.get_after_help()) {
+        roff.push_str(".SH EXAMPLES\n");
+        // Commands are the indented lines; the rest is prose.
+        for line in text.to_string().lines() {
+            match line.trim() {
+                "" => roff.push_str(".PP\n"),
+                l if line.starts_with("  ") => roff.push_str(&format!(".nf\n    {}\n.fi\n", esc(l))),
+                l => roff.push_str(&format!("{}\n", esc(l))),
+            }
+        }
+    }
+    w.extend(roff.into_bytes());
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut w)?;
+    }
+    Ok(w)
+}
+
+fn esc(t: &str) -> String {
+    t.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// `.SH TITLE` and a tagged paragraph per row.
+fn section(roff: &mut String, title: &str, rows: &[(&str, &str)]) {
+    if rows.is_empty() {
+        return;
+    }
+    roff.push_str(&format!(".SH \"{title}\"\n"));
+    for (what, why) in rows {
+        roff.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", esc(what), esc(why)));
+    }
 }
 
 /// Files a tool reads or writes, beyond the document on stdin/stdout.
@@ -129,22 +190,6 @@ fn environment(tool: &str) -> &'static [(&'static str, &'static str)] {
         "phx-iam" | "phx-cni" | "phx-ccm" | "phx-platform" => &[MIRROR, CACHE],
         _ => &[],
     }
-}
-
-/// ENVIRONMENT (phx's own variables) and FILES, in roff.
-fn extra_sections(tool: &str) -> String {
-    let esc = |t: &str| t.replace('\\', "\\e").replace('-', "\\-");
-    let mut roff = String::new();
-    for (title, rows) in [("ENVIRONMENT", environment(tool)), ("FILES", files(tool))] {
-        if rows.is_empty() {
-            continue;
-        }
-        roff.push_str(&format!(".SH \"{title}\"\n"));
-        for (what, why) in rows {
-            roff.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", esc(what), esc(why)));
-        }
-    }
-    roff
 }
 
 /// Write everything under `dir`.

@@ -24,34 +24,32 @@ fn checked_in_pages_and_completions_are_current() {
 }
 
 #[test]
-fn every_tool_page_lists_its_verbs_exit_status_and_examples() {
+fn every_page_has_the_man_pages_7_sections() {
     let files = phx_docs::render().unwrap();
-    for tool in [
-        "phx-state",
-        "phx-net",
-        "phx-iam",
-        "phx-nodes",
-        "phx-kubeadm",
-        "phx-cni",
-        "phx-ccm",
-        "phx-platform",
-    ] {
-        let page = &files.iter().find(|(r, _)| *r == format!("{tool}.1")).unwrap().1;
-        let text = String::from_utf8_lossy(page);
-        assert!(text.contains("apply") || tool == "phx-state", "{tool}: verbs");
-        assert!(
-            text.contains("Exit status") && text.contains("65"),
-            "{tool}: exit status"
-        );
-        assert!(text.contains("AWS_REGION"), "{tool}: environment");
-        let verb = files
+    let pages: Vec<(&String, String)> = files
+        .iter()
+        .filter(|(r, _)| r.ends_with(".1"))
+        .map(|(r, b)| (r, String::from_utf8_lossy(b).into_owned()))
+        .collect();
+    assert_eq!(pages.iter().filter(|(r, _)| !r.contains('-') || r.matches('-').count() == 1).count(), 8);
+    for (name, text) in &pages {
+        let order: Vec<usize> = [".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH \"EXIT STATUS\"", ".SH \"ENVIRONMENT\""]
             .iter()
-            .find(|(r, _)| r.starts_with(&format!("{tool}-")) && r.ends_with(".1"))
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&verb.1).contains("Example"),
-            "{tool}: {} has an example",
-            verb.0
-        );
+            .map(|h| text.find(h).unwrap_or_else(|| panic!("{name}: no {h}")))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{name}: sections out of order");
+        assert!(!text.contains(".SH EXTRA"), "{name}: an EXTRA section");
+        assert!(text.contains("nothing was") && text.contains("65"), "{name}: exit 65");
+        assert!(text.contains("RUST_LOG"), "{name}: environment");
+        let tool = name.trim_end_matches(".1");
+        let is_verb = tool.matches('-').count() > 1;
+        if is_verb {
+            assert!(text.contains(".SH EXAMPLES"), "{name}: examples");
+        }
+        if tool.starts_with("phx-kubeadm") {
+            assert!(text.contains(".SH \"FILES\"") && text.contains("known_hosts"), "{name}: files");
+        }
     }
+    let exec = &pages.iter().find(|(r, _)| *r == "phx-kubeadm-exec.1").unwrap().1;
+    assert!(exec.contains("the worst exit status"), "exec's own exit status");
 }

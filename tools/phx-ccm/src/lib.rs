@@ -25,7 +25,7 @@ pub const TOOL: &str = "phx-ccm";
         Service account, RBAC and a DaemonSet on the control plane nodes (tolerating the taints it \
         exists to remove), image matching spec.kubernetes.version's minor (spec.cloudProvider.image \
         overrides), --cloud-provider=aws and --cluster-name=<name>. Writes status.ccm.",
-    after_help = AFTER_HELP)]
+    after_help = AFTER_HELP.as_str())]
 pub struct Cli {
     #[command(subcommand)]
     pub verb: Verb,

@@ -36,6 +36,17 @@ pub const RELEASES: &[(&str, &str)] = &[
 
 pub fn image(k8s_version: &str, configured: Option<&str>) -> Result<String> {
     if let Some(i) = configured {
+        // An image reference: registry/path:tag or @digest, nothing a
+        // YAML value or a shell would read differently.
+        let ok = !i.is_empty()
+            && !i.starts_with(['-', '/', ':', '@'])
+            && i.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"./:_@-".contains(&b));
+        if !ok {
+            return Err(Error::invalid(format!(
+                "spec.cloudProvider.image: {i:?} is not an image reference (like \
+                 registry.k8s.io/provider-aws/cloud-controller-manager:v1.34.0)"
+            )));
+        }
         return Ok(i.to_string());
     }
     let v = k8s_version.trim_start_matches('v');

@@ -24,7 +24,7 @@ pub const TOOL: &str = "phx-cni";
         Applies Calico's pinned calico.yaml (downloaded, sha256-checked and cached; PHX_ARTIFACT_MIRROR \
         replaces upstream) server-side as field manager phx, with CALICO_IPV4POOL_CIDR = \
         spec.kubernetes.podCidr, CRDs first. Writes status.cni.",
-    after_help = AFTER_HELP)]
+    after_help = AFTER_HELP.as_str())]
 pub struct Cli {
     #[command(subcommand)]
     pub verb: Verb,
@@ -129,6 +129,7 @@ fn checks() -> Vec<Check> {
 
 async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<()> {
     let pod_cidr = doc.spec().kubernetes.pod_cidr.clone();
+    phx_core::spec::check_ipv4_cidr("spec.kubernetes.podCidr", &pod_cidr)?;
     let objects = objects(&pod_cidr).await?;
     if dry_run && client::before_cluster(doc, args.kubeconfig.as_deref())? {
         let changes = apply::changes(&apply::all_created(&objects));

@@ -14,7 +14,7 @@ use phx_core::cli::{GlobalArgs, AFTER_HELP};
         driver's AWS-managed policy and ECR read-only. Upstream policy documents are downloaded from \
         pinned URLs, checked against pinned sha256 digests and cached; PHX_ARTIFACT_MIRROR (a base URL \
         or a directory) replaces upstream for air-gapped use.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP.as_str()
 )]
 pub struct Cli {
     #[command(subcommand)]

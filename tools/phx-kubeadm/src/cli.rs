@@ -17,7 +17,7 @@ use std::time::Duration;
         prepared in parallel (swap, kernel modules, sysctls, containerd, the pkgs.k8s.io packages); \
         the control plane runs kubeadm init as soon as it is prepared, each worker joins as soon as \
         it is prepared and the control plane is up. Steps already done are detected and skipped.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP.as_str()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,7 +46,8 @@ pub enum Verb {
     #[command(
         after_help = "The document is read from stdin; the nodes' output goes to stdout.\n\n\
         Examples:\n  phx-state pull < cluster.json | phx-kubeadm exec -- uptime\n  \
-        phx-state pull < cluster.json | phx-kubeadm exec --role worker -- sudo systemctl status kubelet"
+        phx-state pull < cluster.json | phx-kubeadm exec --role worker -- sudo systemctl status kubelet\n  \
+        phx-state pull < cluster.json | phx-kubeadm exec -- sh -c 'df -h / | tail -1'"
     )]
     Exec(ExecArgs),
 }
@@ -88,7 +89,9 @@ pub struct ExecArgs {
     /// Only this node (repeatable)
     #[arg(long = "node", value_name = "NAME")]
     pub nodes: Vec<String>,
-    /// The command, run by the node's SSH user through its shell
+    /// The command and its arguments, each passed as one word (as kubectl exec does); for
+    /// pipes, globs or variables of the node's shell: -- sh -c '...'
+
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }

@@ -62,26 +62,23 @@ pub fn init_config(
     version: &Version,
     cp: &ControlPlane<'_>,
 ) -> Result<String> {
+    // The certificate SANs, each checked under the name of its field.
+    let named = [
+        ("spec.kubernetes.apiEndpoint", cp.api_host),
+        ("status.nodes[].publicIp", cp.public_ip),
+        ("status.nodes[].privateDns", Some(cp.private_dns)),
+        ("status.nodes[].privateIp", cp.private_ip),
+    ];
     let mut sans: Vec<&str> = Vec::new();
-    for s in [cp.api_host, cp.public_ip, Some(cp.private_dns), cp.private_ip]
-        .into_iter()
-        .flatten()
-    {
-        if !sans.contains(&s) {
-            sans.push(s);
+    for (what, v) in named.iter().filter_map(|(w, v)| v.map(|v| (*w, v))) {
+        plain(what, v)?;
+        if !sans.contains(&v) {
+            sans.push(v);
         }
     }
-    for (what, v) in [
-        ("status.nodes[].privateDns", cp.private_dns),
-        ("spec.kubernetes.podCidr", &k8s.pod_cidr),
-        ("spec.kubernetes.serviceCidr", &k8s.service_cidr),
-        ("metadata.name", cluster),
-    ]
-    .into_iter()
-    .chain(sans.iter().map(|s| ("a certificate SAN", *s)))
-    {
-        plain(what, v)?;
-    }
+    plain("metadata.name", cluster)?;
+    phx_core::spec::check_ipv4_cidr("spec.kubernetes.podCidr", &k8s.pod_cidr)?;
+    phx_core::spec::check_ipv4_cidr("spec.kubernetes.serviceCidr", &k8s.service_cidr)?;
     let sans: String = sans.iter().map(|s| format!("  - {s}\n")).collect();
     Ok(format!(
         "apiVersion: kubeadm.k8s.io/v1beta4

@@ -421,6 +421,30 @@ fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
 }
 
 #[test]
+fn a_failing_init_that_prints_its_secrets_leaks_none_of_them() {
+    let env = Env::new();
+    let cp = &env.sandbox.nodes[0];
+    std::fs::write(cp.dir.join("leaky-init"), "").unwrap();
+    let out = env.kubeadm(&["apply", "-vv"], &env.doc(true));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let written: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = written["error"]["message"].as_str().unwrap();
+    assert!(message.contains("init failed (exit 1)") && message.contains("<redacted>"), "{message}");
+
+    let secrets = cp.secrets();
+    assert_eq!(secrets.len(), 2, "a token and a certificate key: {secrets:?}");
+    let ca_key = cp.read("/etc/kubernetes/pki/ca.key").unwrap();
+    let key_lines: Vec<&str> = ca_key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!key_lines.is_empty());
+    let (err, doc) = (stderr(&out), written.to_string());
+    assert!(err.contains("BEGIN PRIVATE KEY"), "the key was printed (and masked): {err}");
+    for secret in secrets.iter().map(String::as_str).chain(key_lines) {
+        assert!(!err.contains(secret), "{secret} on stderr:\n{err}");
+        assert!(!doc.contains(secret), "{secret} in the document");
+    }
+}
+
+#[test]
 fn reset_undoes_init_and_join_so_apply_does_them_again() {
     let env = Env::new();
     let up = ok(&env.apply(&[], &env.doc(true)));

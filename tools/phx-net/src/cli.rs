@@ -13,7 +13,7 @@ use std::time::Duration;
         Reads the cluster document on stdin and writes it on stdout with status.network. Every \
         resource is tagged kubernetes.io/cluster/<name>=owned and found again by its tags, so a \
         re-run creates only what is missing and a converged network makes no mutating call.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP.as_str()
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -40,7 +40,8 @@ pub struct SubnetWant {
 }
 
 impl Desired {
-    pub fn from_spec(net: &NetworkSpec) -> Result<Desired> {
+    /// `region`: `spec.region` when set (zones must be in it).
+    pub fn from_spec(net: &NetworkSpec, region: Option<&str>) -> Result<Desired> {
         let bad = |field: &str, msg: String| Error::invalid(format!("spec.network.{field}: {msg}"));
         let vpc_cidr: Ipv4Net = net
             .vpc_cidr
@@ -81,6 +82,27 @@ impl Desired {
         }
         if net.zones.len() > 8 {
             return Err(bad("zones", "at most 8 zones".into()));
+        }
+        for z in &net.zones {
+            // An availability zone: its region and one letter (us-east-1a).
+            let (r, letter) = z.split_at(z.len().saturating_sub(1));
+            let ok = phx_core::spec::is_region(r)
+                && letter.bytes().all(|b| b.is_ascii_lowercase())
+                && region.is_none_or(|want| want == r);
+            if !ok {
+                let want = region.map_or("a zone like us-east-1a".to_string(), |r| format!("a zone of {r} (like {r}a)"));
+                return Err(bad("zones", format!("{z:?} is not {want}")));
+            }
+        }
+        let id_ok = |prefix: &str, id: &str| {
+            id.strip_prefix(prefix)
+                .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if let Some(id) = net.vpc_id.as_deref().filter(|id| !id_ok("vpc-", id)) {
+            return Err(bad("vpcId", format!("{id:?} is not a VPC id (like vpc-0abc12345def67890)")));
+        }
+        if let Some(id) = net.subnet_ids.iter().find(|id| !id_ok("subnet-", id)) {
+            return Err(bad("subnetIds", format!("{id:?} is not a subnet id (like subnet-0abc12345def67890)")));
         }
         let byo = match (&net.vpc_id, net.subnet_ids.is_empty()) {
             (Some(id), false) => Some(Byo {
@@ -197,7 +219,7 @@ mod tests {
 
     #[test]
     fn subnets_split_the_vpc_without_overlap() {
-        let d = Desired::from_spec(&spec(&["203.0.113.7/32"])).unwrap();
+        let d = Desired::from_spec(&spec(&["203.0.113.7/32"]), None).unwrap();
         let zones: Vec<String> = ["a", "b", "c"].iter().map(|z| format!("us-east-1{z}")).collect();
         let s = d.subnets(&zones);
         let cidrs: Vec<String> = s.iter().map(|s| s.cidr.to_string()).collect();
@@ -217,23 +239,23 @@ mod tests {
 
     #[test]
     fn admin_cidrs_are_required_and_the_world_is_refused() {
-        let e = Desired::from_spec(&spec(&[])).unwrap_err();
+        let e = Desired::from_spec(&spec(&[]), None).unwrap_err();
         assert_eq!(e.kind().code(), 65);
         assert!(
             e.to_string().starts_with("spec.network.adminCidrs: required"),
             "{e}"
         );
-        let e = Desired::from_spec(&spec(&["0.0.0.0/0"])).unwrap_err();
+        let e = Desired::from_spec(&spec(&["0.0.0.0/0"]), None).unwrap_err();
         assert!(e.to_string().contains("allowWorldSsh"), "{e}");
         let mut s = spec(&["0.0.0.0/0"]);
         s.allow_world_ssh = true;
-        assert!(Desired::from_spec(&s).is_ok());
-        assert!(Desired::from_spec(&spec(&["not-a-cidr"])).is_err());
+        assert!(Desired::from_spec(&s, None).is_ok());
+        assert!(Desired::from_spec(&spec(&["not-a-cidr"]), None).is_err());
     }
 
     #[test]
     fn ssh_only_from_admins_and_the_api_only_on_the_control_plane() {
-        let d = Desired::from_spec(&spec(&["203.0.113.7/32"])).unwrap();
+        let d = Desired::from_spec(&spec(&["203.0.113.7/32"]), None).unwrap();
         for g in [SG_CONTROL_PLANE, SG_WORKERS] {
             let ssh: Vec<_> = d.rules(g).into_iter().filter(|r| r.from == Some(22)).collect();
             assert_eq!(ssh.len(), 1);

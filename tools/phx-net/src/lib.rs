@@ -48,7 +48,7 @@ pub async fn run(verb: Verb) -> Result<()> {
 /// Plan, and unless `dry_run`, apply; `status.network` records the outcome
 /// (what exists, including anything made before a failure).
 async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
-    let want = Desired::from_spec(&doc.spec().network)?;
+    let want = Desired::from_spec(&doc.spec().network, doc.spec().region.as_deref())?;
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let ec2 = aws.ec2();
     let tags = ClusterTags::new(doc.name());

@@ -16,7 +16,7 @@ use std::time::Duration;
         root volumes. Each node has a stable name: a re-run reuses what exists and launches only what \
         is missing. The image is spec.nodes.image.id, else the cluster's current image, else the \
         newest Canonical Ubuntu 24.04 LTS amd64 image.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP.as_str()
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -140,6 +140,29 @@ pub fn parse_name(cluster: &str, name: &str) -> Option<(NodeRole, u32)> {
     Some((role, n.parse().ok().filter(|n| *n > 0)?))
 }
 
+/// The fields that reach AWS or the nodes as text: an AMI id of AMI's
+/// form, an SSH user name a shell and sshd read as one plain word.
+pub fn check_fields(spec: &NodesSpec) -> Result<()> {
+    if let Some(id) = &spec.image.id {
+        let hex = id.strip_prefix("ami-").unwrap_or_default();
+        if !(8..=17).contains(&hex.len()) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid(format!(
+                "spec.nodes.image.id: {id:?} is not an AMI id (like ami-0abcdef1234567890)"
+            )));
+        }
+    }
+    let user = &spec.ssh.user;
+    let plain = user.len() <= 32
+        && user.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !plain {
+        return Err(Error::invalid(format!(
+            "spec.nodes.ssh.user: {user:?} is not a user name (like ubuntu)"
+        )));
+    }
+    Ok(())
+}
+
 /// Instance types look like `t3.large`; AWS itself is asked before any
 /// launch, this only catches what cannot be one.
 fn check_group(path: &str, g: &NodeGroupSpec) -> Result<()> {

@@ -87,6 +87,7 @@ async fn converge(doc: &mut Document, args: &ApplyArgs, dry_run: bool) -> Result
     // Everything that can be wrong with the input, before any call.
     let spec = doc.spec().nodes.clone();
     let public_key = key::PublicKey::find(spec.ssh.public_key_file.as_deref())?;
+    desired::check_fields(&spec)?;
     for e in spec.ssh.endpoints.values() {
         status::endpoint(e)?;
     }

@@ -151,6 +151,7 @@ pub const GITOPS_APP: &str = "phoenix-booking-apps";
 
 /// The enabled add-ons' charts; an unknown name is refused.
 pub fn enabled(spec: &Spec) -> Result<Vec<&'static Chart>> {
+    check_gitops(spec)?;
     let mut out = Vec::new();
     for (name, on) in &spec.platform.addons {
         let known = name == ARGOCD || ADDONS.iter().any(|(n, _)| n == name);
@@ -223,6 +224,27 @@ pub fn application(c: &Chart, values: &Value) -> Value {
                            "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"]}
         }
     })
+}
+
+/// `spec.platform.gitops`: a repository Argo CD can clone, a path inside
+/// it, a revision; refused before anything is applied.
+fn check_gitops(spec: &Spec) -> Result<()> {
+    let Some(g) = &spec.platform.gitops else { return Ok(()) };
+    let bad = |field: &str, v: &str, want: &str| {
+        Err(Error::invalid(format!("spec.platform.gitops.{field}: {v:?} is not {want}")))
+    };
+    let url = &g.repo_url;
+    let scheme = ["https://", "http://", "ssh://", "git@"].iter().any(|p| url.starts_with(p));
+    if !scheme || url.len() < 10 || url.chars().any(char::is_whitespace) {
+        return bad("repoURL", url, "a Git repository URL (https://, ssh:// or git@)");
+    }
+    if g.path.starts_with('/') || g.path.split('/').any(|p| p == "..") || g.path.chars().any(char::is_control) {
+        return bad("path", &g.path, "a path inside the repository");
+    }
+    if g.target_revision.is_empty() || g.target_revision.chars().any(char::is_whitespace) {
+        return bad("targetRevision", &g.target_revision, "a branch, tag or commit");
+    }
+    Ok(())
 }
 
 /// The app-of-apps for the booking services' config repository.

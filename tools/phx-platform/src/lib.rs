@@ -34,7 +34,7 @@ pub const TOOL: &str = "phx-platform";
         from its pinned install.yaml into namespace argocd; each enabled add-on of \
         spec.platform.addons as an Application with a Helm source at a pinned chart version (no helm \
         binary needed); the app-of-apps of spec.platform.gitops. Writes status.platform.",
-    after_help = AFTER_HELP)]
+    after_help = AFTER_HELP.as_str())]
 pub struct Cli {
     #[command(subcommand)]
     pub verb: Verb,

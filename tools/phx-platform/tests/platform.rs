@@ -24,15 +24,25 @@ struct Env {
 
 impl Env {
     fn platform(&self, args: &[&str], doc: &Value) -> Output {
-        assert_cmd::Command::cargo_bin("phx-platform")
-            .unwrap()
-            .env("PHX_ARTIFACT_MIRROR", mirror())
+        self.platform_with_kubeconfig(None, args, doc)
+    }
+
+    /// With `KUBECONFIG` (and `~/.kube/config`) naming `ambient`, as on a
+    /// laptop where the user last looked at another cluster.
+    fn platform_with_kubeconfig(&self, ambient: Option<&std::path::Path>, args: &[&str], doc: &Value) -> Output {
+        let mut cmd = assert_cmd::Command::cargo_bin("phx-platform").unwrap();
+        cmd.env("PHX_ARTIFACT_MIRROR", mirror())
             .env("PHX_CACHE_DIR", self.cache.path())
+            .env("HOME", self.cache.path())
             .env_remove("KUBECONFIG")
-            .args(args)
-            .write_stdin(doc.to_string())
-            .output()
-            .unwrap()
+            .env_remove("PHX_KUBECONFIG");
+        if let Some(k) = ambient {
+            let dot_kube = self.cache.path().join(".kube");
+            std::fs::create_dir_all(&dot_kube).unwrap();
+            std::fs::copy(k, dot_kube.join("config")).unwrap();
+            cmd.env("KUBECONFIG", k);
+        }
+        cmd.args(args).write_stdin(doc.to_string()).output().unwrap()
     }
 }
 
@@ -238,4 +248,86 @@ fn destroy_removes_load_balancers_and_ingresses_before_anything_else() {
         lb < argocd_server,
         "load balancers go before the platform: {deletes:#?}"
     );
+}
+
+/// Another cluster, the one the ambient kubeconfig names, with a
+/// LoadBalancer Service (a cloud load balancer) that must survive.
+fn other_cluster() -> FakeApi {
+    let other = FakeApi::start(Some(1));
+    other.lock().put(
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front", "namespace": "shop"},
+               "spec": {"type": "LoadBalancer"}}),
+        "user",
+    );
+    other
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn an_ambient_kubeconfig_of_another_cluster_is_never_used() {
+    let other = other_cluster();
+    let e = env();
+    let mut fresh = doc(&other);
+    fresh["status"].as_object_mut().unwrap().remove("kubeadm");
+
+    // destroy without this cluster's kubeconfig: one line, the in-cluster
+    // step skipped, the pipeline goes on (exit 0), status.platform gone.
+    fresh["status"]["platform"] = json!({"ready": true});
+    let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["destroy", "--timeout", "10s"], &fresh);
+    let down = ok(&out);
+    assert!(down["status"].get("platform").is_none(), "{down}");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("skipping the in-cluster step") && err.contains("phx-net destroy"), "{err}");
+
+    // apply: refused before any request (nothing to connect to is exit 65).
+    let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["apply", "--timeout", "10s"], &fresh);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no kubeconfig for this cluster"), "{}", stderr(&out));
+
+    // The recorded kubeconfig file removed since: destroy skips as well.
+    let mine = FakeApi::start(Some(1));
+    let mut gone = doc(&mine);
+    gone["status"]["kubeadm"]["kubeconfig"] = json!("/nonexistent/phx-phoenix.conf");
+    let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["destroy", "--timeout", "10s"], &gone);
+    ok(&out);
+
+    assert!(other.requests().is_empty(), "the other cluster was asked: {:?}", other.requests());
+    assert!(other.get("", "services", "shop", "front").is_some());
+}
+
+#[test]
+fn a_kubeconfig_whose_ca_is_not_this_clusters_is_refused_naming_both() {
+    let other = other_cluster();
+    let mine = FakeApi::start(Some(1));
+    let e = env();
+    // This cluster's identity, another cluster's kubeconfig (a stale path,
+    // a copy-paste, --kubeconfig pointing at the wrong file).
+    let mut d = doc(&mine);
+    d["status"]["kubeadm"]["kubeconfig"] = json!(other.kubeconfig());
+    for verb in ["apply", "destroy", "plan"] {
+        let out = e.platform(&[verb, "--timeout", "10s"], &d);
+        assert_eq!(out.status.code(), Some(1), "{verb}: {}", stderr(&out));
+        let err = stderr(&out);
+        let err = err.lines().filter(|l| l.starts_with("phx-platform:")).collect::<Vec<_>>().join("\n");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&other.ca_cert_hash()) && err.contains(&mine.ca_cert_hash()), "{err}");
+        // The failure is in the document for phx-state push to store.
+        let written: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(written["error"]["message"].as_str().unwrap().contains("not this cluster's"), "{written}");
+    }
+    let out = e.platform(&["destroy", "--kubeconfig", other.kubeconfig().to_str().unwrap()], &doc(&mine));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // Unrecorded identity: nothing to prove the kubeconfig by.
+    let mut unproven = doc(&other);
+    unproven["status"]["kubeadm"].as_object_mut().unwrap().remove("caCertHash");
+    let out = e.platform(&["destroy"], &unproven);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot prove"), "{}", stderr(&out));
+
+    assert!(other.requests().is_empty(), "the other cluster was asked: {:?}", other.requests());
+    assert!(mine.requests().is_empty());
 }

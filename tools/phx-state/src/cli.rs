@@ -15,7 +15,7 @@ use std::time::Duration;
         The state lives in S3 (locking in DynamoDB, or S3 itself with --lock s3) when \
         spec.state.bucket is set, otherwise in a local directory (.phx-state). Every verb but \
         `new` and `schema` reads the cluster document on stdin to learn which state it is about.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP.as_str()
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -19,7 +19,9 @@ pub async fn push(backend: &BackendArgs, unlock: bool, force: bool) -> Result<()
     let mut doc = io::read_stdin()?;
     // Validate what we will read before touching anything remote.
     state_of(&doc)?;
-    let result = match backend.resolve(&doc).open().await {
+    let config = backend.resolve(&doc);
+    config.validate()?;
+    let result = match config.open().await {
         Ok((store, locker)) => store_document(&mut doc, &store, &locker, unlock, force).await,
         Err(e) => Err(e),
     };
