@@ -148,6 +148,11 @@ fn with(doc: &Value, path: &str, v: Option<Value>) -> Value {
     d
 }
 
+/// Tools and verbs that read a document.
+type Readers = &'static [(&'static str, &'static str)];
+/// Fields to break, each with its broken value.
+type Fields<'a> = &'a [(&'static str, Value)];
+
 /// A broken document: what it is, what the refusal must name, its bytes.
 type Case = (String, String, Vec<u8>);
 
@@ -178,7 +183,12 @@ fn the_valid_document_is_accepted_by_the_reading_steps() {
     // were refused for it.
     for (tool, verb) in READERS.iter().filter(|r| **r != ("phx-nodes", "apply")) {
         let out = c.run(tool, verb, base.as_bytes());
-        assert_ne!(out.status.code(), Some(65), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_ne!(
+            out.status.code(),
+            Some(65),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -228,14 +238,20 @@ fn broken_documents_are_refused_by_every_reader_before_any_call() {
         ],
     ));
     let wrong = c.check(&all, READERS);
-    assert!(wrong.is_empty(), "{} of {} refused wrongly:\n{}", wrong.len(), all.len() * READERS.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} refused wrongly:\n{}",
+        wrong.len(),
+        all.len() * READERS.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
 fn each_tool_refuses_the_fields_it_reads_before_any_call() {
     let c = Corpus::new();
     let base = c.valid();
-    let table: &[(&[(&str, &str)], &[(&str, Value)])] = &[
+    let table: &[(Readers, Fields)] = &[
         (
             &[("phx-net", "apply")],
             &[
@@ -271,7 +287,10 @@ fn each_tool_refuses_the_fields_it_reads_before_any_call() {
                 ("spec.kubernetes.version", json!("2.0")),
                 ("spec.kubernetes.podCidr", json!("banana")),
                 ("spec.kubernetes.serviceCidr", json!("10.96.0.0/33")),
-                ("spec.kubernetes.apiEndpoint", json!("api.example.com\nkind: Evil")),
+                (
+                    "spec.kubernetes.apiEndpoint",
+                    json!("api.example.com\nkind: Evil"),
+                ),
                 ("spec.nodes.ssh.privateKeyFile", json!("/nonexistent/id")),
                 ("spec.nodes.ssh.jumpHost", json!("bastion:port")),
                 ("status.nodes", json!([])),
@@ -320,5 +339,10 @@ fn each_tool_refuses_the_fields_it_reads_before_any_call() {
         n += docs.len() * readers.len();
         wrong.extend(c.check(&docs, readers));
     }
-    assert!(wrong.is_empty(), "{} of {n} refused wrongly:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {n} refused wrongly:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

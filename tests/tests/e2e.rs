@@ -380,7 +380,11 @@ fn a_debug_deploy_prints_and_stores_no_secret() {
         .unwrap();
     success("deploy at RUST_LOG=debug", &out);
     let err = stderr(&out);
-    assert!(err.contains("DEBUG"), "debug logs were on: {}", &err[..err.len().min(2000)]);
+    assert!(
+        err.contains("DEBUG"),
+        "debug logs were on: {}",
+        &err[..err.len().min(2000)]
+    );
 
     // What must appear nowhere: the bootstrap tokens kubeadm made (the
     // init's and the one phx had made for the joins) and the cluster's
@@ -389,18 +393,28 @@ fn a_debug_deploy_prints_and_stores_no_secret() {
     assert!(secrets.len() >= 2, "{secrets:?}");
     for key in ["admin.key", "apiserver.key"] {
         let pem = std::fs::read_to_string(sb.dir().join("api/pki").join(key)).unwrap();
-        secrets.extend(pem.lines().filter(|l| !l.starts_with("-----")).map(str::to_string));
+        secrets.extend(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .map(str::to_string),
+        );
     }
     let stored = sb.stored().to_string();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     // Every command line the nodes ran (the stand-ins record their argv).
     let calls: Vec<String> = (1..=4).flat_map(|i| sb.calls(i)).collect();
-    assert!(calls.iter().any(|c| c.starts_with("kubeadm join --config ")), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("kubeadm join --config ")),
+        "{calls:?}"
+    );
     for s in &secrets {
         assert!(!err.contains(s.as_str()), "a secret on stderr");
         assert!(!stdout.contains(s.as_str()), "a secret on stdout");
         assert!(!stored.contains(s.as_str()), "a secret in the stored state");
-        assert!(!calls.iter().any(|c| c.contains(s.as_str())), "a secret on a command line");
+        assert!(
+            !calls.iter().any(|c| c.contains(s.as_str())),
+            "a secret on a command line"
+        );
     }
     for text in [&err, &stdout, &stored] {
         assert!(!text.contains("PRIVATE KEY-----\n"), "a private key block");

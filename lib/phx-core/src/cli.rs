@@ -28,18 +28,28 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
          the document written says what was made",
     ),
     ("2", "usage error"),
-    ("65", "the input document is invalid; nothing was changed anywhere"),
-    ("130", "interrupted (Ctrl-C, SIGTERM): the document written holds what was made"),
+    (
+        "65",
+        "the input document is invalid; nothing was changed anywhere",
+    ),
+    (
+        "130",
+        "interrupted (Ctrl-C, SIGTERM): the document written holds what was made",
+    ),
 ];
 
 /// Environment variables every tool reads (the man pages' ENVIRONMENT
 /// adds each tool's own).
-pub const ENVIRONMENT: &[(&str, &str)] = &[("RUST_LOG", "log filter (overrides -v/-q), e.g. phx_state=debug")];
+pub const ENVIRONMENT: &[(&str, &str)] =
+    &[("RUST_LOG", "log filter (overrides -v/-q), e.g. phx_state=debug")];
 
 /// What the tools that call AWS read besides.
 pub const AWS_ENVIRONMENT: &[(&str, &str)] = &[
     ("AWS_REGION, AWS_PROFILE", "the standard AWS configuration chain"),
-    ("AWS_ENDPOINT_URL[_<SVC>]", "another endpoint (an emulator, a VPC endpoint)"),
+    (
+        "AWS_ENDPOINT_URL[_<SVC>]",
+        "another endpoint (an emulator, a VPC endpoint)",
+    ),
 ];
 
 /// The text appended to every tool's `--help`: environment and exit codes.

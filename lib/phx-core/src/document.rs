@@ -90,7 +90,12 @@ impl Document {
         }
         let metadata: Metadata = match raw.get("metadata") {
             None => return Err(Error::invalid("metadata.name: missing")),
-            Some(m) if !m.is_object() => return Err(Error::invalid(format!("metadata: must be an object, got {}", kind_of(m)))),
+            Some(m) if !m.is_object() => {
+                return Err(Error::invalid(format!(
+                    "metadata: must be an object, got {}",
+                    kind_of(m)
+                )))
+            }
             Some(m) if m.get("name").is_none() => return Err(Error::invalid("metadata.name: missing")),
             Some(m) => typed("metadata", m)?,
         };
@@ -279,9 +284,14 @@ fn validate_name(name: &str) -> std::result::Result<(), String> {
 /// reference cluster. `reference` is the default spec as JSON, which has
 /// an object wherever the schema does.
 fn shaped_like(at: &str, value: &Value, reference: &Value) -> Result<()> {
-    let Value::Object(want) = reference else { return Ok(()) };
+    let Value::Object(want) = reference else {
+        return Ok(());
+    };
     let Value::Object(got) = value else {
-        return Err(Error::invalid(format!("{at}: must be an object, got {}", kind_of(value))));
+        return Err(Error::invalid(format!(
+            "{at}: must be an object, got {}",
+            kind_of(value)
+        )));
     };
     for (k, v) in got {
         if let Some(r) = want.get(k).filter(|r| r.is_object()) {
@@ -408,7 +418,11 @@ mod tests {
             ("spec", json!([]), "spec: must be an object, got an array"),
             ("metadata", json!("a"), "metadata: must be an object"),
             ("spec.network", json!([]), "spec.network: must be an object"),
-            ("spec.nodes.workers", json!([3]), "spec.nodes.workers: must be an object"),
+            (
+                "spec.nodes.workers",
+                json!([3]),
+                "spec.nodes.workers: must be an object",
+            ),
             ("spec.region", json!(""), "spec.region: \"\" is not an AWS region"),
             ("spec.region", json!("mars-north-9x"), "spec.region"),
             ("spec.region", json!("us-east-1; rm -rf /"), "spec.region"),
@@ -418,7 +432,13 @@ mod tests {
             assert_eq!(e.kind().code(), 65);
             assert!(e.to_string().starts_with(says), "{path}: {e}");
         }
-        for ok in ["us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "il-central-1"] {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-4",
+            "us-gov-west-1",
+            "il-central-1",
+        ] {
             assert!(with("spec.region", json!(ok)).is_ok(), "{ok}");
         }
     }

@@ -107,6 +107,15 @@ impl Error {
         self.quiet
     }
 
+    /// The same failure with exit status 1, for an input error found after
+    /// something was already changed: 65 promises nothing was.
+    pub fn changed_something(mut self) -> Self {
+        if self.kind == ExitKind::InvalidInput {
+            self.kind = ExitKind::Failed;
+        }
+        self
+    }
+
     /// Prefix a piece of context (`"reading s3://b/k"`).
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.chain.insert(0, one_line(&context.to_string()));

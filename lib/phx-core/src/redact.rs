@@ -25,7 +25,9 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[a-z0-9]{6}\.[a-z0-9]{16
 /// A hex run with what precedes it, so public digests can be told apart.
 static HEX64: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(sha256[:= ]?)?\b[a-f0-9]{64}\b"));
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)((?:client-key-data|certificate-?key|token|password|secret-access-key)["']?\s*[:=]\s*|--(?:token|certificate-key)[ =])["']?[^\s"',}]+"#)
+    re(
+        r#"(?i)((?:client-key-data|certificate-?key|token|password|secret-access-key)["']?\s*[:=]\s*|--(?:token|certificate-key)[ =])["']?[^\s"',}]+"#,
+    )
 });
 static PEM_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----).*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)")
@@ -110,7 +112,10 @@ mod tests {
     #[test]
     fn yaml_and_json_fields_are_masked() {
         for (line, secret) in [
-            ("    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t", "LS0tLS1CRUdJTiBF"),
+            (
+                "    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t",
+                "LS0tLS1CRUdJTiBF",
+            ),
             ("    token: 07401b.f395accd246ae52d", "07401b.f395accd246ae52d"),
             ("certificateKey: \"s3cr3t-value\"", "s3cr3t-value"),
             (r#"{"token":"opaque-bearer-value"}"#, "opaque-bearer-value"),

@@ -32,7 +32,10 @@ impl Spec {
     /// otherwise fail late inside the SDK, or not at all in an emulator).
     /// Each tool checks the fields it reads itself.
     pub fn validate(&self) -> crate::Result<()> {
-        for (path, region) in [("spec.region", &self.region), ("spec.state.region", &self.state.region)] {
+        for (path, region) in [
+            ("spec.region", &self.region),
+            ("spec.state.region", &self.state.region),
+        ] {
             if let Some(r) = region.as_deref().filter(|r| !is_region(r)) {
                 return Err(crate::Error::invalid(format!(
                     "{path}: {r:?} is not an AWS region (like us-east-1)"
@@ -75,7 +78,9 @@ pub fn check_ipv4_cidr(path: &str, v: &str) -> crate::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(crate::Error::invalid(format!("{path}: {v:?} is not an IPv4 CIDR (like 10.96.0.0/12)")))
+        Err(crate::Error::invalid(format!(
+            "{path}: {v:?} is not an IPv4 CIDR (like 10.96.0.0/12)"
+        )))
     }
 }
 

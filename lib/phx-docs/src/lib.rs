@@ -77,7 +77,10 @@ fn page(cmd: &clap::Command, source: &str, tool: &str, verb: Option<&str>) -> st
     let mut exit: Vec<(&str, &str)> = phx_core::cli::EXIT_STATUS.to_vec();
     if verb == Some("phx-kubeadm-exec") {
         exit = vec![
-            ("0\u{2013}255", "the worst exit status of the command on the chosen nodes"),
+            (
+                "0\u{2013}255",
+                "the worst exit status of the command on the chosen nodes",
+            ),
             ("255", "a node could not be reached"),
             ("1", "stdout was closed by its reader (quietly)"),
             ("2", "usage error"),

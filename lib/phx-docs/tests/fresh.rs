@@ -31,15 +31,33 @@ fn every_page_has_the_man_pages_7_sections() {
         .filter(|(r, _)| r.ends_with(".1"))
         .map(|(r, b)| (r, String::from_utf8_lossy(b).into_owned()))
         .collect();
-    assert_eq!(pages.iter().filter(|(r, _)| !r.contains('-') || r.matches('-').count() == 1).count(), 8);
-    for (name, text) in &pages {
-        let order: Vec<usize> = [".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH \"EXIT STATUS\"", ".SH \"ENVIRONMENT\""]
+    assert_eq!(
+        pages
             .iter()
-            .map(|h| text.find(h).unwrap_or_else(|| panic!("{name}: no {h}")))
-            .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "{name}: sections out of order");
+            .filter(|(r, _)| !r.contains('-') || r.matches('-').count() == 1)
+            .count(),
+        8
+    );
+    for (name, text) in &pages {
+        let order: Vec<usize> = [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH \"EXIT STATUS\"",
+            ".SH \"ENVIRONMENT\"",
+        ]
+        .iter()
+        .map(|h| text.find(h).unwrap_or_else(|| panic!("{name}: no {h}")))
+        .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "{name}: sections out of order"
+        );
         assert!(!text.contains(".SH EXTRA"), "{name}: an EXTRA section");
-        assert!(text.contains("nothing was") && text.contains("65"), "{name}: exit 65");
+        assert!(
+            text.contains("nothing was") && text.contains("65"),
+            "{name}: exit 65"
+        );
         assert!(text.contains("RUST_LOG"), "{name}: environment");
         let tool = name.trim_end_matches(".1");
         let is_verb = tool.matches('-').count() > 1;
@@ -47,7 +65,10 @@ fn every_page_has_the_man_pages_7_sections() {
             assert!(text.contains(".SH EXAMPLES"), "{name}: examples");
         }
         if tool.starts_with("phx-kubeadm") {
-            assert!(text.contains(".SH \"FILES\"") && text.contains("known_hosts"), "{name}: files");
+            assert!(
+                text.contains(".SH \"FILES\"") && text.contains("known_hosts"),
+                "{name}: files"
+            );
         }
     }
     let exec = &pages.iter().find(|(r, _)| *r == "phx-kubeadm-exec.1").unwrap().1;

@@ -57,7 +57,8 @@ async fn open(doc: &Document, path: &Path) -> Result<kube::Client> {
     // then needs to be told. Already installed is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let at = || format!("kubeconfig {}", path.display());
-    let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| Error::failed(format!("{}: {e}", at())))?;
+    let kc =
+        kube::config::Kubeconfig::read_from(path).map_err(|e| Error::failed(format!("{}: {e}", at())))?;
     let expected = doc
         .status::<KubeadmStatus>(keys::KUBEADM)?
         .and_then(|s| s.ca_cert_hash);
@@ -99,7 +100,10 @@ pub fn verify(kc: &kube::config::Kubeconfig, path: &Path, expected: Option<&str>
             "insecure-skip-tls-verify is set: the API server's identity cannot be checked",
         ));
     }
-    let actual = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+    let actual = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
         (Some(data), _) => phx_core::pki::ca_data_hash(data)?,
         (None, Some(file)) => {
             let file = path.parent().unwrap_or(Path::new(".")).join(file);

@@ -27,7 +27,8 @@ impl FakeApi {
     pub fn start(ready_after: Option<u32>) -> FakeApi {
         let state = Arc::new(Mutex::new(State::new(ready_after)));
         let pki = Pki::generate().expect("a PKI");
-        let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config().expect("a TLS configuration")));
+        let tls =
+            tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config().expect("a TLS configuration")));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("non-blocking");

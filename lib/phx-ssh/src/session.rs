@@ -226,7 +226,8 @@ impl Session {
                 out.tail.join(" | ")
             )));
         }
-        String::from_utf8(stdout).map_err(|_| Error::failed(format!("{}: `{command}` printed non-UTF-8", self.name)))
+        String::from_utf8(stdout)
+            .map_err(|_| Error::failed(format!("{}: `{command}` printed non-UTF-8", self.name)))
     }
 
     /// The channel loop: stdout into `raw` when given (else as lines),
@@ -253,7 +254,10 @@ impl Session {
             match msg {
                 ChannelMsg::Data { data } => match raw.as_deref_mut() {
                     Some(buf) => buf.extend_from_slice(&data),
-                    None => out.push(&data).into_iter().for_each(|l| tail.emit(&mut out.redact, l, &mut line)),
+                    None => out
+                        .push(&data)
+                        .into_iter()
+                        .for_each(|l| tail.emit(&mut out.redact, l, &mut line)),
                 },
                 ChannelMsg::ExtendedData { data, .. } => err
                     .push(&data)
@@ -261,7 +265,11 @@ impl Session {
                     .for_each(|l| tail.emit(&mut err.redact, l, &mut line)),
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
-                    tail.emit(&mut err.redact, format!("killed by signal {signal_name:?}"), &mut line);
+                    tail.emit(
+                        &mut err.redact,
+                        format!("killed by signal {signal_name:?}"),
+                        &mut line,
+                    );
                     code = Some(255);
                 }
                 _ => {}

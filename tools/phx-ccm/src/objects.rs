@@ -40,7 +40,8 @@ pub fn image(k8s_version: &str, configured: Option<&str>) -> Result<String> {
         // YAML value or a shell would read differently.
         let ok = !i.is_empty()
             && !i.starts_with(['-', '/', ':', '@'])
-            && i.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"./:_@-".contains(&b));
+            && i.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"./:_@-".contains(&b));
         if !ok {
             return Err(Error::invalid(format!(
                 "spec.cloudProvider.image: {i:?} is not an image reference (like \

@@ -124,7 +124,9 @@ pub fn join_config(join: &crate::join::JoinCommand, node_name: &str) -> Result<S
         plain(what, v)?;
     }
     if !crate::join::is_token(&join.token) {
-        return Err(Error::failed("kubeadm made a bootstrap token of an unexpected form"));
+        return Err(Error::failed(
+            "kubeadm made a bootstrap token of an unexpected form",
+        ));
     }
     Ok(format!(
         "apiVersion: kubeadm.k8s.io/v1beta4
@@ -225,10 +227,21 @@ mod tests {
         };
         let c = join_config(&j, "ip-10-0-1-7.ec2.internal").unwrap();
         assert!(c.contains("kind: JoinConfiguration\n"), "{c}");
-        assert!(c.contains("    apiServerEndpoint: ip-10-0-0-5.ec2.internal:6443\n    token: abcdef.0123456789abcdef\n"), "{c}");
+        assert!(
+            c.contains(
+                "    apiServerEndpoint: ip-10-0-0-5.ec2.internal:6443\n    token: abcdef.0123456789abcdef\n"
+            ),
+            "{c}"
+        );
         assert!(c.contains("    caCertHashes:\n    - sha256:aaaa"), "{c}");
-        assert!(c.contains("nodeRegistration:\n  name: ip-10-0-1-7.ec2.internal\n"), "{c}");
-        let bad = crate::join::JoinCommand { token: "x\ntoken: y".into(), ..j.clone() };
+        assert!(
+            c.contains("nodeRegistration:\n  name: ip-10-0-1-7.ec2.internal\n"),
+            "{c}"
+        );
+        let bad = crate::join::JoinCommand {
+            token: "x\ntoken: y".into(),
+            ..j.clone()
+        };
         assert!(join_config(&bad, "n").is_err());
         assert!(join_config(&j, "n\nkind: Evil").is_err());
     }

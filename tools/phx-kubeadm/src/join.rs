@@ -25,8 +25,10 @@ impl std::fmt::Debug for JoinCommand {
 
 /// A kubeadm bootstrap token: `[a-z0-9]{6}.[a-z0-9]{16}`.
 pub fn is_token(t: &str) -> bool {
-    let ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    t.split_once('.').is_some_and(|(id, secret)| ok(id, 6) && ok(secret, 16))
+    let ok =
+        |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    t.split_once('.')
+        .is_some_and(|(id, secret)| ok(id, 6) && ok(secret, 16))
 }
 
 pub fn parse(output: &str) -> Result<JoinCommand> {

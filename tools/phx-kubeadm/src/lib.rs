@@ -321,7 +321,10 @@ async fn exec(args: ExecArgs) -> Result<u8> {
             async move {
                 let name = n.name.clone();
                 let result = match c {
-                    Ok((s, _)) => s.exec(&command, b"", |l| stdout.line(&format!("{name:<w$} | {l}\n"))).await,
+                    Ok((s, _)) => {
+                        s.exec(&command, b"", |l| stdout.line(&format!("{name:<w$} | {l}\n")))
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 match result {

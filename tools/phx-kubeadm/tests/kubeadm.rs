@@ -178,12 +178,21 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
             .into_iter()
             .find(|c| c.starts_with("kubeadm join"))
             .unwrap();
-        assert!(join.starts_with("kubeadm join --config /etc/kubernetes/phx-join."), "{join}");
+        assert!(
+            join.starts_with("kubeadm join --config /etc/kubernetes/phx-join."),
+            "{join}"
+        );
         let file = join.rsplit(' ').next().unwrap();
         assert_eq!(n.read(file), None, "{file} left on the node");
         let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
-        assert!(kubelet.contains("server: https://ip-10-0-0-5.ec2.internal:6443\n"), "{kubelet}");
-        assert!(kubelet.contains(&format!("user: system:node:ip-10-0-{i}-5.ec2.internal\n")), "{kubelet}");
+        assert!(
+            kubelet.contains("server: https://ip-10-0-0-5.ec2.internal:6443\n"),
+            "{kubelet}"
+        );
+        assert!(
+            kubelet.contains(&format!("user: system:node:ip-10-0-{i}-5.ec2.internal\n")),
+            "{kubelet}"
+        );
     }
 
     // Kubeconfig: 0600, server rewritten to the public endpoint.
@@ -203,15 +212,29 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
     // No secret anywhere phx writes: not in the document, not on stderr,
     // not on any command line the nodes ran.
     let secrets: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.secrets()).collect();
-    assert_eq!(secrets.len(), 2, "the init's token and the one phx made: {secrets:?}");
+    assert_eq!(
+        secrets.len(),
+        2,
+        "the init's token and the one phx made: {secrets:?}"
+    );
     let calls: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.calls()).collect();
     for secret in &secrets {
         assert!(!result.to_string().contains(secret), "a secret in the document");
         assert!(!stderr(&out).contains(secret), "a secret on stderr");
-        assert!(!calls.iter().any(|c| c.contains(secret)), "a secret on a command line");
+        assert!(
+            !calls.iter().any(|c| c.contains(secret)),
+            "a secret on a command line"
+        );
     }
-    let init = env.sandbox.nodes[0].calls().into_iter().find(|c| c.starts_with("kubeadm init")).unwrap();
-    assert!(init.contains("--skip-token-print --skip-certificate-key-print"), "{init}");
+    let init = env.sandbox.nodes[0]
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("kubeadm init"))
+        .unwrap();
+    assert!(
+        init.contains("--skip-token-print --skip-certificate-key-print"),
+        "{init}"
+    );
     // Output streams to stderr prefixed with the node's name.
     assert!(
         stderr(&out).contains("phoenix-worker-2        | phx: prepared"),
@@ -370,7 +393,10 @@ fn a_node_that_is_down_times_out_clearly_and_the_rest_finish() {
 fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
     let env = Env::new();
     let doc = env.doc(true);
-    let out = env.kubeadm(&["exec", "--", "sh", "-c", "echo hello from $(hostname -s)"], &doc);
+    let out = env.kubeadm(
+        &["exec", "--", "sh", "-c", "echo hello from $(hostname -s)"],
+        &doc,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -381,7 +407,19 @@ fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
     }
 
     // Each argument is one word on the node, as kubectl exec has it.
-    let out = env.kubeadm(&["exec", "--node", "phoenix-worker-1", "--", "printf", "%s\\n", "a b", "$HOME"], &doc);
+    let out = env.kubeadm(
+        &[
+            "exec",
+            "--node",
+            "phoenix-worker-1",
+            "--",
+            "printf",
+            "%s\\n",
+            "a b",
+            "$HOME",
+        ],
+        &doc,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -405,9 +443,16 @@ fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
         .unwrap();
     {
         use std::io::{BufRead, Write};
-        child.stdin.take().unwrap().write_all(doc.to_string().as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(doc.to_string().as_bytes())
+            .unwrap();
         let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
         assert!(first.contains(" | 1"), "{first}");
     } // stdout closed here
     let out = child.wait_with_output().unwrap();
@@ -429,7 +474,10 @@ fn a_failing_init_that_prints_its_secrets_leaks_none_of_them() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let written: Value = serde_json::from_slice(&out.stdout).unwrap();
     let message = written["error"]["message"].as_str().unwrap();
-    assert!(message.contains("init failed (exit 1)") && message.contains("<redacted>"), "{message}");
+    assert!(
+        message.contains("init failed (exit 1)") && message.contains("<redacted>"),
+        "{message}"
+    );
 
     let secrets = cp.secrets();
     assert_eq!(secrets.len(), 2, "a token and a certificate key: {secrets:?}");
@@ -437,7 +485,10 @@ fn a_failing_init_that_prints_its_secrets_leaks_none_of_them() {
     let key_lines: Vec<&str> = ca_key.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!key_lines.is_empty());
     let (err, doc) = (stderr(&out), written.to_string());
-    assert!(err.contains("BEGIN PRIVATE KEY"), "the key was printed (and masked): {err}");
+    assert!(
+        err.contains("BEGIN PRIVATE KEY"),
+        "the key was printed (and masked): {err}"
+    );
     for secret in secrets.iter().map(String::as_str).chain(key_lines) {
         assert!(!err.contains(secret), "{secret} on stderr:\n{err}");
         assert!(!doc.contains(secret), "{secret} in the document");

@@ -90,7 +90,9 @@ impl Desired {
                 && letter.bytes().all(|b| b.is_ascii_lowercase())
                 && region.is_none_or(|want| want == r);
             if !ok {
-                let want = region.map_or("a zone like us-east-1a".to_string(), |r| format!("a zone of {r} (like {r}a)"));
+                let want = region.map_or("a zone like us-east-1a".to_string(), |r| {
+                    format!("a zone of {r} (like {r}a)")
+                });
                 return Err(bad("zones", format!("{z:?} is not {want}")));
             }
         }
@@ -99,10 +101,16 @@ impl Desired {
                 .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
         };
         if let Some(id) = net.vpc_id.as_deref().filter(|id| !id_ok("vpc-", id)) {
-            return Err(bad("vpcId", format!("{id:?} is not a VPC id (like vpc-0abc12345def67890)")));
+            return Err(bad(
+                "vpcId",
+                format!("{id:?} is not a VPC id (like vpc-0abc12345def67890)"),
+            ));
         }
         if let Some(id) = net.subnet_ids.iter().find(|id| !id_ok("subnet-", id)) {
-            return Err(bad("subnetIds", format!("{id:?} is not a subnet id (like subnet-0abc12345def67890)")));
+            return Err(bad(
+                "subnetIds",
+                format!("{id:?} is not a subnet id (like subnet-0abc12345def67890)"),
+            ));
         }
         let byo = match (&net.vpc_id, net.subnet_ids.is_empty()) {
             (Some(id), false) => Some(Byo {

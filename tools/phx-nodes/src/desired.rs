@@ -153,8 +153,13 @@ pub fn check_fields(spec: &NodesSpec) -> Result<()> {
     }
     let user = &spec.ssh.user;
     let plain = user.len() <= 32
-        && user.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        && user
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !plain {
         return Err(Error::invalid(format!(
             "spec.nodes.ssh.user: {user:?} is not a user name (like ubuntu)"

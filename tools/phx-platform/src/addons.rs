@@ -229,16 +229,23 @@ pub fn application(c: &Chart, values: &Value) -> Value {
 /// `spec.platform.gitops`: a repository Argo CD can clone, a path inside
 /// it, a revision; refused before anything is applied.
 fn check_gitops(spec: &Spec) -> Result<()> {
-    let Some(g) = &spec.platform.gitops else { return Ok(()) };
+    let Some(g) = &spec.platform.gitops else {
+        return Ok(());
+    };
     let bad = |field: &str, v: &str, want: &str| {
-        Err(Error::invalid(format!("spec.platform.gitops.{field}: {v:?} is not {want}")))
+        Err(Error::invalid(format!(
+            "spec.platform.gitops.{field}: {v:?} is not {want}"
+        )))
     };
     let url = &g.repo_url;
-    let scheme = ["https://", "http://", "ssh://", "git@"].iter().any(|p| url.starts_with(p));
+    let scheme = ["https://", "http://", "ssh://", "git@"]
+        .iter()
+        .any(|p| url.starts_with(p));
     if !scheme || url.len() < 10 || url.chars().any(char::is_whitespace) {
         return bad("repoURL", url, "a Git repository URL (https://, ssh:// or git@)");
     }
-    if g.path.starts_with('/') || g.path.split('/').any(|p| p == "..") || g.path.chars().any(char::is_control) {
+    if g.path.starts_with('/') || g.path.split('/').any(|p| p == "..") || g.path.chars().any(char::is_control)
+    {
         return bad("path", &g.path, "a path inside the repository");
     }
     if g.target_revision.is_empty() || g.target_revision.chars().any(char::is_whitespace) {

@@ -29,7 +29,12 @@ impl Env {
 
     /// With `KUBECONFIG` (and `~/.kube/config`) naming `ambient`, as on a
     /// laptop where the user last looked at another cluster.
-    fn platform_with_kubeconfig(&self, ambient: Option<&std::path::Path>, args: &[&str], doc: &Value) -> Output {
+    fn platform_with_kubeconfig(
+        &self,
+        ambient: Option<&std::path::Path>,
+        args: &[&str],
+        doc: &Value,
+    ) -> Output {
         let mut cmd = assert_cmd::Command::cargo_bin("phx-platform").unwrap();
         cmd.env("PHX_ARTIFACT_MIRROR", mirror())
             .env("PHX_CACHE_DIR", self.cache.path())
@@ -276,17 +281,28 @@ fn an_ambient_kubeconfig_of_another_cluster_is_never_used() {
     // destroy without this cluster's kubeconfig: one line, the in-cluster
     // step skipped, the pipeline goes on (exit 0), status.platform gone.
     fresh["status"]["platform"] = json!({"ready": true});
-    let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["destroy", "--timeout", "10s"], &fresh);
+    let out = e.platform_with_kubeconfig(
+        Some(&other.kubeconfig()),
+        &["destroy", "--timeout", "10s"],
+        &fresh,
+    );
     let down = ok(&out);
     assert!(down["status"].get("platform").is_none(), "{down}");
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("skipping the in-cluster step") && err.contains("phx-net destroy"), "{err}");
+    assert!(
+        err.contains("skipping the in-cluster step") && err.contains("phx-net destroy"),
+        "{err}"
+    );
 
     // apply: refused before any request (nothing to connect to is exit 65).
     let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["apply", "--timeout", "10s"], &fresh);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no kubeconfig for this cluster"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no kubeconfig for this cluster"),
+        "{}",
+        stderr(&out)
+    );
 
     // The recorded kubeconfig file removed since: destroy skips as well.
     let mine = FakeApi::start(Some(1));
@@ -295,7 +311,11 @@ fn an_ambient_kubeconfig_of_another_cluster_is_never_used() {
     let out = e.platform_with_kubeconfig(Some(&other.kubeconfig()), &["destroy", "--timeout", "10s"], &gone);
     ok(&out);
 
-    assert!(other.requests().is_empty(), "the other cluster was asked: {:?}", other.requests());
+    assert!(
+        other.requests().is_empty(),
+        "the other cluster was asked: {:?}",
+        other.requests()
+    );
     assert!(other.get("", "services", "shop", "front").is_some());
 }
 
@@ -312,22 +332,45 @@ fn a_kubeconfig_whose_ca_is_not_this_clusters_is_refused_naming_both() {
         let out = e.platform(&[verb, "--timeout", "10s"], &d);
         assert_eq!(out.status.code(), Some(1), "{verb}: {}", stderr(&out));
         let err = stderr(&out);
-        let err = err.lines().filter(|l| l.starts_with("phx-platform:")).collect::<Vec<_>>().join("\n");
+        let err = err
+            .lines()
+            .filter(|l| l.starts_with("phx-platform:"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(&other.ca_cert_hash()) && err.contains(&mine.ca_cert_hash()), "{err}");
+        assert!(
+            err.contains(&other.ca_cert_hash()) && err.contains(&mine.ca_cert_hash()),
+            "{err}"
+        );
         // The failure is in the document for phx-state push to store.
         let written: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(written["error"]["message"].as_str().unwrap().contains("not this cluster's"), "{written}");
+        assert!(
+            written["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not this cluster's"),
+            "{written}"
+        );
     }
-    let out = e.platform(&["destroy", "--kubeconfig", other.kubeconfig().to_str().unwrap()], &doc(&mine));
+    let out = e.platform(
+        &["destroy", "--kubeconfig", other.kubeconfig().to_str().unwrap()],
+        &doc(&mine),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // Unrecorded identity: nothing to prove the kubeconfig by.
     let mut unproven = doc(&other);
-    unproven["status"]["kubeadm"].as_object_mut().unwrap().remove("caCertHash");
+    unproven["status"]["kubeadm"]
+        .as_object_mut()
+        .unwrap()
+        .remove("caCertHash");
     let out = e.platform(&["destroy"], &unproven);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot prove"), "{}", stderr(&out));
 
-    assert!(other.requests().is_empty(), "the other cluster was asked: {:?}", other.requests());
+    assert!(
+        other.requests().is_empty(),
+        "the other cluster was asked: {:?}",
+        other.requests()
+    );
     assert!(mine.requests().is_empty());
 }

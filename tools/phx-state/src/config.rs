@@ -116,31 +116,54 @@ impl BackendConfig {
     /// directory, an S3 key has no `..` or leading `/`, and bucket and
     /// table names are of the forms AWS accepts.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str, v: &str, want: &str| {
-            Err(Error::invalid(format!("{what}: {v:?} is not {want}")))
-        };
+        let bad =
+            |what: &str, v: &str, want: &str| Err(Error::invalid(format!("{what}: {v:?} is not {want}")));
         match self {
             BackendConfig::Local { key, .. } => {
                 if key.is_empty() || key.contains('/') || key == "." || key == ".." || key.contains('\0') {
-                    return bad("spec.state.key (--key)", key, "a file name (the local backend keeps one file per key)");
+                    return bad(
+                        "spec.state.key (--key)",
+                        key,
+                        "a file name (the local backend keeps one file per key)",
+                    );
                 }
             }
-            BackendConfig::S3 { bucket, key, table, .. } => {
-                let segments_ok = !key.is_empty() && !key.starts_with('/') && key.split('/').all(|s| !s.is_empty() && s != "..");
+            BackendConfig::S3 {
+                bucket, key, table, ..
+            } => {
+                let segments_ok = !key.is_empty()
+                    && !key.starts_with('/')
+                    && key.split('/').all(|s| !s.is_empty() && s != "..");
                 if !segments_ok || key.chars().any(char::is_control) {
-                    return bad("spec.state.key (--key)", key, "an S3 key (like phoenix.json or clusters/phoenix.json)");
+                    return bad(
+                        "spec.state.key (--key)",
+                        key,
+                        "an S3 key (like phoenix.json or clusters/phoenix.json)",
+                    );
                 }
                 let bucket_ok = (3..=63).contains(&bucket.len())
-                    && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+                    && bucket
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
                     && bucket.as_bytes()[0].is_ascii_alphanumeric()
                     && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric();
                 if !bucket.is_empty() && !bucket_ok {
-                    return bad("spec.state.bucket (--bucket)", bucket, "an S3 bucket name (3-63 of a-z, 0-9, . and -)");
+                    return bad(
+                        "spec.state.bucket (--bucket)",
+                        bucket,
+                        "an S3 bucket name (3-63 of a-z, 0-9, . and -)",
+                    );
                 }
                 let table_ok = (3..=255).contains(&table.len())
-                    && table.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                    && table
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
                 if !table_ok {
-                    return bad("spec.state.lockTable (--lock-table)", table, "a DynamoDB table name");
+                    return bad(
+                        "spec.state.lockTable (--lock-table)",
+                        table,
+                        "a DynamoDB table name",
+                    );
                 }
             }
         }
@@ -151,12 +174,10 @@ impl BackendConfig {
     pub async fn open(&self) -> Result<(Store, Locker)> {
         self.validate()?;
         match self {
-            BackendConfig::Local { dir, key } => {
-                Ok((
-                    Store::Local(LocalStore::new(dir.clone(), key.clone())),
-                    Locker::File(FileLock::new(dir, key)),
-                ))
-            }
+            BackendConfig::Local { dir, key } => Ok((
+                Store::Local(LocalStore::new(dir.clone(), key.clone())),
+                Locker::File(FileLock::new(dir, key)),
+            )),
             BackendConfig::S3 {
                 bucket,
                 key,

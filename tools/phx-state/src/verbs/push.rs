@@ -26,6 +26,8 @@ pub async fn push(backend: &BackendArgs, unlock: bool, force: bool) -> Result<()
         Err(e) => Err(e),
     };
     if let Err(e) = result {
+        // A copy is saved locally below: from here on something changed.
+        let e = e.changed_something();
         return Err(match save_errored(&doc) {
             Ok(path) => e.context("not stored").context(format!(
                 "the document was saved to {path} and the lock kept (after fixing: phx-state push --unlock < {path})"
