@@ -9,10 +9,11 @@
 //! before it reaches the document: defence in depth, not the mechanism.
 //!
 //! Masked: kubeadm bootstrap tokens (`abcdef.0123456789abcdef`), kubeadm
-//! certificate keys (64 hex digits, except the public `sha256:` CA hashes
-//! and digests), PEM private key blocks, and the values of fields and flags
-//! that carry them (`token:`, `client-key-data:`, `certificateKey:`,
-//! `--token`, `--certificate-key`).
+//! certificate keys (64 hex digits on a line of their own, as kubeadm
+//! prints them; a digest inside a sentence, such as a CA hash or an
+//! artifact's sha256, is public and stays), PEM private key blocks, and
+//! the values of fields and flags that carry them (`token:`,
+//! `client-key-data:`, `certificateKey:`, `--token`, `--certificate-key`).
 
 use regex::{Captures, Regex};
 use std::borrow::Cow;
@@ -22,8 +23,9 @@ use std::sync::LazyLock;
 pub const MASK: &str = "<redacted>";
 
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b"));
-/// A hex run with what precedes it, so public digests can be told apart.
-static HEX64: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(sha256[:= ]?)?\b[a-f0-9]{64}\b"));
+/// 64 hex digits alone on their line: kubeadm's `Using certificate key:`
+/// puts the key on the next line.
+static HEX64: LazyLock<Regex> = LazyLock::new(|| re(r"(?mi)^(\s*)[a-f0-9]{64}(\s*)$"));
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"(?i)((?:client-key-data|certificate-?key|token|password|secret-access-key)["']?\s*[:=]\s*|--(?:token|certificate-key)[ =])["']?[^\s"',}]+"#,
@@ -53,10 +55,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         Cow::Borrowed(_) => text,
         Cow::Owned(s) => Cow::Owned(s),
     };
-    match HEX64.replace_all(&text, |c: &Captures| match c.get(1) {
-        Some(_) => c[0].to_string(),
-        None => MASK.to_string(),
-    }) {
+    match HEX64.replace_all(&text, |c: &Captures| format!("{}{MASK}{}", &c[1], &c[2])) {
         Cow::Borrowed(_) => text,
         Cow::Owned(s) => Cow::Owned(s),
     }
@@ -157,6 +156,8 @@ mod tests {
             "[init] Using Kubernetes version: v1.34.2",
             "created vpc vpc-0a1b2c3d4e5f6a7b8 (10.0.0.0/16)",
             "calico.yaml: sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "sha256 mismatch: expected 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, got \
+             0f5b7c2a9e4d1f3b6a8c0e2d4f6b8a0c1e3d5f7b9a2c4e6d8f0b1a3c5e7d9f2b",
             "ip-10-0-1-23.ec2.internal Ready",
         ] {
             assert_eq!(redact(line), line);
