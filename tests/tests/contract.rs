@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use phx_testkit::bin;
+use phx_testkit::{bin, start};
 use serde_json::{json, Value};
 use std::process::{Command, Output, Stdio};
 
@@ -43,24 +43,6 @@ fn tool(name: &str) -> Command {
         .env("PHX_ARTIFACT_MIRROR", "/nonexistent/phx-mirror")
         .env_remove("AWS_PROFILE");
     cmd
-}
-
-/// Start `cmd` with `stdin` fed to it (from a thread: a tool may stop
-/// reading early) and its output captured.
-fn start(mut cmd: Command, stdin: &[u8]) -> std::process::Child {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let _ = input.write_all(&data);
-    });
-    child
 }
 
 fn run(name: &str, args: &[&str], stdin: &[u8]) -> Output {

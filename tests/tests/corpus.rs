@@ -9,9 +9,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use phx_testkit::{bin, mirror, Moto};
+use phx_testkit::{bin, mirror, run_with_stdin, Moto};
 use serde_json::{json, Value};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// `(tool, verb)` pairs that read the document and may change something.
 const READERS: &[(&str, &str)] = &[
@@ -90,18 +90,8 @@ impl Corpus {
             .env("HOME", self.dir.path())
             .env_remove("KUBECONFIG")
             .env_remove("SSH_AUTH_SOCK")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = input.write_all(&data);
-        });
-        child.wait_with_output().unwrap()
+            .current_dir(self.dir.path());
+        run_with_stdin(cmd, stdin)
     }
 
     /// Run every `(tool, verb)` on every document; collect what went wrong.

@@ -31,7 +31,15 @@ const FILES: [&str; 5] = [
 ];
 
 impl Pki {
+    /// kubeadm's layout: the admin in group `kubeadm:cluster-admins` (which
+    /// kubeadm binds to cluster-admin).
     pub fn generate() -> Result<Pki, rcgen::Error> {
+        Pki::generate_with_admin_group("kubeadm:cluster-admins")
+    }
+
+    /// The admin in `group`: `system:masters` for a control plane that no
+    /// kubeadm set up (nothing binds kubeadm's group there).
+    pub fn generate_with_admin_group(group: &str) -> Result<Pki, rcgen::Error> {
         let ca_key = KeyPair::generate()?;
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -50,6 +58,9 @@ impl Pki {
             "localhost".to_string(),
             "kubernetes".to_string(),
             "kubernetes.default".to_string(),
+            "kubernetes.default.svc".to_string(),
+            "kubernetes.default.svc.cluster.local".to_string(),
+            "10.96.0.1".to_string(),
         ])?;
         server
             .distinguished_name
@@ -62,9 +73,7 @@ impl Pki {
         admin
             .distinguished_name
             .push(DnType::CommonName, "kubernetes-admin");
-        admin
-            .distinguished_name
-            .push(DnType::OrganizationName, "kubeadm:cluster-admins");
+        admin.distinguished_name.push(DnType::OrganizationName, group);
         admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let admin_crt = admin.signed_by(&admin_key, &issuer)?.pem();
 
@@ -75,6 +84,11 @@ impl Pki {
             admin_crt,
             admin_key: admin_key.serialize_pem(),
         })
+    }
+
+    /// A new private key (PEM), e.g. for service-account token signing.
+    pub fn new_key() -> Result<String, rcgen::Error> {
+        Ok(KeyPair::generate()?.serialize_pem())
     }
 
     fn texts(&self) -> [&String; 5] {

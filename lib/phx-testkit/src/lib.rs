@@ -8,6 +8,8 @@
 //!   own, with stand-ins for what would change the machine.
 //! - [`LocalSandbox`]: `scripts/sandbox.sh` as users run it, for the
 //!   end-to-end tests of the pipelines.
+//! - [`ControlPlane`]: a real Kubernetes control plane (upstream etcd,
+//!   kube-apiserver, kube-controller-manager) on loopback.
 //! - [`bin`]: the path of a workspace binary for tests outside its crate.
 //!
 //! A missing prerequisite (moto not installed) is a test failure that says
@@ -16,6 +18,7 @@
 #![allow(unsafe_code)] // pre_exec hooks (children die with the test) and signals to them
 
 mod bins;
+mod kube;
 mod local;
 mod moto;
 mod output;
@@ -24,9 +27,10 @@ mod recording;
 mod sandbox;
 
 pub use bins::{bin, bin_of_package, path_with_bins, workspace_root};
+pub use kube::{k8s_bin, k8s_bin_dir, pinned, ControlPlane};
 pub use local::LocalSandbox;
 pub use moto::Moto;
-pub use output::{mirror, ok};
+pub use output::{lines_of, mirror, ok, run_with_stdin, start};
 pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};
 pub use sandbox::{Sandbox, SandboxNode};

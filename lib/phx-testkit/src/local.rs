@@ -144,20 +144,12 @@ impl LocalSandbox {
 
     /// Calls the stand-ins on node `i` (from 1) recorded.
     pub fn calls(&self, i: usize) -> Vec<String> {
-        std::fs::read_to_string(self.dir().join(format!("nodes/n{i}/calls.log")))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        crate::lines_of(&self.dir().join(format!("nodes/n{i}/calls.log")))
     }
 
     /// The secrets the kubeadm stand-in made on node `i` (from 1).
     pub fn secrets(&self, i: usize) -> Vec<String> {
-        std::fs::read_to_string(self.dir().join(format!("nodes/n{i}/secrets.log")))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        crate::lines_of(&self.dir().join(format!("nodes/n{i}/secrets.log")))
     }
 
     /// How many of node `i`'s calls start with `prefix`.

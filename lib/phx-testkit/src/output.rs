@@ -1,7 +1,7 @@
 //! What every tool test asks of a finished run and of the test mirror.
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The JSON a successful run printed; a failure is reported with its exit
 /// status and stderr.
@@ -27,4 +27,39 @@ pub fn mirror() -> PathBuf {
     std::env::var_os("PHX_TEST_MIRROR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("../shared/artifacts"))
+}
+
+/// Start `cmd` with `stdin` fed to it from a thread (a tool may stop
+/// reading early) and its stdout and stderr piped.
+pub fn start(mut cmd: Command, stdin: &[u8]) -> Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}", cmd.get_program()));
+    if let Some(mut input) = child.stdin.take() {
+        let data = stdin.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = input.write_all(&data);
+        });
+    }
+    child
+}
+
+/// [`start`] and wait for the end.
+pub fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Output {
+    start(cmd, stdin)
+        .wait_with_output()
+        .expect("waiting for a process")
+}
+
+/// A file's lines (none when it does not exist): the stand-ins' logs.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

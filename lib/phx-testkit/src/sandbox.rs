@@ -151,21 +151,13 @@ impl SandboxNode {
 
     /// The stand-ins' calls on this node, one `name args` per line.
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("calls.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        crate::lines_of(&self.dir.join("calls.log"))
     }
 
     /// The secrets the kubeadm stand-in made on this node (bootstrap
     /// tokens, certificate keys): what must appear nowhere phx writes.
     pub fn secrets(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("secrets.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        crate::lines_of(&self.dir.join("secrets.log"))
     }
 
     /// Calls starting with `prefix` (`kubeadm init`).

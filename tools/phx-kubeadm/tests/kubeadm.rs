@@ -432,23 +432,12 @@ fn exec_runs_everywhere_or_where_asked_with_the_worst_exit_status() {
 
     // A reader that stops early (`| head -1`) ends it quietly.
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("phx-kubeadm"));
-    let mut child = cmd
-        .env("HOME", env.home.path())
+    cmd.env("HOME", env.home.path())
         .env_remove("SSH_AUTH_SOCK")
-        .args(["exec", "--", "seq", "1", "20000"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["exec", "--", "seq", "1", "20000"]);
+    let mut child = phx_testkit::start(cmd, doc.to_string().as_bytes());
     {
-        use std::io::{BufRead, Write};
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(doc.to_string().as_bytes())
-            .unwrap();
+        use std::io::BufRead;
         let mut first = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
