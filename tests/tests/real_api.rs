@@ -34,15 +34,30 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// `(kind/namespace/name, resourceVersion)` of everything `tool` applied.
-fn versions(cp: &ControlPlane, tool: &str, kinds: &str) -> Vec<(String, String)> {
-    let list = cp.get(&[kinds, "-A", "-l", &format!("phx.dev/tool={tool}")]);
-    let mut out: Vec<(String, String)> = list["items"]
+/// Of everything `tool` applied: `kind/namespace/name`, its generation
+/// and the time of phx's last server-side apply that changed it. (Not the
+/// resourceVersion: the real controllers write status, which moves it.)
+fn writes(cp: &ControlPlane, tool: &str, kinds: &str) -> Vec<(String, Value, Value)> {
+    let list = cp.get(&[
+        kinds,
+        "-A",
+        "--show-managed-fields",
+        "-l",
+        &format!("phx.dev/tool={tool}"),
+    ]);
+    let mut out: Vec<(String, Value, Value)> = list["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| {
             let m = &o["metadata"];
+            let applied = m["managedFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["manager"] == "phx" && f["operation"] == "Apply")
+                .map(|f| f["time"].clone())
+                .unwrap_or(Value::Null);
             (
                 format!(
                     "{}/{}/{}",
@@ -50,11 +65,12 @@ fn versions(cp: &ControlPlane, tool: &str, kinds: &str) -> Vec<(String, String)>
                     m["namespace"].as_str().unwrap_or(""),
                     m["name"]
                 ),
-                m["resourceVersion"].as_str().unwrap().to_string(),
+                m["generation"].clone(),
+                applied,
             )
         })
         .collect();
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
@@ -70,6 +86,10 @@ fn calico_is_accepted_by_the_real_api_server_which_rejects_a_malformed_ippool() 
     assert!(stderr(&out).contains("calico-node"), "{}", stderr(&out));
     let written: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(written["status"]["cni"]["objects"], 38, "{written}");
+    // The timeout is in .error; the next run starts without it (as the
+    // pipeline's next lock does), or it would pass through untouched.
+    let mut again = written.clone();
+    again.as_object_mut().unwrap().remove("error");
 
     // The real apiextensions server established Calico's CRDs.
     let crd = cp.get(&["crd", "ippools.crd.projectcalico.org"]);
@@ -98,16 +118,27 @@ fn calico_is_accepted_by_the_real_api_server_which_rejects_a_malformed_ippool() 
     );
     assert_eq!(ds["spec"]["updateStrategy"]["type"], "RollingUpdate");
 
-    // A second apply changes nothing the real server would record.
+    // A second apply changes nothing: no spec moves (generation), and the
+    // real server records no new apply by phx.
     let kinds = "daemonsets,deployments,serviceaccounts,configmaps,clusterroles,clusterrolebindings,crd";
-    let before = versions(&cp, "phx-cni", kinds);
+    let before = writes(&cp, "phx-cni", kinds);
     assert!(before.len() >= 30, "{before:?}");
-    let out = run("phx-cni", &["apply", "--timeout", "2s"], &written, cache.path());
+    assert!(
+        before.iter().all(|(_, _, t)| t.is_string()),
+        "each applied by phx: {before:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // managedFields times are in seconds
+    let out = run("phx-cni", &["apply", "--timeout", "2s"], &again, cache.path());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out"),
+        "it ran, and waited: {}",
+        stderr(&out)
+    );
     assert_eq!(
-        versions(&cp, "phx-cni", kinds),
+        writes(&cp, "phx-cni", kinds),
         before,
-        "an object's resourceVersion moved"
+        "the second apply changed an object"
     );
 
     // Calico's own schema, enforced by the real API server: a well-formed
@@ -117,12 +148,12 @@ fn calico_is_accepted_by_the_real_api_server_which_rejects_a_malformed_ippool() 
     };
     let bad = cp.kubectl(
         &["apply", "-f", "-"],
-        pool("  cidr: [10, 0]\n  blockSize: large\n").as_bytes(),
+        pool("  cidr: 10.244.0.0/16\n  blockSize: large\n").as_bytes(),
     );
     assert!(!bad.status.success(), "a malformed IPPool was accepted");
     let msg = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        msg.contains("spec.cidr") && msg.contains("spec.blockSize"),
+        msg.contains("is invalid") && msg.contains("spec.blockSize") && msg.contains("integer"),
         "{msg}"
     );
     let good = cp.kubectl(
@@ -133,14 +164,9 @@ fn calico_is_accepted_by_the_real_api_server_which_rejects_a_malformed_ippool() 
     assert!(cp.kubectl(&["delete", "ippool", "p"], b"").status.success());
 
     // destroy: everything phx-cni applied is gone from the real server.
-    let out = run(
-        "phx-cni",
-        &["destroy", "--timeout", "60s"],
-        &written,
-        cache.path(),
-    );
+    let out = run("phx-cni", &["destroy", "--timeout", "60s"], &again, cache.path());
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(versions(&cp, "phx-cni", kinds).is_empty());
+    assert!(writes(&cp, "phx-cni", kinds).is_empty());
     let gone = cp.kubectl(&["get", "crd", "ippools.crd.projectcalico.org"], b"");
     assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
 }

@@ -86,9 +86,11 @@ impl Pki {
         })
     }
 
-    /// A new private key (PEM), e.g. for service-account token signing.
-    pub fn new_key() -> Result<String, rcgen::Error> {
-        Ok(KeyPair::generate()?.serialize_pem())
+    /// A new key pair as PEM `(private, public)`, e.g. for signing
+    /// service-account tokens.
+    pub fn new_key_pair() -> Result<(String, String), rcgen::Error> {
+        let k = KeyPair::generate()?;
+        Ok((k.serialize_pem(), k.public_key_pem()))
     }
 
     fn texts(&self) -> [&String; 5] {

@@ -68,7 +68,9 @@ impl ControlPlane {
         let pki = Pki::generate_with_admin_group("system:masters").expect("a PKI");
         let pki_dir = d.join("pki");
         pki.write(&pki_dir).expect("writing the PKI");
-        std::fs::write(pki_dir.join("sa.key"), Pki::new_key().expect("a key")).expect("sa.key");
+        let (sa_key, sa_pub) = Pki::new_key_pair().expect("a key pair");
+        std::fs::write(pki_dir.join("sa.key"), sa_key).expect("sa.key");
+        std::fs::write(pki_dir.join("sa.pub"), sa_pub).expect("sa.pub");
         let (etcd, peer, port, kcm) = (free_port(), free_port(), free_port(), free_port());
         let mut cp = ControlPlane {
             dir,
@@ -110,7 +112,7 @@ impl ControlPlane {
                 format!("--client-ca-file={}", p("ca.crt")),
                 "--authorization-mode=Node,RBAC".into(),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                format!("--service-account-key-file={}", p("sa.key")),
+                format!("--service-account-key-file={}", p("sa.pub")),
                 format!("--service-account-signing-key-file={}", p("sa.key")),
                 "--service-cluster-ip-range=10.96.0.0/12".into(),
                 "--allow-privileged=true".into(),
