@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use phx_testkit::{bin, mirror, run_with_stdin, ControlPlane};
+use phx_testkit::{bin, mirror, run_with_stdin, ControlPlane, Moto};
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 
@@ -218,4 +218,218 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
     );
     let argocd = cp.get(&["deployment", "-n", "argocd", "argocd-server"]);
     assert_eq!(argocd["metadata"]["labels"]["phx.dev/tool"], "phx-platform");
+}
+
+/// A phx tool against the emulator, `doc` on stdin.
+fn aws(moto: &Moto, tool: &str, args: &[&str], doc: &Value) -> Value {
+    let mut cmd = moto.process(&bin(tool), args);
+    cmd.env("PHX_ARTIFACT_MIRROR", mirror());
+    phx_testkit::ok(&run_with_stdin(cmd, doc.to_string().as_bytes()))
+}
+
+#[test]
+fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances() {
+    // The AWS side as phx makes it: network, roles and four instances in
+    // the emulator (its Ubuntu image list is the sandbox's).
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("id");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let amis = phx_testkit::workspace_root().join("scripts/sandbox/amis.json");
+    let moto = Moto::start_with(&[("MOTO_AMIS_PATH", amis.to_str().unwrap())]);
+    let doc = json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
+        "spec": {"region": "us-east-1", "network": {"adminCidrs": ["203.0.113.0/24"], "natGateway": false},
+                 "nodes": {"ssh": {"publicKeyFile": format!("{}.pub", key.display())}}}});
+    let doc = aws(&moto, "phx-net", &["apply"], &doc);
+    let doc = aws(&moto, "phx-iam", &["apply"], &doc);
+    let doc = aws(&moto, "phx-nodes", &["apply"], &doc);
+    let nodes = doc["status"]["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.len(), 4);
+
+    // The control plane, and each node registered as its kubelet would with
+    // --cloud-provider=external: named by its private DNS name, tainted
+    // uninitialized, no providerID.
+    let mut cp = ControlPlane::start();
+    for n in &nodes {
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n["privateDns"], "labels": {"kubernetes.io/hostname": n["privateDns"]}},
+            "spec": {"taints": [{"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true",
+                                 "effect": "NoSchedule"}]}});
+        let out = cp.kubectl(&["create", "-f", "-"], node.to_string().as_bytes());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // The real aws-cloud-controller-manager with the arguments phx-ccm
+    // writes, its EC2 endpoint pointed at the emulator. It runs outside an
+    // instance, so its VPC, subnet and cluster come from the cloud config
+    // instead of the metadata service (never reached: disabled).
+    let subnet = doc["status"]["network"]["subnets"][0]["id"].as_str().unwrap();
+    let vpc = doc["status"]["network"]["vpcId"].as_str().unwrap();
+    let config = tmp.path().join("cloud.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[Global]\nRegion = us-east-1\nVPC = {vpc}\nSubnetID = {subnet}\nKubernetesClusterID = phoenix\n"
+        ),
+    )
+    .unwrap();
+    // phx-ccm applies the controller (service account, RBAC, DaemonSet);
+    // the process runs with the DaemonSet's own arguments, as the sandbox
+    // kubelet will run it, so phx's RBAC is what its controllers get
+    // (--use-service-account-credentials).
+    let mut with_cluster = doc.clone();
+    with_cluster["status"]["kubeadm"] = cp.kubeadm_status();
+    let cache = tempfile::tempdir().unwrap();
+    let _ = run(
+        "phx-ccm",
+        &["apply", "--timeout", "2s"],
+        &with_cluster,
+        cache.path(),
+    );
+    let ds = cp.get(&["daemonset", "-n", "kube-system", "aws-cloud-controller-manager"]);
+    let mut args: Vec<String> =
+        serde_json::from_value(ds["spec"]["template"]["spec"]["containers"][0]["args"].clone()).unwrap();
+    assert!(
+        args.contains(&"--use-service-account-credentials=true".to_string()),
+        "{args:?}"
+    );
+    // What a pod would have from its environment instead: the API server,
+    // and no leader election or port clash between test runs.
+    let kubeconfig = cp.kubeconfig().display().to_string();
+    args.extend(["--leader-elect=false", "--bind-address=127.0.0.1"].map(String::from));
+    args.extend([
+        format!("--cloud-config={}", config.display()),
+        format!("--kubeconfig={kubeconfig}"),
+        format!("--authentication-kubeconfig={kubeconfig}"),
+        format!("--authorization-kubeconfig={kubeconfig}"),
+        format!("--secure-port={}", phx_testkit::free_port()),
+    ]);
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ];
+    const CCM: &str = "aws-cloud-controller-manager";
+    cp.run_component(CCM, &args, &env);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let initialized = loop {
+        let list = cp.get(&["nodes"]);
+        let items = list["items"].as_array().unwrap().clone();
+        let done = items.iter().all(|n| {
+            n["spec"]["providerID"].is_string()
+                && !n["spec"]["taints"].as_array().is_some_and(|t| {
+                    t.iter()
+                        .any(|t| t["key"] == "node.cloudprovider.kubernetes.io/uninitialized")
+                })
+        });
+        if done || std::time::Instant::now() > deadline || cp.exited(CCM) {
+            break items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let tail = cp.log_tail(CCM);
+    for n in &nodes {
+        let name = n["privateDns"].as_str().unwrap();
+        let got = initialized
+            .iter()
+            .find(|x| x["metadata"]["name"] == name)
+            .unwrap();
+        let want = format!(
+            "aws:///{}/{}",
+            n["zone"].as_str().unwrap(),
+            n["instanceId"].as_str().unwrap()
+        );
+        assert_eq!(got["spec"]["providerID"], json!(want), "{name}: {tail}");
+        let taints = got["spec"]["taints"].as_array().cloned().unwrap_or_default();
+        assert!(
+            !taints
+                .iter()
+                .any(|t| t["key"] == "node.cloudprovider.kubernetes.io/uninitialized"),
+            "{name}: still uninitialized: {taints:?}"
+        );
+        let labels = &got["metadata"]["labels"];
+        assert_eq!(labels["topology.kubernetes.io/zone"], n["zone"], "{labels}");
+        assert_eq!(
+            labels["node.kubernetes.io/instance-type"], n["instanceType"],
+            "{labels}"
+        );
+    }
+
+    // A Service of type LoadBalancer: the real service controller asks the
+    // emulator for a classic ELB in the cluster's public subnets, for the
+    // Ready nodes (marked Ready here as their kubelets would).
+    for n in &nodes {
+        let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                           "message": "sandbox", "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                           "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+        let out = cp.kubectl(
+            &[
+                "patch",
+                "node",
+                n["privateDns"].as_str().unwrap(),
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &ready.to_string(),
+            ],
+            b"",
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front", "namespace": "default",
+                     "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}},
+                     "spec": {"type": "LoadBalancer", "selector": {"app": "front"},
+                              "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}});
+    let out = cp.kubectl(&["create", "-f", "-"], svc.to_string().as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let ingress = loop {
+        let s = cp.get(&["service", "-n", "default", "front"]);
+        let ing = s["status"]["loadBalancer"]["ingress"][0]["hostname"].clone();
+        if ing.is_string() || std::time::Instant::now() > deadline || cp.exited(CCM) {
+            break ing;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let elbs = load_balancers(&moto);
+    assert!(ingress.is_string(), "no load balancer: {}", cp.log_tail(CCM));
+    assert_eq!(elbs.len(), 1, "{elbs:?}");
+    assert_eq!(
+        ingress,
+        json!(elbs[0]),
+        "the Service points at the emulator's load balancer"
+    );
+
+    // Deleting the Service (what phx-platform destroy does) releases it.
+    let out = cp.kubectl(&["delete", "service", "-n", "default", "front"], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !load_balancers(&moto).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let left = load_balancers(&moto);
+    assert!(left.is_empty(), "still there: {left:?}: {}", cp.log_tail(CCM));
+}
+
+/// The (v2) load balancers the emulator holds, by DNS name.
+fn load_balancers(moto: &Moto) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1").await;
+        let out = aws.elbv2().describe_load_balancers().send().await.unwrap();
+        out.load_balancers()
+            .iter()
+            .filter_map(|d| d.dns_name().map(str::to_string))
+            .collect()
+    })
 }

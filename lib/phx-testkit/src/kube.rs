@@ -137,9 +137,17 @@ impl ControlPlane {
     }
 
     fn spawn(&mut self, name: &str, args: &[String]) {
+        self.run_component(name, args, &[]);
+    }
+
+    /// Another upstream component against this control plane (the cloud
+    /// controller manager), with `env`; logged to `<name>.log`
+    /// ([`ControlPlane::log_tail`]) and stopped with the control plane.
+    pub fn run_component(&mut self, name: &str, args: &[String], env: &[(&str, String)]) {
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("log file");
         let mut cmd = Command::new(k8s_bin(name));
         cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
@@ -176,6 +184,13 @@ impl ControlPlane {
             "kube-apiserver not ready after {timeout:?}:\n{}",
             self.log_tail("kube-apiserver")
         );
+    }
+
+    /// Whether component `name` has exited (it should not have).
+    pub fn exited(&mut self, name: &str) -> bool {
+        self.children
+            .iter_mut()
+            .any(|(n, c)| n == name && c.try_wait().ok().flatten().is_some())
     }
 
     /// The last lines of a component's log, for failure messages.

@@ -29,7 +29,7 @@ mod sandbox;
 pub use bins::{bin, bin_of_package, path_with_bins, workspace_root};
 pub use kube::{k8s_bin, k8s_bin_dir, pinned, ControlPlane};
 pub use local::LocalSandbox;
-pub use moto::Moto;
+pub use moto::{free_port, Moto};
 pub use output::{lines_of, mirror, ok, run_with_stdin, start};
 pub use proxy::LatencyProxy;
 pub use recording::{Call, Recording};

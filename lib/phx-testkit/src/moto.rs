@@ -198,7 +198,8 @@ impl Drop for Moto {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
+/// A free loopback port (for a server a test starts).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
