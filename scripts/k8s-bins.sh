@@ -38,6 +38,8 @@ if [[ ${#missing[@]} -eq 0 ]]; then
     echo "$bin"
     exit 0
 fi
+# Go's own install location when no profile put it on PATH (CI's shell).
+command -v go >/dev/null || PATH="/usr/local/go/bin:$PATH"
 command -v go >/dev/null || { say "go is not installed: the real Kubernetes binaries are built with it"; exit 1; }
 
 export GOMODCACHE="$HOME/.cache/phx/go/mod" GOCACHE="$HOME/.cache/phx/go/build"

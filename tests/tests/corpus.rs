@@ -11,7 +11,7 @@
 
 use phx_testkit::{bin, mirror, run_with_stdin, Moto};
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `(tool, verb)` pairs that read the document and may change something.
 const READERS: &[(&str, &str)] = &[
@@ -36,13 +36,7 @@ struct Corpus {
 impl Corpus {
     fn new() -> Corpus {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("id_ed25519");
-        let made = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        phx_testkit::ssh_key(&dir.path().join("id_ed25519"));
         Corpus {
             moto: Moto::start(),
             dir,

@@ -232,13 +232,7 @@ fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances(
     // The AWS side as phx makes it: network, roles and four instances in
     // the emulator (its Ubuntu image list is the sandbox's).
     let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("id");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let key = phx_testkit::ssh_key(&tmp.path().join("id"));
     let amis = phx_testkit::workspace_root().join("scripts/sandbox/amis.json");
     let moto = Moto::start_with(&[("MOTO_AMIS_PATH", amis.to_str().unwrap())]);
     let doc = json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},

@@ -63,3 +63,15 @@ pub fn lines_of(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A new passphrase-less ed25519 key pair `PATH` and `PATH.pub` (the SSH
+/// key a document names), made by ssh-keygen.
+pub fn ssh_key(path: &Path) -> PathBuf {
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("running ssh-keygen");
+    assert!(made.success(), "ssh-keygen failed");
+    path.to_path_buf()
+}
