@@ -119,7 +119,9 @@ impl ControlPlane {
                 format!("--cert-dir={}", d.join("certs").display()),
             ],
         );
+        let started = Instant::now();
         cp.wait_ready(Duration::from_secs(90));
+        eprintln!("phx-testkit: kube-apiserver ready in {:.1} s", started.elapsed().as_secs_f64());
         cp.spawn(
             "kube-controller-manager",
             &[
