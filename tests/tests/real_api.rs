@@ -218,6 +218,36 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
     );
     let argocd = cp.get(&["deployment", "-n", "argocd", "argocd-server"]);
     assert_eq!(argocd["metadata"]["labels"]["phx.dev/tool"], "phx-platform");
+
+    // destroy with Argo CD not running (its pods never start here): the
+    // Applications' finalizers would hold them forever; destroy removes
+    // them after a grace period, says so, and leaves nothing of phx's.
+    let mut again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    again.as_object_mut().unwrap().remove("error");
+    let out = run(
+        "phx-platform",
+        &["destroy", "--timeout", "45s"],
+        &again,
+        cache.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("removing the finalizers"),
+        "{}",
+        stderr(&out)
+    );
+    let left = cp.kubectl(&["get", "namespace", "argocd"], b"");
+    assert!(
+        String::from_utf8_lossy(&left.stderr).contains("NotFound"),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert!(
+        cp.get(&["storageclass", "-l", "phx.dev/tool=phx-platform"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A phx tool against the emulator, `doc` on stdin.

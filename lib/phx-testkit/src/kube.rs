@@ -121,7 +121,10 @@ impl ControlPlane {
         );
         let started = Instant::now();
         cp.wait_ready(Duration::from_secs(90));
-        eprintln!("phx-testkit: kube-apiserver ready in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "phx-testkit: kube-apiserver ready in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         cp.spawn(
             "kube-controller-manager",
             &[

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use phx_core::cli::{GlobalArgs, AFTER_HELP};
 use phx_core::status::keys;
 use phx_core::{io, stage, Document, Error, Result};
@@ -224,7 +224,7 @@ async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
             doomed.push((api, name));
         }
     }
-    destroy::gone(&doomed, args.timeout).await?;
+    applications_gone(&client, &doomed, args.timeout).await?;
 
     let mut doomed = Vec::new();
     let services: Api<Service> = Api::all(client.clone());
@@ -262,6 +262,55 @@ async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
     destroy::by_tool(&client, TOOL, args.timeout).await?;
     doc.remove_status(keys::PLATFORM);
     Ok(())
+}
+
+/// Argo CD deletes what an Application made, then drops its finalizer.
+/// With no application controller running (crashed, or never started)
+/// nothing would, and destroy would wait its whole timeout: after a third
+/// of it (at most a minute) the finalizers are removed, with a warning.
+/// What the Applications made stays to Kubernetes' garbage collection and
+/// to the load balancer sweep that follows.
+async fn applications_gone(
+    client: &kube::Client,
+    apps: &[(Api<DynamicObject>, String)],
+    timeout: std::time::Duration,
+) -> Result<()> {
+    let grace = (timeout / 3).min(std::time::Duration::from_secs(60));
+    if destroy::gone(apps, grace).await.is_ok() {
+        return Ok(());
+    }
+    if argocd_running(client).await {
+        return destroy::gone(apps, timeout.saturating_sub(grace)).await;
+    }
+    let names: Vec<&str> = apps.iter().map(|(_, n)| n.as_str()).collect();
+    tracing::warn!(
+        "Argo CD's application controller is not running: removing the finalizers of {} so they can go",
+        names.join(", ")
+    );
+    let unfinalized = json!({"metadata": {"finalizers": null}});
+    for (api, name) in apps {
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&unfinalized))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(err(format!("removing the finalizer of Application {name}"), e)),
+        }
+    }
+    destroy::gone(apps, timeout.saturating_sub(grace)).await
+}
+
+/// Whether Argo CD's application controller has a ready replica.
+async fn argocd_running(client: &kube::Client) -> bool {
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), addons::ARGOCD_NAMESPACE);
+    sts.get_opt("argocd-application-controller")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.status)
+        .and_then(|s| s.ready_replicas)
+        .is_some_and(|r| r > 0)
 }
 
 async fn delete(api: &Api<DynamicObject>, name: &str) -> Result<()> {
