@@ -47,15 +47,19 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         let end = c.get(2).map_or("", |m| m.as_str());
         format!("{} {MASK} {end}", &c[1])
     });
-    let text = match FIELD.replace_all(&text, |c: &Captures| format!("{}{MASK}", &c[1])) {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(s) => Cow::Owned(s),
-    };
-    let text = match TOKEN.replace_all(&text, MASK) {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(s) => Cow::Owned(s),
-    };
-    match HEX64.replace_all(&text, |c: &Captures| format!("{}{MASK}{}", &c[1], &c[2])) {
+    let text = then(text, |t| {
+        FIELD.replace_all(t, |c: &Captures| format!("{}{MASK}", &c[1]))
+    });
+    let text = then(text, |t| TOKEN.replace_all(t, MASK));
+    then(text, |t| {
+        HEX64.replace_all(t, |c: &Captures| format!("{}{MASK}{}", &c[1], &c[2]))
+    })
+}
+
+/// The next replacement on `text`, borrowing from the input as long as
+/// nothing was replaced.
+fn then<'a>(text: Cow<'a, str>, step: impl for<'t> Fn(&'t str) -> Cow<'t, str>) -> Cow<'a, str> {
+    match step(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(s) => Cow::Owned(s),
     }

@@ -71,7 +71,7 @@ async fn open(doc: &Document, path: &Path) -> Result<kube::Client> {
 
 /// The identity check: the current context's cluster is served over
 /// verified TLS with a CA whose hash is `expected`.
-pub fn verify(kc: &kube::config::Kubeconfig, path: &Path, expected: Option<&str>) -> Result<()> {
+fn verify(kc: &kube::config::Kubeconfig, path: &Path, expected: Option<&str>) -> Result<()> {
     let context = kc
         .current_context
         .as_deref()

@@ -8,7 +8,8 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::discovery::{verbs, Discovery, Scope};
 use kube::Client;
 use phx_core::backoff::Backoff;
-use phx_core::{Error, Result};
+use phx_core::{Document, Error, Result};
+use std::path::Path;
 use std::time::Duration;
 
 fn rank(ar: &ApiResource, namespaced: bool) -> u8 {
@@ -22,15 +23,21 @@ fn rank(ar: &ApiResource, namespaced: bool) -> u8 {
     }
 }
 
-/// Say, in one line, that destroy skips the in-cluster step because this
-/// cluster's kubeconfig is gone ([`crate::client::connect_if_present`]).
-/// Nothing is lost: the cloud load balancers Services made carry the
-/// cluster's tag, and phx-net destroy sweeps them.
-pub fn skipped() {
-    tracing::warn!(
-        "no kubeconfig for this cluster (status.kubeadm.kubeconfig is gone): skipping the in-cluster \
-         step; phx-net destroy removes the cluster's load balancers by their tags"
-    );
+/// The client for `destroy`, or `None` when this cluster's kubeconfig is
+/// gone ([`crate::client::connect_if_present`]): then one line says the
+/// in-cluster step is skipped and the tool's status (`status.<key>`) is
+/// dropped. Nothing is lost: the cloud load balancers Services made carry
+/// the cluster's tag, and phx-net destroy sweeps them.
+pub async fn client_or_skip(doc: &mut Document, flag: Option<&Path>, key: &str) -> Result<Option<Client>> {
+    let client = crate::client::connect_if_present(doc, flag).await?;
+    if client.is_none() {
+        tracing::warn!(
+            "no kubeconfig for this cluster (status.kubeadm.kubeconfig is gone): skipping the in-cluster \
+             step; phx-net destroy removes the cluster's load balancers by their tags"
+        );
+        doc.remove_status(key);
+    }
+    Ok(client)
 }
 
 /// Delete every object labelled `phx.dev/tool=<tool>`; returns how many.

@@ -66,9 +66,8 @@ pub async fn run(verb: Verb) -> Result<()> {
         Verb::Apply(args) => converge(doc, &args, false).await,
         Verb::Plan(args) => converge(doc, &args, true).await,
         Verb::Destroy(args) => {
-            let Some(client) = client::connect_if_present(doc, args.kubeconfig.as_deref()).await? else {
-                destroy::skipped();
-                doc.remove_status(keys::CCM);
+            let Some(client) = destroy::client_or_skip(doc, args.kubeconfig.as_deref(), keys::CCM).await?
+            else {
                 return Ok(());
             };
             destroy::by_tool(&client, TOOL, args.timeout).await?;

@@ -12,7 +12,7 @@ if [[ -f /etc/kubernetes/kubelet.conf ]]; then
     exit 0
 fi
 mkdir -p /etc/kubernetes
-config=$(umask 077 && mktemp /etc/kubernetes/phx-join.XXXXXX)
+config=$(mktemp /etc/kubernetes/phx-join.XXXXXX) # mode 0600
 trap 'rm -f "$config"' EXIT
 # printf is a builtin: the token is never an argument of a process.
 printf '%s\n' "$PHX_JOIN_CONFIG" > "$config"

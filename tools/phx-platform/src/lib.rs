@@ -202,9 +202,7 @@ async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<
 /// made), then every LoadBalancer Service and Ingress of the cluster, so no
 /// cloud load balancer outlives the cluster; then the rest of phx's.
 async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
-    let Some(client) = client::connect_if_present(doc, args.kubeconfig.as_deref()).await? else {
-        destroy::skipped();
-        doc.remove_status(keys::PLATFORM);
+    let Some(client) = destroy::client_or_skip(doc, args.kubeconfig.as_deref(), keys::PLATFORM).await? else {
         return Ok(());
     };
     let lp = ListParams::default().labels(&format!("{TOOL_LABEL}={TOOL}"));
