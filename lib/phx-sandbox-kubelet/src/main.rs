@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    phx_sandbox_kubelet::main()
+}

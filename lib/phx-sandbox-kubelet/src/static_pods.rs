@@ -1,0 +1,270 @@
+//! Static pods: the manifests kubeadm writes to the static pod path run as
+//! processes (etcd, the API server, the controller manager, the scheduler),
+//! restarted when they exit or when their manifest changes (an upgrade
+//! rewrites it), stopped when it goes; each has its mirror pod in the API.
+//! The processes outlive a kubelet restart, as containers do: a pid file
+//! lets the next kubelet adopt them instead of bouncing the control plane.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use sha2::{Digest, Sha256};
+
+use crate::process::{binary_for, Launch, Proc};
+use crate::status::{self, Mode};
+
+const STATE_DIR: &str = "/var/lib/kubelet/phx-sandbox/static";
+
+#[derive(Debug)]
+struct Entry {
+    pod: Pod,
+    hash: String,
+    proc: Option<Proc>,
+    runnable: bool,
+    restarts: u32,
+    retry_at: Instant,
+    reported: Option<String>,
+}
+
+/// The static pods of one node.
+#[derive(Debug)]
+pub struct StaticPods {
+    dir: PathBuf,
+    images: PathBuf,
+    node: String,
+    host_ip: String,
+    pods: BTreeMap<String, Entry>,
+}
+
+fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(epoch(t)).unwrap_or(0))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+impl StaticPods {
+    pub fn new(dir: PathBuf, images: PathBuf, node: String, host_ip: String) -> StaticPods {
+        StaticPods {
+            dir,
+            images,
+            node,
+            host_ip,
+            pods: BTreeMap::new(),
+        }
+    }
+
+    fn manifests(&self) -> BTreeMap<String, (Pod, String)> {
+        let mut out = BTreeMap::new();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return out };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if file.starts_with('.') || !(file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".json")) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(e.path()) else { continue };
+            match serde_yaml::from_str::<Pod>(&text) {
+                Ok(pod) => {
+                    let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
+                    out.insert(file, (pod, hash));
+                }
+                Err(err) => tracing::warn!(manifest = %file, "not a pod: {err}"),
+            }
+        }
+        out
+    }
+
+    fn launch(&self, pod: &Pod, hash: &str) -> Option<Launch> {
+        let spec = pod.spec.as_ref()?;
+        let c = spec.containers.first()?;
+        let binary = binary_for(&self.images, c.image.as_deref()?)?;
+        let mut args: Vec<String> = c.command.clone().unwrap_or_default().into_iter().skip(1).collect();
+        args.extend(c.args.clone().unwrap_or_default());
+        let host_paths: BTreeMap<String, String> = spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| Some((v.name.clone(), v.host_path.as_ref()?.path.clone())))
+            .collect();
+        let mounts = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .filter_map(|m| Some((PathBuf::from(host_paths.get(&m.name)?), PathBuf::from(&m.mount_path))))
+            .collect();
+        let env = c
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+            .collect();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        Some(Launch {
+            binary,
+            args,
+            env,
+            mounts,
+            log: PathBuf::from(format!(
+                "/var/log/pods/kube-system_{name}-{}_{hash}/{}/0.log",
+                self.node, c.name
+            )),
+        })
+    }
+
+    fn pid_file(file: &str) -> PathBuf {
+        Path::new(STATE_DIR).join(format!("{file}.pid"))
+    }
+
+    /// The processes made to match the manifests.
+    pub fn reconcile(&mut self) {
+        let want = self.manifests();
+        let gone: Vec<String> = self.pods.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        for file in gone {
+            if let Some(e) = self.pods.remove(&file) {
+                tracing::info!(manifest = %file, "removed: stopping");
+                if let Some(p) = e.proc {
+                    p.stop(Duration::from_secs(10));
+                }
+                let _ = std::fs::remove_file(Self::pid_file(&file));
+            }
+        }
+        for (file, (pod, hash)) in want {
+            if self.pods.get(&file).is_some_and(|e| e.hash != hash) {
+                tracing::info!(manifest = %file, "changed: restarting");
+                if let Some(p) = self.pods.remove(&file).and_then(|e| e.proc) {
+                    p.stop(Duration::from_secs(10));
+                }
+            }
+            let launch = self.launch(&pod, &hash);
+            let entry = self.pods.entry(file.clone()).or_insert_with(|| {
+                // A process the previous kubelet started for this manifest.
+                let adopted = std::fs::read_to_string(Self::pid_file(&file)).ok().and_then(|t| {
+                    let mut w = t.split_whitespace();
+                    let (pid, h, at) = (w.next()?.parse().ok()?, w.next()?, w.next()?.parse().ok()?);
+                    (h == hash).then(|| Proc::adopt(pid, UNIX_EPOCH + Duration::from_secs(at)))?
+                });
+                Entry {
+                    pod,
+                    hash: hash.clone(),
+                    proc: adopted,
+                    runnable: launch.is_some(),
+                    restarts: 0,
+                    retry_at: Instant::now(),
+                    reported: None,
+                }
+            });
+            let Some(launch) = launch else { continue };
+            if entry.proc.as_mut().is_some_and(Proc::alive) || Instant::now() < entry.retry_at {
+                continue;
+            }
+            if entry.proc.take().is_some() {
+                entry.restarts += 1;
+                tracing::warn!(manifest = %file, restarts = entry.restarts, "exited: restarting");
+            }
+            // Back off as the kubelet does, up to 10 s between starts.
+            entry.retry_at = Instant::now() + Duration::from_secs(u64::from(entry.restarts.min(10)));
+            match Proc::start(&launch) {
+                Ok(p) => {
+                    let _ = std::fs::create_dir_all(STATE_DIR);
+                    let _ = std::fs::write(Self::pid_file(&file), format!("{} {hash} {}", p.pid, epoch(p.started)));
+                    tracing::info!(manifest = %file, pid = p.pid, "started {}", launch.binary.display());
+                    entry.proc = Some(p);
+                }
+                Err(e) => tracing::warn!(manifest = %file, "cannot start {}: {e}", launch.binary.display()),
+            }
+        }
+    }
+
+    /// The mirror pods made to match, and their status reported.
+    pub async fn mirror(&mut self, client: &Client, node_uid: &str) -> crate::Result<()> {
+        let mut wanted: BTreeMap<(String, String), String> = BTreeMap::new();
+        for e in self.pods.values_mut() {
+            let ns = e.pod.metadata.namespace.clone().unwrap_or_else(|| "kube-system".into());
+            let name = format!("{}-{}", e.pod.metadata.name.clone().unwrap_or_default(), self.node);
+            wanted.insert((ns.clone(), name.clone()), e.hash.clone());
+            let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            let existing = api.get_opt(&name).await?;
+            let current = existing.as_ref().and_then(|p| {
+                p.metadata.annotations.as_ref()?.get("kubernetes.io/config.mirror").cloned()
+            });
+            if existing.is_some() && current.as_deref() != Some(e.hash.as_str()) {
+                api.delete(&name, &DeleteParams::default().grace_period(0)).await?;
+                e.reported = None;
+                continue;
+            }
+            if existing.is_none() {
+                let mut pod = e.pod.clone();
+                pod.metadata.name = Some(name.clone());
+                pod.metadata.namespace = Some(ns.clone());
+                let started = e.proc.as_ref().map_or_else(SystemTime::now, |p| p.started);
+                let ann = pod.metadata.annotations.get_or_insert_with(Default::default);
+                for k in ["kubernetes.io/config.hash", "kubernetes.io/config.mirror"] {
+                    ann.insert(k.into(), e.hash.clone());
+                }
+                ann.insert("kubernetes.io/config.source".into(), "file".into());
+                ann.insert("kubernetes.io/config.seen".into(), rfc3339(started));
+                pod.metadata.owner_references = Some(vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Node".into(),
+                    name: self.node.clone(),
+                    uid: node_uid.into(),
+                    controller: Some(true),
+                    ..Default::default()
+                }]);
+                if let Some(s) = pod.spec.as_mut() {
+                    s.node_name = Some(self.node.clone());
+                }
+                pod.status = None;
+                match api.create(&PostParams::default(), &pod).await {
+                    Ok(_) => tracing::info!(pod = %name, "mirror pod created"),
+                    Err(kube::Error::Api(err)) if err.code == 409 => {}
+                    Err(err) => return Err(err.into()),
+                }
+                e.reported = None;
+            }
+            let mode = if e.runnable {
+                Mode::Run {
+                    ready: e.proc.as_mut().is_some_and(Proc::alive),
+                    restarts: e.restarts,
+                }
+            } else {
+                Mode::Simulated
+            };
+            let started = rfc3339(e.proc.as_ref().map_or_else(SystemTime::now, |p| p.started));
+            let key = format!("{mode:?}");
+            if e.reported.as_deref() != Some(key.as_str()) {
+                let Some(pod) = api.get_opt(&name).await? else { continue };
+                let patch = status::patch(&pod, mode, &self.host_ip, &self.host_ip, &started);
+                api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
+                    .await?;
+                e.reported = Some(key);
+            }
+        }
+        // Mirror pods whose manifest is gone.
+        let all: Api<Pod> = Api::all(client.clone());
+        let lp = ListParams::default().fields(&format!("spec.nodeName={}", self.node));
+        for p in all.list(&lp).await? {
+            let is_mirror = p
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            let name = p.metadata.name.clone().unwrap_or_default();
+            if is_mirror && !wanted.contains_key(&(ns.clone(), name.clone())) {
+                Api::<Pod>::namespaced(client.clone(), &ns)
+                    .delete(&name, &DeleteParams::default().grace_period(0))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
