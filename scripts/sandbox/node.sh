@@ -13,6 +13,11 @@
 #   PKI directory and address, passed to the node's sessions for the
 #   kubeadm stand-in (inside a VPC the control plane's private name would
 #   lead there).
+#   PHX_SANDBOX_K8S (optional): the real-Kubernetes node. The directory of
+#   the built Kubernetes binaries: kubeadm and kubectl are the real ones,
+#   kubelet the sandbox's (PHX_SANDBOX_KUBELET), static pods' images the
+#   binaries in PHX_SANDBOX_IMAGES; PHX_SANDBOX_HOSTS is bind-mounted on
+#   /etc/hosts (the VPC's DNS). Run inside the node's network namespace.
 set -euo pipefail
 
 if [[ ${1:-} == --inside ]]; then
@@ -23,6 +28,7 @@ if [[ ${1:-} == --inside ]]; then
         mount -t overlay overlay \
             -o "lowerdir=/$d,upperdir=$dir/ns/$d/upper,workdir=$dir/ns/$d/work" "/$d"
     done
+    if [[ -n ${PHX_SANDBOX_HOSTS:-} ]]; then mount --bind "$PHX_SANDBOX_HOSTS" /etc/hosts; fi
     # sshd's privilege separation directory, on a /run of the node's own.
     mount -t tmpfs -o mode=0755 phx-run /run
     mkdir -p /run/sshd
@@ -37,8 +43,18 @@ case $dir/ in
 esac
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$dir/ns" "$dir/bin" "$dir/home"
+# Fresh each start: never copy through a link to a real binary.
+rm -rf "$dir/bin" && mkdir -p "$dir/bin"
 cp "$here"/stand-ins/* "$dir/bin/"
 chmod +x "$dir"/bin/*
+real=''
+if [[ -n ${PHX_SANDBOX_K8S:-} ]]; then
+    ln -sf "$PHX_SANDBOX_K8S/kubeadm" "$dir/bin/kubeadm"
+    ln -sf "$PHX_SANDBOX_K8S/kubectl" "$dir/bin/kubectl"
+    ln -sf "${PHX_SANDBOX_KUBELET:?}" "$dir/bin/kubelet"
+    version=$("$PHX_SANDBOX_K8S/kubeadm" version -o short)
+    real=" PHX_SANDBOX_KUBELET=1 PHX_SANDBOX_IMAGES=${PHX_SANDBOX_IMAGES:?} PHX_KUBELET_VERSION=$version"
+fi
 [[ -f $dir/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "sandbox-$address" -f "$dir/ssh_host_ed25519_key"
 touch "$dir/calls.log" "$dir/authorized_keys"
 cat > "$dir/sshd_config" <<CONFIG
@@ -56,6 +72,6 @@ PrintMotd no
 MaxStartups 200
 MaxSessions 64
 LogLevel ERROR
-SetEnv PATH=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PHX_SANDBOX=$dir HOME=$dir/home${PHX_SANDBOX_PKI:+ PHX_SANDBOX_PKI=$PHX_SANDBOX_PKI}${PHX_SANDBOX_API:+ PHX_SANDBOX_API=$PHX_SANDBOX_API}
+SetEnv PATH=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PHX_SANDBOX=$dir HOME=$dir/home${PHX_SANDBOX_PKI:+ PHX_SANDBOX_PKI=$PHX_SANDBOX_PKI}${PHX_SANDBOX_API:+ PHX_SANDBOX_API=$PHX_SANDBOX_API}$real
 CONFIG
 exec unshare --mount --propagation private -- "$0" --inside "$dir"

@@ -246,6 +246,14 @@ pub struct KubernetesSpec {
     /// the kubeconfig and certificate SANs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_endpoint: Option<String>,
+    /// kubeadm preflight checks to report as warnings instead of errors
+    /// (kubeadm's `nodeRegistration.ignorePreflightErrors`, like `NumCPU`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore_preflight_errors: Vec<String>,
+    /// kubeadm phases not to run on init and join (kubeadm's `skipPhases`,
+    /// like `addon/kube-proxy` for a CNI that replaces it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skip_phases: Vec<String>,
 }
 
 impl Default for KubernetesSpec {
@@ -256,6 +264,8 @@ impl Default for KubernetesSpec {
             pod_cidr: "192.168.0.0/16".into(),
             service_cidr: "10.96.0.0/12".into(),
             api_endpoint: None,
+            ignore_preflight_errors: Vec::new(),
+            skip_phases: Vec::new(),
         }
     }
 }

@@ -40,16 +40,24 @@ pub struct Shared {
     pub version: Version,
     /// The generated kubeadm configuration for init.
     pub init_config: String,
+    /// What the workers' JoinConfiguration takes from the spec.
+    pub k8s: phx_core::spec::KubernetesSpec,
     width: usize,
 }
 
 impl Shared {
-    pub fn new(version: Version, init_config: String, width: usize) -> Arc<Shared> {
+    pub fn new(
+        version: Version,
+        init_config: String,
+        k8s: phx_core::spec::KubernetesSpec,
+        width: usize,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             init: watch::channel(Init::Pending).0,
             join: OnceCell::new(),
             version,
             init_config,
+            k8s,
             width,
         })
     }
@@ -162,7 +170,7 @@ async fn steps(
                 // Checked before any node was touched (lib::converge).
                 let name = node.private_dns.as_deref().unwrap_or_default();
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
-                let config = crate::config::join_config(&j, name).map_err(|e| e.context("join"))?;
+                let config = crate::config::join_config(&j, name, &shared.k8s).map_err(|e| e.context("join"))?;
                 let vars = [("PHX_JOIN_CONFIG", config.as_str())];
                 script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
             }

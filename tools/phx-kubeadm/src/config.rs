@@ -77,15 +77,16 @@ pub fn init_config(
         }
     }
     plain("metadata.name", cluster)?;
+    let (skip, ignore) = kubeadm_lists(k8s)?;
     phx_core::spec::check_ipv4_cidr("spec.kubernetes.podCidr", &k8s.pod_cidr)?;
     phx_core::spec::check_ipv4_cidr("spec.kubernetes.serviceCidr", &k8s.service_cidr)?;
     let sans: String = sans.iter().map(|s| format!("  - {s}\n")).collect();
     Ok(format!(
         "apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
-nodeRegistration:
+{skip}nodeRegistration:
   name: {node}
-  kubeletExtraArgs:
+{ignore}  kubeletExtraArgs:
   - name: cloud-provider
     value: external
 ---
@@ -115,7 +116,7 @@ apiServer:
 /// phx-kubeadm sends on the join script's stdin and the script writes to a
 /// root-only file for `kubeadm join --config` (removed when it ends): the
 /// token never appears on a command line, so never in the process list.
-pub fn join_config(join: &crate::join::JoinCommand, node_name: &str) -> Result<String> {
+pub fn join_config(join: &crate::join::JoinCommand, node_name: &str, k8s: &KubernetesSpec) -> Result<String> {
     for (what, v) in [
         ("the join endpoint", join.api.as_str()),
         ("the CA hash", join.ca_hash.as_str()),
@@ -128,10 +129,11 @@ pub fn join_config(join: &crate::join::JoinCommand, node_name: &str) -> Result<S
             "kubeadm made a bootstrap token of an unexpected form",
         ));
     }
+    let (skip, ignore) = kubeadm_lists(k8s)?;
     Ok(format!(
         "apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
-discovery:
+{skip}discovery:
   bootstrapToken:
     apiServerEndpoint: {api}
     token: {token}
@@ -139,13 +141,40 @@ discovery:
     - {hash}
 nodeRegistration:
   name: {node_name}
-  kubeletExtraArgs:
+{ignore}  kubeletExtraArgs:
   - name: cloud-provider
     value: external
 ",
         api = join.api,
         token = join.token,
         hash = join.ca_hash,
+    ))
+}
+
+/// `skipPhases:` (top level) and `ignorePreflightErrors:` (under
+/// nodeRegistration) as YAML lines, empty when not set; each value checked.
+fn kubeadm_lists(k8s: &KubernetesSpec) -> Result<(String, String)> {
+    let list = |what: &str, items: &[String], indent: &str| -> Result<String> {
+        if items.is_empty() {
+            return Ok(String::new());
+        }
+        let mut out = format!("{indent}{what}:\n");
+        for i in items {
+            let ok = !i.is_empty()
+                && !i.starts_with('-')
+                && i.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '_' | '.'));
+            if !ok {
+                return Err(Error::invalid(format!(
+                    "spec.kubernetes.{what}: {i:?} is not a kubeadm phase or check name"
+                )));
+            }
+            out.push_str(&format!("{indent}- {i}\n"));
+        }
+        Ok(out)
+    };
+    Ok((
+        list("skipPhases", &k8s.skip_phases, "")?,
+        list("ignorePreflightErrors", &k8s.ignore_preflight_errors, "  ")?,
     ))
 }
 
@@ -225,7 +254,7 @@ mod tests {
             token: "abcdef.0123456789abcdef".into(),
             ca_hash: format!("sha256:{}", "a".repeat(64)),
         };
-        let c = join_config(&j, "ip-10-0-1-7.ec2.internal").unwrap();
+        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default()).unwrap();
         assert!(c.contains("kind: JoinConfiguration\n"), "{c}");
         assert!(
             c.contains(
@@ -242,8 +271,39 @@ mod tests {
             token: "x\ntoken: y".into(),
             ..j.clone()
         };
-        assert!(join_config(&bad, "n").is_err());
-        assert!(join_config(&j, "n\nkind: Evil").is_err());
+        assert!(join_config(&bad, "n", &KubernetesSpec::default()).is_err());
+        assert!(join_config(&j, "n\nkind: Evil", &KubernetesSpec::default()).is_err());
+    }
+
+    #[test]
+    fn skipped_phases_and_ignored_checks_reach_init_and_join() {
+        let k8s = KubernetesSpec {
+            skip_phases: vec!["preflight".into()],
+            ignore_preflight_errors: vec!["NumCPU".into()],
+            ..KubernetesSpec::default()
+        };
+        let cp = ControlPlane {
+            private_dns: "ip-10-0-0-5.ec2.internal",
+            private_ip: None,
+            public_ip: None,
+            api_host: None,
+        };
+        let c = init_config("phoenix", &k8s, &Version::parse("1.34").unwrap(), &cp).unwrap();
+        assert!(c.contains("kind: InitConfiguration\nskipPhases:\n- preflight\nnodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n  ignorePreflightErrors:\n  - NumCPU\n  kubeletExtraArgs:"), "{c}");
+        let j = crate::join::JoinCommand {
+            api: "ip-10-0-0-5.ec2.internal:6443".into(),
+            token: "abcdef.0123456789abcdef".into(),
+            ca_hash: format!("sha256:{}", "a".repeat(64)),
+        };
+        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &k8s).unwrap();
+        assert!(c.contains("kind: JoinConfiguration\nskipPhases:\n- preflight\ndiscovery:"), "{c}");
+        assert!(c.contains("  ignorePreflightErrors:\n  - NumCPU\n"), "{c}");
+        let bad = KubernetesSpec {
+            skip_phases: vec!["x\nkind: Evil".into()],
+            ..KubernetesSpec::default()
+        };
+        let e = init_config("phoenix", &bad, &Version::parse("1.34").unwrap(), &cp).unwrap_err();
+        assert!(e.to_string().contains("spec.kubernetes.skipPhases"), "{e}");
     }
 
     #[test]

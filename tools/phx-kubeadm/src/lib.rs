@@ -109,7 +109,7 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
         None => fleet::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
     };
     let connector = fleet::connector(doc, &args.ssh).await?;
-    let shared = Shared::new(version, init, width(&nodes));
+    let shared = Shared::new(version, init, doc.spec().kubernetes.clone(), width(&nodes));
     let tasks = nodes.iter().map(|n| {
         let target = fleet::target(n, &args.ssh);
         tokio::spawn(apply::node(n.clone(), target, connector.clone(), shared.clone()))
