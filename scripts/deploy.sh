@@ -27,7 +27,7 @@ say() { printf 'deploy.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
 # Pre-flight: everything a stage would otherwise find out halfway.
-for t in phx-state phx-net phx-iam phx-nodes phx-kubeadm phx-cni phx-ccm phx-platform jq; do
+for t in phx-state phx-net phx-iam phx-nodes phx-kubeadm phx-ccm phx-cni phx-platform jq; do
     command -v "$t" >/dev/null || die "$t not found on PATH (scripts/install.sh installs the phx tools)"
 done
 [[ -f $doc ]] || die "$doc not found (phx-state new --name NAME --region REGION > $doc)"
@@ -49,12 +49,15 @@ if $plan; then
     stored=$(phx-state pull < "$doc" 2>/dev/null || echo '{}')
     jq --argjson stored "$stored" '. + {status: ($stored.status // {})} | del(.status.state.lock)' "$doc" |
         phx-net plan | phx-iam plan | phx-nodes plan | phx-kubeadm plan |
-        phx-cni plan | phx-ccm plan | phx-platform plan > /dev/null
+        phx-ccm plan | phx-cni plan | phx-platform plan > /dev/null
     exit 0
 fi
 
+# The cloud controller manager before the CNI: it initializes the nodes
+# (the uninitialized taint comes off), which Calico's controllers wait for
+# to be scheduled at all (found on the real Kubernetes sandbox).
 run_locked deploy.sh "$doc" "phx-net apply" "phx-iam apply" "phx-nodes apply" "phx-kubeadm apply" \
-    "phx-cni apply" "phx-ccm apply" "phx-platform apply"
+    "phx-ccm apply" "phx-cni apply" "phx-platform apply"
 
 stored=$(phx-state pull < "$doc")
 jq -r --arg doc "$doc" '

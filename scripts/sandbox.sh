@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local sandbox: the whole phx pipeline on this machine, no AWS account.
 #
-# usage: scripts/sandbox.sh up [--nodes N]   start it (N sandbox nodes, default 4)
+# usage: scripts/sandbox.sh up [--nodes N] [--real]
+#                                            start it (N sandbox nodes, default 4;
+#                                            --real: real Kubernetes, see below)
 #        scripts/sandbox.sh env              print the environment to use it
 #        scripts/sandbox.sh down             stop it and remove its files
 #        scripts/sandbox.sh status           say what runs
@@ -23,6 +25,16 @@
 #     cluster CA and admin certificate, discovery, server-side apply, and
 #     controllers reduced to status (nodes turn Ready, Deployments roll out,
 #     Argo CD Applications sync). No container ever runs.
+# With --real (or PHX_SANDBOX_REAL=1), Kubernetes is real: each node is a
+# small machine with a network namespace of its own (a veth to a bridge in
+# a VPC namespace the sandbox makes: the host's network is not touched),
+# the real kubeadm, and the sandbox kubelet (phx-sandbox-kubelet) running
+# kubeadm's static pods (the real etcd, API server, controller manager and
+# scheduler, built by scripts/k8s-bins.sh) and the AWS cloud controller
+# manager as processes; other pods are simulated (reported Running, not
+# run). scripts/sandbox/agent.py plays EC2: instance IPs and DNS names,
+# the metadata service, the forwards to the host.
+#
 # The cluster document it writes ($PHX_SANDBOX_DIR/cluster.json) reaches the
 # nodes and the API only through settings real users have too:
 # spec.nodes.ssh.endpoints (port forwards, a NAT) and spec.kubernetes.apiEndpoint
@@ -88,9 +100,16 @@ start_node() {
     local i=$1 addr port
     read -r addr port < <(sed -n "${i}p" "$dir/nodes/list")
     [[ -n $addr ]] || die "no node $i"
-    PHX_SANDBOX_PKI="$dir/api/pki" PHX_SANDBOX_API=$(cat "$dir/api/address") \
-        setsid "$here/sandbox/node.sh" "$dir/nodes/n$i" "$addr" "$port" \
-        </dev/null >/dev/null 2>"$dir/nodes/n$i/sshd.log" &
+    if real; then
+        PHX_SANDBOX_K8S=$(k8s_bin) PHX_SANDBOX_KUBELET="$dir/kubelet" \
+            PHX_SANDBOX_IMAGES="$dir/images" PHX_SANDBOX_HOSTS="$dir/hosts" \
+            setsid ip netns exec "$(prefix)-n$i" "$here/sandbox/node.sh" "$dir/nodes/n$i" 0.0.0.0 22 \
+            </dev/null >/dev/null 2>"$dir/nodes/n$i/sshd.log" &
+    else
+        PHX_SANDBOX_PKI="$dir/api/pki" PHX_SANDBOX_API=$(cat "$dir/api/address") \
+            setsid "$here/sandbox/node.sh" "$dir/nodes/n$i" "$addr" "$port" \
+            </dev/null >/dev/null 2>"$dir/nodes/n$i/sshd.log" &
+    fi
     echo $! > "$dir/nodes/n$i/pid"
 }
 
@@ -107,9 +126,13 @@ kill_group() { # pidfile
 }
 
 stop_node() {
-    local f=$dir/nodes/n$1/pid
+    local f=$dir/nodes/n$1/pid pid
     [[ -f $f ]] || die "no node $1"
     kill_group "$f"
+    if real; then
+        # A machine stops with all it runs (kubelet, static pods).
+        for pid in $(ip netns pids "$(prefix)-n$1" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    fi
 }
 
 start_api() {
@@ -127,10 +150,67 @@ wait_nodes() {
     done < "$dir/nodes/list"
 }
 
+# The real-Kubernetes sandbox's network namespaces: named for this
+# sandbox directory, so two sandboxes never meet and leftovers of a crash
+# are found again.
+prefix() { printf 'phxsb-%s' "$(printf '%s' "$dir" | sha256sum | cut -c1-6)"; }
+real() { [[ -f $dir/net ]]; }
+
+net_down() {
+    local p ns pid
+    p=$(prefix)
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$p-" || true); do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        ip netns delete "$ns" 2>/dev/null || true
+    done
+}
+
+# Refuse a VPC CIDR the host already uses (an address or a route in it).
+check_cidr() { # cidr
+    python3 - "$1" <<'PY' || die "the VPC CIDR $1 overlaps an address or route of the host: not starting (set spec.network.vpcCidr)"
+import ipaddress, json, subprocess, sys
+vpc = ipaddress.ip_network(sys.argv[1])
+def ip(*args):
+    return json.loads(subprocess.run(["ip", "-4", "-j", *args], capture_output=True, text=True).stdout or "[]")
+nets = [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network
+        for i in ip("addr") for a in i.get("addr_info", [])]
+for r in ip("route", "show", "table", "all"):
+    try:
+        nets.append(ipaddress.ip_network(r.get("dst", ""), strict=False))
+    except ValueError:
+        pass  # default, or not an address
+sys.exit(1 if any(n.prefixlen > 0 and n.overlaps(vpc) for n in nets) else 0)
+PY
+}
+
+# The VPC namespace (a bridge with the router's address and the metadata
+# service's) and one namespace per node, its eth0 on the bridge.
+net_up() { # cidr nodes
+    local p router i
+    p=$(prefix)
+    router=$(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(f"{n.network_address+2}/{n.prefixlen}")' "$1")
+    ip netns add "$p-vpc"
+    ip -n "$p-vpc" link set lo up
+    ip -n "$p-vpc" link add br0 type bridge
+    ip -n "$p-vpc" addr add "$router" dev br0
+    ip -n "$p-vpc" addr add 169.254.169.254/32 dev br0
+    ip -n "$p-vpc" link set br0 up
+    for i in $(seq 1 "$2"); do
+        ip netns add "$p-n$i"
+        ip -n "$p-n$i" link set lo up
+        ip -n "$p-vpc" link add "n$i" type veth peer name eth0 netns "$p-n$i"
+        ip -n "$p-vpc" link set "n$i" master br0 up
+        ip -n "$p-n$i" link set eth0 up
+    done
+}
+
+k8s_bin() { echo "${PHX_K8S_DIR:-$HOME/.cache/phx/k8s}/$(sed -n 's/^KUBERNETES_VERSION=//p' "$here/sandbox/k8s/versions")/bin"; }
+
 # As if the nodes were new machines and the cluster new: every node
 # restarted with empty overlays, the API server restarted empty on the
 # same address with the same CA. AWS (and so the state) is kept.
 reset() {
+    real && die "reset: not available in the real-Kubernetes sandbox (down, then up)"
     alive "$dir/api.pid" || die "not up (scripts/sandbox.sh up)"
     local api i n
     api=$(cat "$dir/api/address")
@@ -146,10 +226,11 @@ reset() {
 }
 
 up() {
-    local nodes=4
+    local nodes=4 with_real=${PHX_SANDBOX_REAL:-}
     while [[ $# -gt 0 ]]; do
         case $1 in
             --nodes) nodes=$2; shift ;;
+            --real) with_real=1 ;;
             *) die "up: unknown option $1" ;;
         esac
         shift
@@ -164,9 +245,15 @@ up() {
     venv=$("$root/scripts/prereqs.sh")
     bin=$(bindir)
     ours
+    net_down
     rm -rf "$dir"
     mkdir -p "$dir/api" "$dir/nodes" "$dir/cache"
     touch "$dir/.phx-sandbox"
+    local cidr=10.0.0.0/16
+    if [[ -n $with_real ]]; then
+        "$root/scripts/k8s-bins.sh" >&2 || die "the Kubernetes binaries could not be built (Go missing?): up without --real uses the API stand-in"
+        check_cidr "$cidr"
+    fi
     ssh-keygen -q -t ed25519 -N '' -C phx-sandbox -f "$dir/id_ed25519"
 
     # The AWS emulator (requests serialized so conditional writes are atomic,
@@ -181,11 +268,25 @@ up() {
         </dev/null >"$dir/moto.log" 2>&1) &
     echo $! > "$dir/moto.pid"
 
-    # The Kubernetes API stand-in, with the cluster PKI the nodes' kubeadm uses.
-    start_api
-
     local api
-    api=$(cat "$dir/api/address")
+    if [[ -n $with_real ]]; then
+        # Nodes with the real Kubernetes: their network, their images (the
+        # built binaries, named as the images are), the VPC's hosts file.
+        net_up "$cidr" "$nodes"
+        mkdir -p "$dir/images/provider-aws"
+        local b
+        for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do ln -s "$(k8s_bin)/$b" "$dir/images/$b"; done
+        ln -s "$(k8s_bin)/aws-cloud-controller-manager" "$dir/images/provider-aws/cloud-controller-manager"
+        echo "127.0.0.1 localhost" > "$dir/hosts"
+        # A copy: the nodes see /root (where cargo builds) through an overlay,
+        # which would keep showing them a binary rebuilt since.
+        cp "$bin/phx-sandbox-kubelet" "$dir/kubelet"
+        api=127.0.0.1:$(free_port 127.0.0.1)
+    else
+        # The Kubernetes API stand-in, with the cluster PKI the nodes' kubeadm uses.
+        start_api
+        api=$(cat "$dir/api/address")
+    fi
 
     local i addr port node endpoints='{}'
     : > "$dir/known_hosts"
@@ -195,13 +296,29 @@ up() {
         mkdir -p "$dir/nodes/n$i"
         cp "$dir/id_ed25519.pub" "$dir/nodes/n$i/authorized_keys"
         echo "$addr $port" >> "$dir/nodes/list"
-        start_node "$i"
         if [[ $i -eq 1 ]]; then node=$name-control-plane-1; else node=$name-worker-$((i - 1)); fi
         endpoints=$(jq -c --arg n "$node" --arg e "$addr:$port" '. + {($n): $e}' <<< "$endpoints")
     done
+    if [[ -n $with_real ]]; then
+        jq -n --arg prefix "$(prefix)" --arg cidr "$cidr" --argjson awsPort "$aws_port" --arg scripts "$root/scripts" \
+            --arg api "$api" --argjson endpoints "$endpoints" --rawfile list "$dir/nodes/list" '
+            ($endpoints | to_entries | sort_by(.value | split(":")[0] | split(".")[3] | tonumber)) as $e
+            | {prefix: $prefix, cidr: $cidr, awsPort: $awsPort, scripts: $scripts, api: $api,
+               nodes: ($e | to_entries | map({key: (.key + 1 | tostring), value: .value.key}) | from_entries),
+               ssh: ($e | to_entries | map({key: (.key + 1 | tostring), value: .value.value}) | from_entries)}' > "$dir/net"
+    fi
+    for i in $(seq 1 "$nodes"); do start_node "$i"; done
 
     wait_until 120 curl -sf -o /dev/null "http://127.0.0.1:$aws_port/moto-api/" ||
         die "moto did not start within 120 s: $(tail -3 "$dir/moto.log" | tr '\n' ' ')"
+    if real; then
+        # The EC2 side (instance addresses, metadata service, forwards).
+        (cd "$dir" && exec env AWS_ENDPOINT_URL="http://127.0.0.1:$aws_port" AWS_ACCESS_KEY_ID=sandbox \
+            AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+            setsid "$venv/bin/python" "$here/sandbox/agent.py" "$dir" </dev/null >/dev/null 2>"$dir/agent.log") &
+        echo $! > "$dir/agent.pid"
+        wait_for "the sandbox agent" 30 test -f "$dir/agent.ready"
+    fi
     wait_nodes
     # The nodes' host keys, known before the first connection: verified,
     # not trusted on first use.
@@ -225,6 +342,7 @@ export PHX_KNOWN_HOSTS=$dir/known_hosts
 export PHX_KUBECONFIG_OUT=$dir/kubeconfig
 export PATH=$bin:\$PATH
 ENV
+    if real; then echo "export PATH=$(k8s_bin):\$PATH PHX_SANDBOX_REAL=1" >> "$dir/env"; fi
     [[ -n $mirror ]] && echo "export PHX_ARTIFACT_MIRROR=$mirror" >> "$dir/env"
 
     # The cluster document: the reference topology, state in the emulator's
@@ -238,23 +356,36 @@ ENV
             | .spec.network.adminCidrs = ["127.0.0.1/32"]
             | .spec.nodes.ssh = {user: $user, publicKeyFile: ($key + ".pub"), privateKeyFile: $key, endpoints: $endpoints}
             | .spec.kubernetes.apiEndpoint = $api' > "$dir/cluster.json"
+        if real; then
+            # No CRI here: kubeadm skips its preflight (which pulls images);
+            # no Argo CD controller runs to sync add-on Applications.
+            jq '.spec.kubernetes.skipPhases = ["preflight"]
+              | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"
+            mv "$dir/cluster.json.new" "$dir/cluster.json"
+        fi
         phx-state init -q < "$dir/cluster.json" > /dev/null
     )
-    say "up: moto on 127.0.0.1:$aws_port, API stand-in on $api, $nodes nodes; cluster document $dir/cluster.json"
+    if real; then
+        say "up: moto on 127.0.0.1:$aws_port, real Kubernetes $(k8s_bin | xargs dirname | xargs basename) nodes ($nodes, VPC $cidr), API on $api once deployed; cluster document $dir/cluster.json"
+    else
+        say "up: moto on 127.0.0.1:$aws_port, API stand-in on $api, $nodes nodes; cluster document $dir/cluster.json"
+    fi
     cat "$dir/env"
 }
 
 down() {
     local f
-    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/nodes/*/pid; do
+    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/agent.pid "$dir"/nodes/*/pid; do
         [[ -f $f ]] || continue
         # Each runs in a session of its own: take the whole group down.
         kill -TERM -- "-$(cat "$f")" 2>/dev/null || kill -TERM "$(cat "$f")" 2>/dev/null || true
     done
     sleep 0.2
-    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/nodes/*/pid; do
+    for f in "$dir"/moto.pid "$dir"/api.pid "$dir"/agent.pid "$dir"/nodes/*/pid; do
         if [[ -f $f ]]; then kill -KILL -- "-$(cat "$f")" 2>/dev/null || true; fi
     done
+    # Everything the nodes ran (kubelets, control planes), and their network.
+    net_down
     ours
     rm -rf "$dir"
     say "down"
@@ -286,6 +417,9 @@ case ${1:-} in
             "$(jq -r .metadata.name "$dir/cluster.json")" ;;
     stop-node) stop_node "${2:?stop-node N}"; say "node $2 stopped" ;;
     start-node)
+        if real; then
+            for pid in $(ip netns pids "$(prefix)-n$2" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        fi
         start_node "${2:?start-node N}"
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"

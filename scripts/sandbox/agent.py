@@ -225,9 +225,11 @@ class Sandbox:
             def log_message(self, *a):
                 pass
 
-            def reply(self, code, body, ctype="text/plain"):
+            def reply(self, code, body, ctype="text/plain", headers=()):
                 b = body.encode()
                 self.send_response(code)
+                for k, v in headers:
+                    self.send_header(k, v)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(b)))
                 self.end_headers()
@@ -239,7 +241,9 @@ class Sandbox:
                 t = secrets.token_urlsafe(32)
                 with lock:
                     sandbox.tokens.add(t)
-                self.reply(200, t)
+                # The SDKs read the token's lifetime back from this header.
+                ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+                self.reply(200, t, headers=[("X-aws-ec2-metadata-token-ttl-seconds", ttl)])
 
             def do_GET(self):
                 # IMDSv2 only, as phx's launch templates require.

@@ -44,7 +44,7 @@ esac
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$dir/ns" "$dir/bin" "$dir/home"
 # Fresh each start: never copy through a link to a real binary.
-rm -rf "$dir/bin" && mkdir -p "$dir/bin"
+rm -rf "${dir:?}/bin" && mkdir -p "$dir/bin"
 cp "$here"/stand-ins/* "$dir/bin/"
 chmod +x "$dir"/bin/*
 real=''

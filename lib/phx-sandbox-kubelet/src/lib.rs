@@ -236,7 +236,7 @@ async fn api(
             }
         }
         if let Err(e) = statics.lock().await.mirror(&client, &node_uid).await {
-            tracing::debug!("mirror pods: {e}");
+            tracing::warn!("mirror pods: {e}");
         }
         let cidr = nodes
             .get_opt(&name)

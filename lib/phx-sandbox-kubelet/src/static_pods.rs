@@ -185,13 +185,26 @@ impl StaticPods {
 
     /// The mirror pods made to match, and their status reported.
     pub async fn mirror(&mut self, client: &Client, node_uid: &str) -> crate::Result<()> {
+        // The node may read only the pods bound to it, by listing them.
+        let all: Api<Pod> = Api::all(client.clone());
+        let lp = ListParams::default().fields(&format!("spec.nodeName={}", self.node));
+        let mut bound: BTreeMap<(String, String), Pod> = all
+            .list(&lp)
+            .await?
+            .items
+            .into_iter()
+            .map(|p| {
+                let key = (p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default());
+                (key, p)
+            })
+            .collect();
         let mut wanted: BTreeMap<(String, String), String> = BTreeMap::new();
         for e in self.pods.values_mut() {
             let ns = e.pod.metadata.namespace.clone().unwrap_or_else(|| "kube-system".into());
             let name = format!("{}-{}", e.pod.metadata.name.clone().unwrap_or_default(), self.node);
             wanted.insert((ns.clone(), name.clone()), e.hash.clone());
             let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let existing = api.get_opt(&name).await?;
+            let mut existing = bound.remove(&(ns.clone(), name.clone()));
             let current = existing.as_ref().and_then(|p| {
                 p.metadata.annotations.as_ref()?.get("kubernetes.io/config.mirror").cloned()
             });
@@ -224,8 +237,11 @@ impl StaticPods {
                 }
                 pod.status = None;
                 match api.create(&PostParams::default(), &pod).await {
-                    Ok(_) => tracing::info!(pod = %name, "mirror pod created"),
-                    Err(kube::Error::Api(err)) if err.code == 409 => {}
+                    Ok(made) => {
+                        tracing::info!(pod = %name, "mirror pod created");
+                        existing = Some(made);
+                    }
+                    Err(kube::Error::Api(err)) if err.code == 409 => continue,
                     Err(err) => return Err(err.into()),
                 }
                 e.reported = None;
@@ -241,7 +257,7 @@ impl StaticPods {
             let started = rfc3339(e.proc.as_ref().map_or_else(SystemTime::now, |p| p.started));
             let key = format!("{mode:?}");
             if e.reported.as_deref() != Some(key.as_str()) {
-                let Some(pod) = api.get_opt(&name).await? else { continue };
+                let Some(pod) = existing else { continue };
                 let patch = status::patch(&pod, mode, &self.host_ip, &self.host_ip, &started);
                 api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
                     .await?;
@@ -249,9 +265,7 @@ impl StaticPods {
             }
         }
         // Mirror pods whose manifest is gone.
-        let all: Api<Pod> = Api::all(client.clone());
-        let lp = ListParams::default().fields(&format!("spec.nodeName={}", self.node));
-        for p in all.list(&lp).await? {
+        for p in bound.into_values() {
             let is_mirror = p
                 .metadata
                 .annotations
