@@ -3,7 +3,8 @@
 The sandbox's check that a deploy made exactly one of each thing and a
 destroy left nothing: every EC2 resource carrying the cluster's tag (and
 not already terminated or deleted), the key pair, the IAM roles and
-instance profiles named for the cluster.
+instance profiles named for the cluster, and the load balancers (ELB,
+ELBv2) a cloud controller manager made for it.
 
 usage: inventory.py CLUSTER   (AWS_* from `scripts/sandbox.sh env`)
 prints {"kind": {"name": count}} as JSON; kinds with nothing are left out.
@@ -72,6 +73,18 @@ for e in ec2.describe_network_interfaces()["NetworkInterfaces"]:
         continue
     if tagged(e):
         add("network-interface", e["NetworkInterfaceId"])
+# Load balancers the cloud controller manager made for Services.
+elbv2 = boto3.client("elbv2")
+lbs = elbv2.describe_load_balancers()["LoadBalancers"]
+for lb in lbs:
+    tags = elbv2.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
+    if any(t["Key"] == tag for t in tags):
+        add("load-balancer", lb["LoadBalancerName"])
+elb = boto3.client("elb")
+for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
+    tags = elb.describe_tags(LoadBalancerNames=[lb["LoadBalancerName"]])["TagDescriptions"][0]["Tags"]
+    if any(t["Key"] == tag for t in tags):
+        add("load-balancer", lb["LoadBalancerName"])
 for r in iam.list_roles()["Roles"]:
     if r["RoleName"].startswith(f"{cluster}-"):
         add("iam-role", r["RoleName"])

@@ -49,7 +49,11 @@ cp "$here"/stand-ins/* "$dir/bin/"
 chmod +x "$dir"/bin/*
 real=''
 if [[ -n ${PHX_SANDBOX_K8S:-} ]]; then
-    ln -sf "$PHX_SANDBOX_K8S/kubeadm" "$dir/bin/kubeadm"
+    # The real kubeadm, its calls recorded (and failable) as the stand-ins' are.
+    rm -f "$dir/bin/kubeadm"
+    # shellcheck disable=SC2016 # expanded by the wrapper, not here
+    printf '#!/usr/bin/env bash\n. "${0%%/*}/_lib.sh"\nexec %q "$@"\n' "$PHX_SANDBOX_K8S/kubeadm" > "$dir/bin/kubeadm"
+    chmod +x "$dir/bin/kubeadm"
     ln -sf "$PHX_SANDBOX_K8S/kubectl" "$dir/bin/kubectl"
     ln -sf "${PHX_SANDBOX_KUBELET:?}" "$dir/bin/kubelet"
     version=$("$PHX_SANDBOX_K8S/kubeadm" version -o short)
