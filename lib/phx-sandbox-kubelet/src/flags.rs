@@ -94,7 +94,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("phx-kubelet-flags-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("config.yaml");
-        std::fs::write(&config, "kind: KubeletConfiguration\nstaticPodPath: /m\nhealthzPort: 12\n").unwrap();
+        std::fs::write(
+            &config,
+            "kind: KubeletConfiguration\nstaticPodPath: /m\nhealthzPort: 12\n",
+        )
+        .unwrap();
         let args = [
             "--bootstrap-kubeconfig=/b.conf",
             "--kubeconfig",
@@ -112,7 +116,10 @@ mod tests {
         assert!(f.external_cloud);
         assert_eq!(f.static_pod_path, PathBuf::from("/m"));
         assert_eq!(f.healthz, "127.0.0.1:12");
-        assert_eq!(f.node_labels, vec![("a".into(), "b".into()), ("c".into(), "d".into())]);
+        assert_eq!(
+            f.node_labels,
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
         assert!(parse(["stray".to_string()]).is_err());
     }
 }

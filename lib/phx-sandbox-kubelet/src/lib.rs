@@ -103,7 +103,9 @@ async fn healthz(addr: String) {
         }
     };
     loop {
-        let Ok((mut s, _)) = listener.accept().await else { continue };
+        let Ok((mut s, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).await;
@@ -129,7 +131,8 @@ async fn run(f: flags::Flags) -> Result<()> {
     let name = f.hostname_override.clone().unwrap_or_else(hostname);
     let ip = f.node_ip.clone().unwrap_or_else(host_ip);
     let sandbox = std::env::var_os("PHX_SANDBOX").map(PathBuf::from);
-    let images = std::env::var_os("PHX_SANDBOX_IMAGES").map_or_else(|| PathBuf::from("/nonexistent"), PathBuf::from);
+    let images =
+        std::env::var_os("PHX_SANDBOX_IMAGES").map_or_else(|| PathBuf::from("/nonexistent"), PathBuf::from);
     tracing::info!(node = %name, ip = %ip, "kubelet {} starting", version());
     tokio::spawn(healthz(f.healthz.clone()));
 
@@ -184,10 +187,12 @@ async fn api(
             break;
         }
         match &f.bootstrap_kubeconfig {
-            Some(b) if b.exists() => match bootstrap::bootstrap(b, &f.kubeconfig, &name, Duration::from_secs(120)).await {
-                Ok(()) => break,
-                Err(e) => tracing::warn!("TLS bootstrap: {e}; retrying"),
-            },
+            Some(b) if b.exists() => {
+                match bootstrap::bootstrap(b, &f.kubeconfig, &name, Duration::from_secs(120)).await {
+                    Ok(()) => break,
+                    Err(e) => tracing::warn!("TLS bootstrap: {e}; retrying"),
+                }
+            }
             _ => {}
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -209,7 +214,10 @@ async fn api(
     };
     let node_uid = registered.metadata.uid.clone().unwrap_or_default();
     let (server, _) = bootstrap::server_and_ca(&f.kubeconfig)?;
-    let hostport = server.trim_start_matches("https://").trim_end_matches('/').to_string();
+    let hostport = server
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
     let api = match hostport.rsplit_once(':') {
         Some((h, p)) => (h.to_string(), p.to_string()),
         None => (hostport.clone(), "443".to_string()),

@@ -53,11 +53,31 @@ fn conditions(ready: bool) -> Value {
                "lastHeartbeatTime": t, "lastTransitionTime": t})
     };
     json!([
-        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        c(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available"
+        ),
+        c(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure"
+        ),
+        c(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available"
+        ),
         if ready {
-            c("Ready", "True", "KubeletReady", "kubelet is posting ready status (phx sandbox kubelet)")
+            c(
+                "Ready",
+                "True",
+                "KubeletReady",
+                "kubelet is posting ready status (phx sandbox kubelet)",
+            )
         } else {
             c("Ready", "False", "KubeletNotReady", "starting")
         },
@@ -67,7 +87,12 @@ fn conditions(ready: bool) -> Value {
 /// Only the heartbeat moves: each condition's transition time stays.
 fn heartbeat_conditions() -> Value {
     let t = now();
-    let types = [("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False"), ("Ready", "True")];
+    let types = [
+        ("MemoryPressure", "False"),
+        ("DiskPressure", "False"),
+        ("PIDPressure", "False"),
+        ("Ready", "True"),
+    ];
     Value::Array(
         types
             .iter()
@@ -137,12 +162,22 @@ pub async fn register(client: &Client, m: &Machine, f: &crate::flags::Flags, ver
     }
     let mut st = status(m, version);
     let current = nodes.get(&m.name).await?;
-    if current.status.and_then(|s| s.addresses).unwrap_or_default().is_empty() {
+    if current
+        .status
+        .and_then(|s| s.addresses)
+        .unwrap_or_default()
+        .is_empty()
+    {
         // Until a cloud controller manager sets them: what the kubelet knows.
-        st["addresses"] = json!([{"type": "InternalIP", "address": m.ip}, {"type": "Hostname", "address": m.name}]);
+        st["addresses"] =
+            json!([{"type": "InternalIP", "address": m.ip}, {"type": "Hostname", "address": m.name}]);
     }
     Ok(nodes
-        .patch_status(&m.name, &PatchParams::default(), &Patch::Strategic(json!({"status": st})))
+        .patch_status(
+            &m.name,
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"status": st})),
+        )
         .await?)
 }
 

@@ -59,7 +59,10 @@ fn is_mirror(p: &Pod) -> bool {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    let s = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let s = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     k8s_openapi::jiff::Timestamp::from_second(i64::try_from(s).unwrap_or(0))
         .map(|t| t.to_string())
         .unwrap_or_default()
@@ -105,7 +108,13 @@ impl Pods {
             let Some(binary) = c.image.as_deref().and_then(|i| binary_for(&self.ctx.images, i)) else {
                 return Ok(None);
             };
-            let mut args: Vec<String> = c.command.clone().unwrap_or_default().into_iter().skip(1).collect();
+            let mut args: Vec<String> = c
+                .command
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .skip(1)
+                .collect();
             args.extend(c.args.clone().unwrap_or_default());
             let mut env = self.ctx.instance_env.clone();
             env.push(("KUBERNETES_SERVICE_HOST".into(), self.ctx.api.0.clone()));
@@ -157,7 +166,11 @@ impl Pods {
                 }
                 continue;
             }
-            let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+            let phase = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default();
             if phase == "Succeeded" || phase == "Failed" {
                 continue;
             }
@@ -204,10 +217,7 @@ impl Pods {
             };
             let key = format!("{mode:?}");
             if self.reported.get(&uid) != Some(&key) || phase.is_empty() || phase == "Pending" {
-                let started = self
-                    .running
-                    .get(&uid)
-                    .map_or_else(SystemTime::now, |r| r.started);
+                let started = self.running.get(&uid).map_or_else(SystemTime::now, |r| r.started);
                 let ip = self.pod_ip(pod, &uid, pod_cidr);
                 let patch = status::patch(pod, mode, &self.ctx.host_ip, &ip, &rfc3339(started));
                 api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
@@ -215,7 +225,12 @@ impl Pods {
                 self.reported.insert(uid, key);
             }
         }
-        let gone: Vec<String> = self.running.keys().filter(|u| !seen.contains(*u)).cloned().collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|u| !seen.contains(*u))
+            .cloned()
+            .collect();
         for uid in gone {
             if let Some(r) = self.running.remove(&uid) {
                 for p in r.procs.into_iter().flatten() {

@@ -68,8 +68,17 @@ impl Proc {
             Command::new(&l.binary)
         } else {
             let mut c = Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", MOUNT_AND_EXEC, "sh"])
-                .arg(mounts.len().to_string());
+            c.args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                MOUNT_AND_EXEC,
+                "sh",
+            ])
+            .arg(mounts.len().to_string());
             for (s, d) in &mounts {
                 c.arg(s).arg(d);
             }
@@ -78,7 +87,10 @@ impl Proc {
         };
         cmd.args(&l.args)
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .envs(l.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -104,10 +116,15 @@ impl Proc {
     }
 
     fn alive_pid(&self) -> bool {
-        let Ok(pid) = i32::try_from(self.pid) else { return false };
+        let Ok(pid) = i32::try_from(self.pid) else {
+            return false;
+        };
         kill(Pid::from_raw(pid), None).is_ok()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-                .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
     }
 
     pub fn alive(&mut self) -> bool {
@@ -143,9 +160,15 @@ mod tests {
         std::fs::create_dir_all(dir.join("provider-aws")).unwrap();
         std::fs::write(dir.join("etcd"), "").unwrap();
         std::fs::write(dir.join("provider-aws/cloud-controller-manager"), "").unwrap();
-        assert_eq!(binary_for(&dir, "registry.k8s.io/etcd:3.6.4-0"), Some(dir.join("etcd")));
         assert_eq!(
-            binary_for(&dir, "registry.k8s.io/provider-aws/cloud-controller-manager:v1.34.0"),
+            binary_for(&dir, "registry.k8s.io/etcd:3.6.4-0"),
+            Some(dir.join("etcd"))
+        );
+        assert_eq!(
+            binary_for(
+                &dir,
+                "registry.k8s.io/provider-aws/cloud-controller-manager:v1.34.0"
+            ),
             Some(dir.join("provider-aws/cloud-controller-manager"))
         );
         assert_eq!(binary_for(&dir, "etcd@sha256:00"), Some(dir.join("etcd")));

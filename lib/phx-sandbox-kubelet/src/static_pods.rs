@@ -64,13 +64,19 @@ impl StaticPods {
 
     fn manifests(&self) -> BTreeMap<String, (Pod, String)> {
         let mut out = BTreeMap::new();
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return out };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return out;
+        };
         for e in entries.flatten() {
             let file = e.file_name().to_string_lossy().into_owned();
-            if file.starts_with('.') || !(file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".json")) {
+            if file.starts_with('.')
+                || !(file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".json"))
+            {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(e.path()) else { continue };
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
             match serde_yaml::from_str::<Pod>(&text) {
                 Ok(pod) => {
                     let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
@@ -86,7 +92,13 @@ impl StaticPods {
         let spec = pod.spec.as_ref()?;
         let c = spec.containers.first()?;
         let binary = binary_for(&self.images, c.image.as_deref()?)?;
-        let mut args: Vec<String> = c.command.clone().unwrap_or_default().into_iter().skip(1).collect();
+        let mut args: Vec<String> = c
+            .command
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .skip(1)
+            .collect();
         args.extend(c.args.clone().unwrap_or_default());
         let host_paths: BTreeMap<String, String> = spec
             .volumes
@@ -98,7 +110,12 @@ impl StaticPods {
             .volume_mounts
             .iter()
             .flatten()
-            .filter_map(|m| Some((PathBuf::from(host_paths.get(&m.name)?), PathBuf::from(&m.mount_path))))
+            .filter_map(|m| {
+                Some((
+                    PathBuf::from(host_paths.get(&m.name)?),
+                    PathBuf::from(&m.mount_path),
+                ))
+            })
             .collect();
         let env = c
             .env
@@ -126,7 +143,12 @@ impl StaticPods {
     /// The processes made to match the manifests.
     pub fn reconcile(&mut self) {
         let want = self.manifests();
-        let gone: Vec<String> = self.pods.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let gone: Vec<String> = self
+            .pods
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .cloned()
+            .collect();
         for file in gone {
             if let Some(e) = self.pods.remove(&file) {
                 tracing::info!(manifest = %file, "removed: stopping");
@@ -174,7 +196,10 @@ impl StaticPods {
             match Proc::start(&launch) {
                 Ok(p) => {
                     let _ = std::fs::create_dir_all(STATE_DIR);
-                    let _ = std::fs::write(Self::pid_file(&file), format!("{} {hash} {}", p.pid, epoch(p.started)));
+                    let _ = std::fs::write(
+                        Self::pid_file(&file),
+                        format!("{} {hash} {}", p.pid, epoch(p.started)),
+                    );
                     tracing::info!(manifest = %file, pid = p.pid, "started {}", launch.binary.display());
                     entry.proc = Some(p);
                 }
@@ -194,22 +219,39 @@ impl StaticPods {
             .items
             .into_iter()
             .map(|p| {
-                let key = (p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default());
+                let key = (
+                    p.metadata.namespace.clone().unwrap_or_default(),
+                    p.metadata.name.clone().unwrap_or_default(),
+                );
                 (key, p)
             })
             .collect();
         let mut wanted: BTreeMap<(String, String), String> = BTreeMap::new();
         for e in self.pods.values_mut() {
-            let ns = e.pod.metadata.namespace.clone().unwrap_or_else(|| "kube-system".into());
-            let name = format!("{}-{}", e.pod.metadata.name.clone().unwrap_or_default(), self.node);
+            let ns = e
+                .pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "kube-system".into());
+            let name = format!(
+                "{}-{}",
+                e.pod.metadata.name.clone().unwrap_or_default(),
+                self.node
+            );
             wanted.insert((ns.clone(), name.clone()), e.hash.clone());
             let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
             let mut existing = bound.remove(&(ns.clone(), name.clone()));
             let current = existing.as_ref().and_then(|p| {
-                p.metadata.annotations.as_ref()?.get("kubernetes.io/config.mirror").cloned()
+                p.metadata
+                    .annotations
+                    .as_ref()?
+                    .get("kubernetes.io/config.mirror")
+                    .cloned()
             });
             if existing.is_some() && current.as_deref() != Some(e.hash.as_str()) {
-                api.delete(&name, &DeleteParams::default().grace_period(0)).await?;
+                api.delete(&name, &DeleteParams::default().grace_period(0))
+                    .await?;
                 e.reported = None;
                 continue;
             }

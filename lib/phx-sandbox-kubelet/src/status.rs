@@ -28,7 +28,11 @@ pub fn patch(pod: &Pod, mode: Mode, host_ip: &str, pod_ip: &str, started: &str) 
         Mode::Simulated => ("Running", true, 0),
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let kind = if mode == Mode::Simulated { "simulated" } else { "process" };
+    let kind = if mode == Mode::Simulated {
+        "simulated"
+    } else {
+        "process"
+    };
     let state = |name: &str| {
         if phase == "Succeeded" {
             json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started,
@@ -89,13 +93,34 @@ mod tests {
 
     #[test]
     fn simulated_pods_say_so_and_jobs_complete() {
-        let p = patch(&pod("Always"), Mode::Simulated, "10.0.1.5", "192.168.0.2", "2026-01-01T00:00:00Z");
+        let p = patch(
+            &pod("Always"),
+            Mode::Simulated,
+            "10.0.1.5",
+            "192.168.0.2",
+            "2026-01-01T00:00:00Z",
+        );
         assert_eq!(p["status"]["phase"], "Running");
         assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
         assert_eq!(p["metadata"]["annotations"][SIMULATED_ANNOTATION], SIMULATED_TEXT);
-        let j = patch(&pod("Never"), Mode::Simulated, "10.0.1.5", "192.168.0.2", "2026-01-01T00:00:00Z");
+        let j = patch(
+            &pod("Never"),
+            Mode::Simulated,
+            "10.0.1.5",
+            "192.168.0.2",
+            "2026-01-01T00:00:00Z",
+        );
         assert_eq!(j["status"]["phase"], "Succeeded");
-        let r = patch(&pod("Always"), Mode::Run { ready: false, restarts: 2 }, "h", "h", "t");
+        let r = patch(
+            &pod("Always"),
+            Mode::Run {
+                ready: false,
+                restarts: 2,
+            },
+            "h",
+            "h",
+            "t",
+        );
         assert_eq!(r["status"]["containerStatuses"][0]["restartCount"], 2);
         assert_eq!(r["status"]["conditions"][2]["status"], "False");
         assert!(r.get("metadata").is_none());

@@ -34,15 +34,29 @@ fn items<'a>(
 
 async fn config_map(client: &Client, ns: &str, name: &str) -> Result<Vec<(String, Vec<u8>)>> {
     let cm = Api::<ConfigMap>::namespaced(client.clone(), ns).get(name).await?;
-    Ok(cm.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect())
+    Ok(cm
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect())
 }
 
 async fn secret(client: &Client, ns: &str, name: &str) -> Result<Vec<(String, Vec<u8>)>> {
     let s = Api::<Secret>::namespaced(client.clone(), ns).get(name).await?;
-    Ok(s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect())
+    Ok(s.data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
 }
 
-async fn token(client: &Client, pod: &Pod, audience: Option<&String>, seconds: Option<i64>) -> Result<String> {
+async fn token(
+    client: &Client,
+    pod: &Pod,
+    audience: Option<&String>,
+    seconds: Option<i64>,
+) -> Result<String> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let sa = pod
         .spec
@@ -73,7 +87,11 @@ fn field(pod: &Pod, path: &str) -> String {
         "metadata.name" => pod.metadata.name.clone().unwrap_or_default(),
         "metadata.namespace" => pod.metadata.namespace.clone().unwrap_or_default(),
         "metadata.uid" => pod.metadata.uid.clone().unwrap_or_default(),
-        "spec.nodeName" => pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        "spec.nodeName" => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default(),
         "spec.serviceAccountName" => pod
             .spec
             .as_ref()
@@ -130,7 +148,12 @@ pub async fn mounts(client: &Client, pod: &Pod, c: &Container) -> Result<Vec<(Pa
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let base = PathBuf::from(format!("/var/lib/kubelet/pods/{uid}/volumes"));
     let mut made: Vec<(String, PathBuf)> = Vec::new();
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default() {
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default()
+    {
         let dir = base.join(&v.name);
         if let Some(h) = &v.host_path {
             made.push((v.name.clone(), PathBuf::from(&h.path)));
@@ -166,7 +189,10 @@ pub async fn mounts(client: &Client, pod: &Pod, c: &Container) -> Result<Vec<(Pa
                     put(&dir, &t.path, tok.as_bytes())?;
                 }
                 if let Some(cm) = &src.config_map {
-                    for (k, d) in items(config_map(client, &ns, &cm.name).await?.into_iter(), cm.items.as_ref()) {
+                    for (k, d) in items(
+                        config_map(client, &ns, &cm.name).await?.into_iter(),
+                        cm.items.as_ref(),
+                    ) {
                         put(&dir, &k, &d)?;
                     }
                 }

@@ -24,6 +24,49 @@ impl LocalSandbox {
         sb
     }
 
+    /// `scripts/sandbox.sh up --real --nodes N`: real Kubernetes (the built
+    /// binaries, the sandbox kubelet, nodes with their own network).
+    pub fn up_real(nodes: usize) -> LocalSandbox {
+        let dir = tempfile::tempdir().expect("sandbox dir");
+        let sb = LocalSandbox { dir };
+        sb.control(&["up", "--real", "--nodes", &nodes.to_string()]);
+        sb
+    }
+
+    /// The built kubectl, with the sandbox's environment and the kubeconfig
+    /// phx-kubeadm wrote.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        let mut cmd = self.program(&crate::kube::k8s_bin("kubectl"), args, true, self.dir());
+        cmd.env("KUBECONFIG", self.dir().join("kubeconfig"));
+        cmd.output().expect("running kubectl")
+    }
+
+    /// `kubectl ARGS -o json`, which must succeed.
+    pub fn kubectl_json(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-o", "json"]);
+        crate::ok(&self.kubectl(&all))
+    }
+
+    /// The commands of the processes running on node `i` (from 1) of the
+    /// real sandbox: everything in its network namespace.
+    pub fn node_processes(&self, i: usize) -> Vec<String> {
+        let net: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir().join("net")).expect("the real sandbox's net file"),
+        )
+        .expect("net is JSON");
+        let ns = format!("{}-n{i}", net["prefix"].as_str().expect("prefix"));
+        let out = Command::new("ip")
+            .args(["netns", "pids", &ns])
+            .output()
+            .expect("ip netns pids");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+            .map(|c| c.trim().to_string())
+            .collect()
+    }
+
     /// `PHX_SANDBOX_DIR`: below the test's temporary directory, since
     /// `sandbox.sh up` makes it afresh (and no process should sit in a
     /// directory that is removed under it).

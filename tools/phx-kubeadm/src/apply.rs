@@ -170,7 +170,8 @@ async fn steps(
                 // Checked before any node was touched (lib::converge).
                 let name = node.private_dns.as_deref().unwrap_or_default();
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
-                let config = crate::config::join_config(&j, name, &shared.k8s).map_err(|e| e.context("join"))?;
+                let config =
+                    crate::config::join_config(&j, name, &shared.k8s).map_err(|e| e.context("join"))?;
                 let vars = [("PHX_JOIN_CONFIG", config.as_str())];
                 script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
             }

@@ -162,7 +162,8 @@ fn kubeadm_lists(k8s: &KubernetesSpec) -> Result<(String, String)> {
         for i in items {
             let ok = !i.is_empty()
                 && !i.starts_with('-')
-                && i.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '_' | '.'));
+                && i.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '_' | '.'));
             if !ok {
                 return Err(Error::invalid(format!(
                     "spec.kubernetes.{what}: {i:?} is not a kubeadm phase or check name"
@@ -296,7 +297,10 @@ mod tests {
             ca_hash: format!("sha256:{}", "a".repeat(64)),
         };
         let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &k8s).unwrap();
-        assert!(c.contains("kind: JoinConfiguration\nskipPhases:\n- preflight\ndiscovery:"), "{c}");
+        assert!(
+            c.contains("kind: JoinConfiguration\nskipPhases:\n- preflight\ndiscovery:"),
+            "{c}"
+        );
         assert!(c.contains("  ignorePreflightErrors:\n  - NumCPU\n"), "{c}");
         let bad = KubernetesSpec {
             skip_phases: vec!["x\nkind: Evil".into()],
