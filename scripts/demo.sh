@@ -4,14 +4,16 @@
 # with scripts/destroy.sh, show that nothing is left, bring the sandbox
 # down. (`just demo` runs this.)
 #
-# What is emulated (see scripts/sandbox.sh): AWS is moto, the nodes are
-# real sshd processes in mount namespaces with stand-ins for apt-get,
-# kubeadm, kubelet and friends, and the Kubernetes API server is
-# phx-kube-standin. The phx tools, the SSH, TLS and AWS API traffic, the
+# Kubernetes is real when its binaries are built or Go is here to build
+# them (scripts/k8s-bins.sh): the real kubeadm, etcd, API server,
+# controller manager, scheduler and AWS cloud controller manager. Without
+# Go, the demo says so and uses the API stand-in (phx-kube-standin).
+# Emulated either way (see scripts/sandbox.sh): AWS is moto, and no
+# container runs. The phx tools, the SSH, TLS and AWS API traffic, the
 # state locking and the pipelines are the real ones.
 set -euo pipefail
 case ${1:-} in
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     ?*) echo "demo.sh: takes no arguments (PHX_SANDBOX_DIR chooses where the sandbox lives)" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,17 +22,38 @@ start=$SECONDS
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-cat >&2 <<'TEXT'
-phx demo on the local sandbox. Real here: the phx tools and pipelines, every
-AWS API call, the state in S3 with DynamoDB locking, SSH with verified host
-keys, TLS to the API server, the upstream Calico, Argo CD and cloud
-controller manager objects. Emulated: AWS answers from moto (no machine
-boots), apt-get/systemctl/kubelet/kubeadm on the nodes are stand-ins, and
-the Kubernetes API server is phx-kube-standin (objects and status only; no
-container runs).
+real=''
+if "$root/scripts/k8s-bins.sh" --check >/dev/null 2>&1 || command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
+    real=1
+fi
+. "$root/scripts/sandbox/k8s/versions"
+if [[ -n $real ]]; then
+    cat >&2 <<TEXT
+phx demo on the local sandbox, with real Kubernetes. Real here: the phx tools
+and pipelines, every AWS API call, the state in S3 with DynamoDB locking, SSH
+with verified host keys, and upstream Kubernetes built from source at pinned
+versions: kubeadm, etcd $ETCD_VERSION, kube-apiserver, kube-controller-manager,
+kube-scheduler and kubectl $KUBERNETES_VERSION, aws-cloud-controller-manager
+$CLOUD_PROVIDER_AWS_VERSION. Each node has its own network. Simulated: AWS
+answers from moto (no machine boots; the sandbox gives each node its
+instance's IP, DNS name and metadata), and pods other than the control plane
+and the cloud controller manager are reported Running by the sandbox kubelet
+without running (no container runtime here).
 TEXT
-step "1/6 the sandbox: moto, 4 sshd nodes, the Kubernetes API stand-in"
-"$root/scripts/sandbox.sh" up > /dev/null
+    step "1/6 the sandbox: moto, 4 nodes with their own network, real Kubernetes binaries"
+    "$root/scripts/sandbox.sh" up --real > /dev/null
+else
+    cat >&2 <<'TEXT'
+phx demo on the local sandbox. Go is not installed, so Kubernetes cannot be
+built here: the API server is phx-kube-standin (objects and status only), and
+apt-get/systemctl/kubelet/kubeadm on the nodes are stand-ins. Real here: the
+phx tools and pipelines, every AWS API call, the state in S3 with DynamoDB
+locking, SSH with verified host keys, TLS to the API server, the upstream
+Calico, Argo CD and cloud controller manager objects. AWS answers from moto.
+TEXT
+    step "1/6 the sandbox: moto, 4 sshd nodes, the Kubernetes API stand-in"
+    "$root/scripts/sandbox.sh" up > /dev/null
+fi
 trap '"$root/scripts/sandbox.sh" down' EXIT
 # shellcheck source=/dev/null
 . "$PHX_SANDBOX_DIR/env"
@@ -41,9 +64,14 @@ jq '{metadata, spec: {nodes: .spec.nodes | {controlPlane, workers, ssh: {endpoin
 step "2/6 scripts/deploy.sh cluster.json"
 "$root/scripts/deploy.sh" cluster.json
 
-step "3/6 the cluster: phx-nodes list, phx-platform status"
+step "3/6 the cluster: phx-nodes list, phx-platform status${real:+, kubectl}"
 phx-state pull < cluster.json | phx-nodes list >&2
 phx-state pull < cluster.json | phx-platform status >&2
+if [[ -n $real ]]; then
+    kubectl --kubeconfig kubeconfig version >&2
+    kubectl --kubeconfig kubeconfig get nodes -o wide >&2
+    kubectl --kubeconfig kubeconfig get pods -A -o wide >&2
+fi
 
 step "4/6 scripts/destroy.sh --yes cluster.json"
 "$root/scripts/destroy.sh" --yes cluster.json

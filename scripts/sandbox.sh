@@ -251,7 +251,7 @@ up() {
     touch "$dir/.phx-sandbox"
     local cidr=10.0.0.0/16
     if [[ -n $with_real ]]; then
-        "$root/scripts/k8s-bins.sh" >&2 || die "the Kubernetes binaries could not be built (Go missing?): up without --real uses the API stand-in"
+        "$root/scripts/k8s-bins.sh" >/dev/null || die "the Kubernetes binaries could not be built (Go missing?): up without --real uses the API stand-in"
         check_cidr "$cidr"
     fi
     ssh-keygen -q -t ed25519 -N '' -C phx-sandbox -f "$dir/id_ed25519"
