@@ -323,7 +323,12 @@ fn the_demo_runs_end_to_end_and_leaves_nothing() {
     }
     // scripts/test.sh builds the Kubernetes binaries: the demo runs on them.
     let server = format!("Server Version: {}", phx_testkit::pinned("KUBERNETES_VERSION"));
-    for real in ["with real Kubernetes", server.as_str(), "Ready    control-plane", "etcd-ip-"] {
+    for real in [
+        "with real Kubernetes",
+        server.as_str(),
+        "Ready    control-plane",
+        "etcd-ip-",
+    ] {
         assert!(err.contains(real), "the demo did not show {real:?}:\n{err}");
     }
     assert!(

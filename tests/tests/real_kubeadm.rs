@@ -164,6 +164,26 @@ fn the_init_configuration_is_kubeadms_and_so_are_its_certificates_and_admin_conf
     );
 }
 
+/// What the real-Kubernetes sandbox sets (and users may): kubeadm knows
+/// both fields and the phase and check names.
+#[test]
+fn skipped_phases_and_ignored_checks_are_kubeadms() {
+    let dir = tempfile::tempdir().unwrap();
+    let k8s = KubernetesSpec {
+        skip_phases: vec!["preflight".into(), "addon/kube-proxy".into()],
+        ignore_preflight_errors: vec!["NumCPU".into(), "Mem".into()],
+        ..KubernetesSpec::default()
+    };
+    let version = Version::parse(&pinned("KUBERNETES_VERSION")).unwrap();
+    let config = init_config("phoenix", &k8s, &version, &CP).unwrap();
+    let out = validate(dir.path(), "init.yaml", &config);
+    assert!(out.status.success(), "the real kubeadm refused: {}", text(&out));
+    // The control: a misplaced field is refused by the same check.
+    let broken = config.replace("\nskipPhases:", "\nskipPhasez:");
+    let out = validate(dir.path(), "broken.yaml", &broken);
+    assert!(!out.status.success(), "an unknown field passed: {}", text(&out));
+}
+
 #[test]
 fn the_join_configuration_is_kubeadms() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,7 +195,7 @@ fn the_join_configuration_is_kubeadms() {
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         ),
     };
-    let config = join_config(&join, "ip-10-0-1-7.ec2.internal").unwrap();
+    let config = join_config(&join, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default()).unwrap();
     let out = validate(dir.path(), "join.yaml", &config);
     assert!(
         out.status.success(),

@@ -235,7 +235,7 @@ async fn api(
     loop {
         if last_beat.elapsed() >= Duration::from_secs(10) {
             // The Ready condition every minute, the Lease every 10 s.
-            match node::heartbeat(&client, &registered, beats % 6 == 0).await {
+            match node::heartbeat(&client, &registered, beats.is_multiple_of(6)).await {
                 Ok(()) => {
                     last_beat = Instant::now();
                     beats += 1;
