@@ -10,6 +10,7 @@
 #        scripts/sandbox.sh stop-node|start-node N   take node N (from 1) down or up
 #        scripts/sandbox.sh inventory        what the emulator holds for the cluster (JSON)
 #        scripts/sandbox.sh reset            fresh nodes and an empty API server (AWS kept)
+# PHX_SANDBOX_VPC_CIDR: the real sandbox's VPC (default 10.0.0.0/16).
 # The sandbox lives in $PHX_SANDBOX_DIR (default /tmp/phx-sandbox-$UID: not
 # under /home, /root, /var... which the nodes overlay).
 #
@@ -249,7 +250,7 @@ up() {
     rm -rf "$dir"
     mkdir -p "$dir/api" "$dir/nodes" "$dir/cache"
     touch "$dir/.phx-sandbox"
-    local cidr=10.0.0.0/16
+    local cidr=${PHX_SANDBOX_VPC_CIDR:-10.0.0.0/16}
     if [[ -n $with_real ]]; then
         "$root/scripts/k8s-bins.sh" >/dev/null || die "the Kubernetes binaries could not be built (Go missing?): up without --real uses the API stand-in"
         check_cidr "$cidr"
@@ -359,7 +360,8 @@ ENV
         if real; then
             # No CRI here: kubeadm skips its preflight (which pulls images);
             # no Argo CD controller runs to sync add-on Applications.
-            jq '.spec.kubernetes.skipPhases = ["preflight"]
+            jq --arg cidr "$cidr" '.spec.kubernetes.skipPhases = ["preflight"]
+              | .spec.network.vpcCidr = $cidr
               | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"
             mv "$dir/cluster.json.new" "$dir/cluster.json"
         fi
@@ -424,6 +426,6 @@ case ${1:-} in
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"
         say "node $2 started" ;;
-    -h|--help|'') sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|'') sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;
 esac

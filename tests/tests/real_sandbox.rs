@@ -290,3 +290,47 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
         destroyed.as_secs_f64()
     );
 }
+
+/// The sandbox never shadows the host's network: a VPC CIDR that overlaps
+/// an address the host has (here its loopback) is refused before anything
+/// starts, and no namespace is made.
+#[test]
+fn a_vpc_cidr_the_host_uses_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sandbox");
+    let out = std::process::Command::new(phx_testkit::workspace_root().join("scripts/sandbox.sh"))
+        .args(["up", "--real", "--nodes", "2"])
+        .env("PHX_SANDBOX_DIR", &dir)
+        .env("PHX_SANDBOX_VPC_CIDR", "127.0.0.0/16")
+        .env("PHX_NO_INSTALL", "1")
+        .env("PATH", phx_testkit::path_with_bins())
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an overlapping VPC was accepted: {err}");
+    assert!(
+        err.contains("127.0.0.0/16 overlaps an address or route of the host"),
+        "{err}"
+    );
+    let prefix = std::process::Command::new("bash")
+        .args([
+            "-c",
+            r#"printf 'phxsb-%s' "$(printf '%s' "$1" | sha256sum | cut -c1-6)""#,
+            "_",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let prefix = String::from_utf8_lossy(&prefix.stdout).into_owned();
+    let list = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains(&prefix),
+        "a namespace was made"
+    );
+    assert!(!dir.join("moto.pid").exists(), "the emulator was started");
+}

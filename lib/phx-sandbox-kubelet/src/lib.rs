@@ -143,6 +143,7 @@ async fn run(f: flags::Flags) -> Result<()> {
         images.clone(),
         name.clone(),
         ip.clone(),
+        PathBuf::from("/"),
     )));
     {
         let statics = statics.clone();

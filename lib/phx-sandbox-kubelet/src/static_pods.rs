@@ -6,7 +6,7 @@
 //! lets the next kubelet adopt them instead of bouncing the control plane.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Pod;
@@ -17,8 +17,6 @@ use sha2::{Digest, Sha256};
 
 use crate::process::{binary_for, Launch, Proc};
 use crate::status::{self, Mode};
-
-const STATE_DIR: &str = "/var/lib/kubelet/phx-sandbox/static";
 
 #[derive(Debug)]
 struct Entry {
@@ -38,6 +36,8 @@ pub struct StaticPods {
     images: PathBuf,
     node: String,
     host_ip: String,
+    /// `/` on a node; where `var/lib/kubelet` and `var/log/pods` are.
+    root: PathBuf,
     pods: BTreeMap<String, Entry>,
 }
 
@@ -52,12 +52,13 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 impl StaticPods {
-    pub fn new(dir: PathBuf, images: PathBuf, node: String, host_ip: String) -> StaticPods {
+    pub fn new(dir: PathBuf, images: PathBuf, node: String, host_ip: String, root: PathBuf) -> StaticPods {
         StaticPods {
             dir,
             images,
             node,
             host_ip,
+            root,
             pods: BTreeMap::new(),
         }
     }
@@ -129,15 +130,19 @@ impl StaticPods {
             args,
             env,
             mounts,
-            log: PathBuf::from(format!(
-                "/var/log/pods/kube-system_{name}-{}_{hash}/{}/0.log",
+            log: self.root.join(format!(
+                "var/log/pods/kube-system_{name}-{}_{hash}/{}/0.log",
                 self.node, c.name
             )),
         })
     }
 
-    fn pid_file(file: &str) -> PathBuf {
-        Path::new(STATE_DIR).join(format!("{file}.pid"))
+    fn state_dir(&self) -> PathBuf {
+        self.root.join("var/lib/kubelet/phx-sandbox/static")
+    }
+
+    fn pid_file(&self, file: &str) -> PathBuf {
+        self.state_dir().join(format!("{file}.pid"))
     }
 
     /// The processes made to match the manifests.
@@ -155,7 +160,7 @@ impl StaticPods {
                 if let Some(p) = e.proc {
                     p.stop(Duration::from_secs(10));
                 }
-                let _ = std::fs::remove_file(Self::pid_file(&file));
+                let _ = std::fs::remove_file(self.pid_file(&file));
             }
         }
         for (file, (pod, hash)) in want {
@@ -166,9 +171,11 @@ impl StaticPods {
                 }
             }
             let launch = self.launch(&pod, &hash);
+            let pid_file = self.pid_file(&file);
+            let state_dir = self.state_dir();
             let entry = self.pods.entry(file.clone()).or_insert_with(|| {
                 // A process the previous kubelet started for this manifest.
-                let adopted = std::fs::read_to_string(Self::pid_file(&file)).ok().and_then(|t| {
+                let adopted = std::fs::read_to_string(&pid_file).ok().and_then(|t| {
                     let mut w = t.split_whitespace();
                     let (pid, h, at) = (w.next()?.parse().ok()?, w.next()?, w.next()?.parse().ok()?);
                     (h == hash).then(|| Proc::adopt(pid, UNIX_EPOCH + Duration::from_secs(at)))?
@@ -195,11 +202,8 @@ impl StaticPods {
             entry.retry_at = Instant::now() + Duration::from_secs(u64::from(entry.restarts.min(10)));
             match Proc::start(&launch) {
                 Ok(p) => {
-                    let _ = std::fs::create_dir_all(STATE_DIR);
-                    let _ = std::fs::write(
-                        Self::pid_file(&file),
-                        format!("{} {hash} {}", p.pid, epoch(p.started)),
-                    );
+                    let _ = std::fs::create_dir_all(&state_dir);
+                    let _ = std::fs::write(&pid_file, format!("{} {hash} {}", p.pid, epoch(p.started)));
                     tracing::info!(manifest = %file, pid = p.pid, "started {}", launch.binary.display());
                     entry.proc = Some(p);
                 }
@@ -322,5 +326,77 @@ impl StaticPods {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn pid_of(s: &mut StaticPods) -> Option<u32> {
+        s.pods
+            .get_mut("api.yaml")
+            .and_then(|e| e.proc.as_ref().map(|p| p.pid))
+    }
+
+    fn alive(pid: u32) -> bool {
+        Proc::adopt(pid, SystemTime::now()).is_some()
+    }
+
+    /// A manifest's process starts, restarts when the manifest changes (an
+    /// upgrade rewrites it), is adopted by a restarted kubelet, and stops
+    /// when the manifest goes.
+    #[test]
+    fn manifests_run_restart_on_change_and_stop_when_removed() {
+        let tmp = std::env::temp_dir().join(format!("phx-static-{}", std::process::id()));
+        let (manifests, images) = (tmp.join("manifests"), tmp.join("images"));
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::create_dir_all(&images).unwrap();
+        let bin = images.join("server");
+        std::fs::write(&bin, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let manifest = |v: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: api\n  namespace: kube-system\nspec:\n  containers:\n  - name: api\n    image: registry.k8s.io/server:{v}\n    command: [server, --v={v}]\n")
+        };
+        let new = || {
+            StaticPods::new(
+                manifests.clone(),
+                images.clone(),
+                "n1".into(),
+                "10.0.0.4".into(),
+                tmp.clone(),
+            )
+        };
+        std::fs::write(manifests.join("api.yaml"), manifest("1")).unwrap();
+        let mut s = new();
+        s.reconcile();
+        let first = pid_of(&mut s).unwrap();
+        assert!(alive(first));
+        s.reconcile();
+        assert_eq!(
+            pid_of(&mut s),
+            Some(first),
+            "an unchanged manifest leaves its process alone"
+        );
+
+        // A kubelet restart: the next one adopts the process.
+        let mut again = new();
+        again.reconcile();
+        assert_eq!(pid_of(&mut again), Some(first), "adopted, not restarted");
+
+        std::fs::write(manifests.join("api.yaml"), manifest("2")).unwrap();
+        again.reconcile();
+        let second = pid_of(&mut again).unwrap();
+        assert_ne!(second, first);
+        assert!(!alive(first), "the old process was stopped");
+        assert!(alive(second));
+
+        std::fs::remove_file(manifests.join("api.yaml")).unwrap();
+        again.reconcile();
+        assert!(again.pods.is_empty());
+        assert!(!alive(second), "a removed manifest's process was stopped");
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 }
