@@ -396,7 +396,11 @@ down() {
 status() {
     alive "$dir/moto.pid" || { say "not up"; return 1; }
     say "moto:  $(grep -o 'http://[^ ]*' "$dir/env" | head -1)"
-    say "API:   https://$(cat "$dir/api/address")"
+    if real; then
+        say "API:   https://$(jq -r .api "$dir/net") (real Kubernetes, once deployed)"
+    else
+        say "API:   https://$(cat "$dir/api/address")"
+    fi
     local n=0 up=0 f
     for f in "$dir"/nodes/*/pid; do
         n=$((n + 1))
