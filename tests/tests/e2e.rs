@@ -8,18 +8,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use phx_testkit::{LocalSandbox, Recording};
+use phx_testkit::{success, LocalSandbox, Recording};
 use serde_json::{json, Value};
 use std::process::Output;
-
-fn success(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed (exit {:?}):\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -8,20 +8,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use phx_testkit::LocalSandbox;
+use phx_testkit::{success, LocalSandbox};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn success(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed (exit {:?}):\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn items(v: &Value) -> Vec<Value> {
     v["items"].as_array().cloned().unwrap_or_default()

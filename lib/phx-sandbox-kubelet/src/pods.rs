@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Client};
 
-use crate::process::{binary_for, Launch, Proc};
-use crate::status::{self, Mode};
+use crate::process::{binary_for, container_args, Launch, Proc};
+use crate::status::{self, rfc3339, Mode};
 use crate::Result;
 
 #[derive(Debug)]
@@ -58,16 +58,6 @@ fn is_mirror(p: &Pod) -> bool {
         .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    let s = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(s).unwrap_or(0))
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 impl Pods {
     pub fn new(ctx: Context) -> Pods {
         Pods {
@@ -108,14 +98,7 @@ impl Pods {
             let Some(binary) = c.image.as_deref().and_then(|i| binary_for(&self.ctx.images, i)) else {
                 return Ok(None);
             };
-            let mut args: Vec<String> = c
-                .command
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .skip(1)
-                .collect();
-            args.extend(c.args.clone().unwrap_or_default());
+            let args = container_args(c);
             let mut env = self.ctx.instance_env.clone();
             env.push(("KUBERNETES_SERVICE_HOST".into(), self.ctx.api.0.clone()));
             env.push(("KUBERNETES_SERVICE_PORT".into(), self.ctx.api.1.clone()));

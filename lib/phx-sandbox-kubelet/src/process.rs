@@ -38,6 +38,20 @@ pub fn binary_for(images: &Path, image: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// The process's arguments: the container's command after its first word
+/// (the binary, which comes from the image), then its args.
+pub fn container_args(c: &k8s_openapi::api::core::v1::Container) -> Vec<String> {
+    let mut args: Vec<String> = c
+        .command
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .skip(1)
+        .collect();
+    args.extend(c.args.clone().unwrap_or_default());
+    args
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct Launch {

@@ -15,8 +15,8 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
-use crate::process::{binary_for, Launch, Proc};
-use crate::status::{self, Mode};
+use crate::process::{binary_for, container_args, Launch, Proc};
+use crate::status::{self, epoch, rfc3339, Mode};
 
 #[derive(Debug)]
 struct Entry {
@@ -39,16 +39,6 @@ pub struct StaticPods {
     /// `/` on a node; where `var/lib/kubelet` and `var/log/pods` are.
     root: PathBuf,
     pods: BTreeMap<String, Entry>,
-}
-
-fn epoch(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(epoch(t)).unwrap_or(0))
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 impl StaticPods {
@@ -93,14 +83,7 @@ impl StaticPods {
         let spec = pod.spec.as_ref()?;
         let c = spec.containers.first()?;
         let binary = binary_for(&self.images, c.image.as_deref()?)?;
-        let mut args: Vec<String> = c
-            .command
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .skip(1)
-            .collect();
-        args.extend(c.args.clone().unwrap_or_default());
+        let args = container_args(c);
         let host_paths: BTreeMap<String, String> = spec
             .volumes
             .iter()

@@ -5,6 +5,20 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 
+/// Seconds since the epoch.
+pub fn epoch(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// T as the API writes times (`2026-12-01T06:50:32Z`).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(epoch(t)).unwrap_or(0))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// How the sandbox treats a pod's containers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {

@@ -21,6 +21,17 @@ pub fn ok(out: &Output) -> serde_json::Value {
     })
 }
 
+/// A run that must have succeeded; a failure is reported as WHAT with its
+/// exit status and stderr.
+pub fn success(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed (exit {:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The local mirror of upstream artifacts the tests serve to the tools:
 /// `PHX_TEST_MIRROR`, else `../shared/artifacts` beside the workspace.
 pub fn mirror() -> PathBuf {
