@@ -47,10 +47,6 @@ impl Aws {
         self.sdk.region().map(|r| r.as_ref()).unwrap_or_default()
     }
 
-    pub fn sdk(&self) -> &SdkConfig {
-        &self.sdk
-    }
-
     /// Whether requests go somewhere other than AWS's own endpoints.
     pub fn endpoint_overridden(&self, service_env: &str) -> bool {
         self.sdk.endpoint_url().is_some()

@@ -198,10 +198,6 @@ impl Document {
         self.raw.insert("error".into(), to_value(error));
     }
 
-    pub fn clear_error(&mut self) {
-        self.raw.remove("error");
-    }
-
     /// The exact JSON object, as it will be written.
     pub fn as_json(&self) -> &Map<String, Value> {
         &self.raw

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod digest;
 pub mod document;
 pub mod error;
+pub mod home;
 pub mod io;
 pub mod pki;
 pub mod plan;

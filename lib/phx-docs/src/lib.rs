@@ -156,12 +156,12 @@ fn files(tool: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "phx-iam" => &[ARTIFACTS],
         "phx-nodes" => &[(
-            "~/.ssh/id_ed25519.pub, ~/.ssh/id_rsa.pub",
+            phx_core::home::SSH_PUBLIC_KEYS_TEXT,
             "the public key imported as <name>-key, unless spec.nodes.ssh.publicKeyFile",
         )],
         "phx-kubeadm" => &[
             (
-                "~/.ssh/id_ed25519, ~/.ssh/id_rsa",
+                phx_core::home::SSH_PRIVATE_KEYS_TEXT,
                 "the SSH key when no ssh-agent offers one, unless spec.nodes.ssh.privateKeyFile",
             ),
             (

@@ -3,11 +3,11 @@
 //! accepted on first contact are pinned back into the document.
 
 use crate::cli::SshArgs;
+use phx_core::home::expand_home;
 use phx_core::status::{keys, Node};
 use phx_core::{Document, Error, Result};
 use phx_ssh::auth::Credentials;
 use phx_ssh::{Connector, HostKeyPolicy, Target, Verdict};
-use std::path::PathBuf;
 
 pub fn nodes(doc: &Document) -> Result<Vec<Node>> {
     let nodes: Vec<Node> = doc.status(keys::NODES)?.unwrap_or_default();
@@ -54,7 +54,7 @@ pub async fn connector(doc: &Document, args: &SshArgs) -> Result<Connector> {
             }
             Some(p)
         }
-        None => ["~/.ssh/id_ed25519", "~/.ssh/id_rsa"]
+        None => phx_core::home::SSH_PRIVATE_KEYS
             .iter()
             .map(|p| expand_home(p))
             .find(|p| p.exists()),
@@ -104,11 +104,4 @@ pub fn pin(doc: &mut Document, accepted: &[(String, Verdict)]) -> Result<()> {
         doc.set_status(keys::NODES, &nodes);
     }
     Ok(())
-}
-
-pub fn expand_home(p: &str) -> PathBuf {
-    match p.strip_prefix("~/") {
-        Some(rest) => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(rest),
-        None => PathBuf::from(p),
-    }
 }

@@ -106,7 +106,7 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
     )?;
     let kubeconfig_path = match &args.kubeconfig_out {
         Some(p) => p.clone(),
-        None => fleet::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
+        None => phx_core::home::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
     };
     let connector = fleet::connector(doc, &args.ssh).await?;
     let shared = Shared::new(version, init, doc.spec().kubernetes.clone(), width(&nodes));

@@ -48,11 +48,7 @@ pub enum Verb {
         #[arg(long)]
         delete_volumes: bool,
         /// Give up on what still will not delete after this long
-        #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+        #[arg(long, default_value = "10m", value_parser = phx_core::time::parse_duration, value_name = "DURATION")]
         timeout: Duration,
     },
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    phx_core::time::parse_duration(s)
 }

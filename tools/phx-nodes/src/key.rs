@@ -9,6 +9,7 @@
 use phx_aws::ec2::types::{ResourceType, Tag, TagSpecification};
 use phx_aws::ec2::Client;
 use phx_aws::{AwsError, ClusterTags};
+use phx_core::home::expand_home;
 use phx_core::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -46,7 +47,7 @@ impl PublicKey {
             }
             return PublicKey::read(&path);
         }
-        let candidates = ["~/.ssh/id_ed25519.pub", "~/.ssh/id_rsa.pub"].map(expand_home);
+        let candidates = phx_core::home::SSH_PUBLIC_KEYS.map(expand_home);
         match candidates.iter().find(|p| p.exists()) {
             Some(p) => PublicKey::read(p),
             None => Err(Error::invalid(format!(
@@ -81,14 +82,6 @@ impl PublicKey {
             openssh,
             sha256,
         })
-    }
-}
-
-/// `~/x` is `$HOME/x`.
-pub fn expand_home(p: &str) -> PathBuf {
-    match p.strip_prefix("~/") {
-        Some(rest) => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(rest),
-        None => PathBuf::from(p),
     }
 }
 

@@ -69,7 +69,7 @@ pub enum Verb {
         #[command(flatten)]
         backend: BackendArgs,
         /// Keep trying (with backoff) for this long, e.g. 30s, 5m
-        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        #[arg(long, value_parser = phx_core::time::parse_duration, value_name = "DURATION")]
         wait: Option<Duration>,
         /// Why the lock is taken, shown to anyone who finds it held
         #[arg(long, value_name = "TEXT")]
@@ -143,8 +143,4 @@ pub enum Verb {
         #[arg(long)]
         force: bool,
     },
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    phx_core::time::parse_duration(s)
 }
