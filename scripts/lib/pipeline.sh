@@ -20,14 +20,27 @@
 _stages() { # index stage...
     local i=$1 s=$2
     shift 2
+    # Each stage's shell outlives a signal to the group (a handler, not the
+    # default, so the stage itself still gets the signal) to record how the
+    # stage ended.
     if [[ $# -eq 0 ]]; then
+        trap : INT TERM
         # shellcheck disable=SC2086 # a stage is a command and its verb
         $s
         echo $? > "$codes/$i"
         return
     fi
     # shellcheck disable=SC2086
-    { $s; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+    { trap : INT TERM; $s; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+}
+
+# The copy on the way to push: tee, deaf to Ctrl-C and SIGTERM (ignored
+# signals stay ignored across exec), or a signal to the whole group (as
+# timeout, systemd and CI runners send it) would kill it and push would
+# read nothing.
+_keep() { # file
+    trap '' INT TERM
+    exec tee "$1"
 }
 
 # Whether the stored document carries the same .error as FILE.
@@ -56,7 +69,7 @@ run_locked() {
     codes=$(mktemp -d)
     backup=$(umask 077 && mktemp "${TMPDIR:-/tmp}/phx-$name-XXXXXX.json")
     set +e
-    printf '%s\n' "$locked" | _stages 1 "$@" | tee -i "$backup" | phx-state push --unlock > /dev/null
+    printf '%s\n' "$locked" | _stages 1 "$@" | _keep "$backup" | phx-state push --unlock > /dev/null
     local push=${PIPESTATUS[3]}
     set -e
     trap - INT TERM

@@ -232,6 +232,17 @@ fn a_stage_failing_midway_stores_the_state_and_a_rerun_converges() {
 
 #[test]
 fn ctrl_c_stores_the_state_releases_the_lock_and_a_rerun_converges() {
+    interrupt_then_rerun("-INT");
+}
+
+/// SIGTERM to the whole group, as `timeout`, systemd and CI runners send
+/// it: the same outcome (found: `tee` died of it, and push got nothing).
+#[test]
+fn sigterm_to_the_pipeline_stores_the_state_too() {
+    interrupt_then_rerun("-TERM");
+}
+
+fn interrupt_then_rerun(signal: &str) {
     let sb = LocalSandbox::up(4);
     let mut cmd = sb.command("scripts/deploy.sh", &["cluster.json"], true);
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -251,7 +262,7 @@ fn ctrl_c_stores_the_state_releases_the_lock_and_a_rerun_converges() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let sent = std::process::Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", child.id())])
+        .args([signal, "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
     assert!(sent.success());
