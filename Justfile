@@ -44,7 +44,7 @@ man:
 demo:
     scripts/demo.sh
 
-# The local sandbox: up [--nodes N] | env | status | inventory | reset | down.
+# The local sandbox: up [--nodes N] [--real] | env | status | inventory | reset | down.
 sandbox *ARGS:
     scripts/sandbox.sh {{ARGS}}
 
