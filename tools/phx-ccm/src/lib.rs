@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Verb {
     /// Apply and wait until every node has a providerID and no uninitialized taint
     #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-cni apply | phx-ccm apply | phx-state push --unlock"
+        after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-ccm apply | phx-state push --unlock"
     )]
     Apply(KubeArgs),
     /// Show the objects apply would create or change (server-side dry run)
