@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn kubeadm_drop_in_arguments() {
-        let dir = std::env::temp_dir().join(format!("phx-kubelet-flags-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("config.yaml");
         std::fs::write(

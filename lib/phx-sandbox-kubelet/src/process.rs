@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn images_map_to_built_binaries() {
-        let dir = std::env::temp_dir().join(format!("phx-kubelet-images-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(dir.join("provider-aws")).unwrap();
         std::fs::write(dir.join("etcd"), "").unwrap();
         std::fs::write(dir.join("provider-aws/cloud-controller-manager"), "").unwrap();
@@ -191,7 +192,8 @@ mod tests {
 
     #[test]
     fn a_process_starts_logs_and_stops() {
-        let dir = std::env::temp_dir().join(format!("phx-kubelet-proc-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let log = dir.join("c/0.log");
         let mut p = Proc::start(&Launch {
             binary: "/bin/sh".into(),

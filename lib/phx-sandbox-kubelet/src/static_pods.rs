@@ -333,7 +333,8 @@ mod tests {
     /// when the manifest goes.
     #[test]
     fn manifests_run_restart_on_change_and_stop_when_removed() {
-        let tmp = std::env::temp_dir().join(format!("phx-static-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let tmp = scratch.path().to_path_buf();
         let (manifests, images) = (tmp.join("manifests"), tmp.join("images"));
         std::fs::create_dir_all(&manifests).unwrap();
         std::fs::create_dir_all(&images).unwrap();
@@ -380,6 +381,5 @@ mod tests {
         again.reconcile();
         assert!(again.pods.is_empty());
         assert!(!alive(second), "a removed manifest's process was stopped");
-        let _ = std::fs::remove_dir_all(&tmp);
     }
 }
