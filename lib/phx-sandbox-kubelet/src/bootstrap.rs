@@ -107,7 +107,7 @@ pub async fn bootstrap(bootstrap: &Path, kubeconfig: &Path, node: &str, timeout:
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     let pem_path = write_pem(&cert, &key.serialize_pem())?;
-    write_private(kubeconfig, &node_kubeconfig(&server, &ca, &pem_path))?;
+    write_private(kubeconfig, node_kubeconfig(&server, &ca, &pem_path))?;
     tracing::info!(csr = %name, "signed: {} written", kubeconfig.display());
     Ok(())
 }
@@ -116,14 +116,9 @@ pub async fn bootstrap(bootstrap: &Path, kubeconfig: &Path, node: &str, timeout:
 /// `kubelet-client-current.pem` link to it.
 fn write_pem(cert: &[u8], key: &str) -> Result<String> {
     std::fs::create_dir_all(PKI_DIR)?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let stamp = crate::status::epoch(std::time::SystemTime::now());
     let file = format!("{PKI_DIR}/kubelet-client-{stamp}.pem");
-    let mut both = String::from_utf8_lossy(cert).into_owned();
-    both.push_str(key);
-    write_private(Path::new(&file), &both)?;
+    write_private(Path::new(&file), [cert, key.as_bytes()].concat())?;
     let current = format!("{PKI_DIR}/kubelet-client-current.pem");
     let _ = std::fs::remove_file(&current);
     std::os::unix::fs::symlink(&file, &current)?;
@@ -157,7 +152,7 @@ users:
 }
 
 /// Written 0600 from the start (a key is in it), replaced atomically.
-pub fn write_private(path: &Path, text: &str) -> Result<()> {
+pub fn write_private(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
@@ -170,7 +165,7 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(text.as_bytes())?;
+    f.write_all(bytes.as_ref())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())

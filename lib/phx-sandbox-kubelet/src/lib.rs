@@ -224,7 +224,6 @@ async fn api(
         None => (hostport.clone(), "443".to_string()),
     };
     *shared.lock().await = Some(pods::Pods::new(pods::Context {
-        node: name.clone(),
         host_ip: ip,
         images,
         instance_env: instance_env(sandbox.as_ref()),
@@ -233,6 +232,7 @@ async fn api(
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
     let mut last_beat = Instant::now() - Duration::from_secs(60);
     let mut beats = 0u32;
+    let mut pod_cidr: Option<String> = None;
     loop {
         if last_beat.elapsed() >= Duration::from_secs(10) {
             // The Ready condition every minute, the Lease every 10 s.
@@ -244,19 +244,28 @@ async fn api(
                 Err(e) => tracing::warn!("heartbeat: {e}"),
             }
         }
-        if let Err(e) = statics.lock().await.mirror(&client, &node_uid).await {
-            tracing::warn!("mirror pods: {e}");
-        }
-        let cidr = nodes
-            .get_opt(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|n| n.spec?.pod_cidr);
-        if let Some(pods) = shared.lock().await.as_mut() {
-            if let Err(e) = pods.sync(&client, cidr.as_deref()).await {
-                tracing::warn!("pods: {e}");
+        // One list of the pods bound here serves the mirror pods and the rest.
+        match pods::bound_to(&client, &name).await {
+            Ok(bound) => {
+                if let Err(e) = statics.lock().await.mirror(&client, &node_uid, &bound).await {
+                    tracing::warn!("mirror pods: {e}");
+                }
+                if pod_cidr.is_none() {
+                    // Set once by the controller manager; read until it is.
+                    pod_cidr = nodes
+                        .get_opt(&name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|n| n.spec?.pod_cidr);
+                }
+                if let Some(pods) = shared.lock().await.as_mut() {
+                    if let Err(e) = pods.sync(&client, &bound, pod_cidr.as_deref()).await {
+                        tracing::warn!("pods: {e}");
+                    }
+                }
             }
+            Err(e) => tracing::warn!("listing the pods bound here: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -30,7 +30,6 @@ struct Running {
 /// What every pod this kubelet runs gets from the machine and the cluster.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub node: String,
     pub host_ip: String,
     pub images: PathBuf,
     /// From the machine (the sandbox's stand-in for the instance metadata
@@ -51,7 +50,16 @@ pub struct Pods {
     next_ip: u32,
 }
 
-fn is_mirror(p: &Pod) -> bool {
+/// The pods bound to NODE: what a kubelet may read (the node authorizer
+/// lets it list them by this field selector, not get others by name).
+pub async fn bound_to(client: &Client, node: &str) -> Result<Vec<Pod>> {
+    let all: Api<Pod> = Api::all(client.clone());
+    let lp = ListParams::default().fields(&format!("spec.nodeName={node}"));
+    Ok(all.list(&lp).await?.items)
+}
+
+/// A static pod's mirror in the API (the kubelet's, not the scheduler's).
+pub fn is_mirror(p: &Pod) -> bool {
     p.metadata
         .annotations
         .as_ref()
@@ -116,13 +124,9 @@ impl Pods {
     }
 
     /// One pass: every pod bound here brought to what its spec says.
-    pub async fn sync(&mut self, client: &Client, pod_cidr: Option<&str>) -> Result<()> {
-        let all: Api<Pod> = Api::all(client.clone());
-        let list = all
-            .list(&ListParams::default().fields(&format!("spec.nodeName={}", self.ctx.node)))
-            .await?;
+    pub async fn sync(&mut self, client: &Client, bound: &[Pod], pod_cidr: Option<&str>) -> Result<()> {
         let mut seen = BTreeSet::new();
-        for pod in list.items.iter().filter(|p| !is_mirror(p)) {
+        for pod in bound.iter().filter(|p| !is_mirror(p)) {
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();

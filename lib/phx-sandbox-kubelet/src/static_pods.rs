@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
@@ -196,15 +196,10 @@ impl StaticPods {
     }
 
     /// The mirror pods made to match, and their status reported.
-    pub async fn mirror(&mut self, client: &Client, node_uid: &str) -> crate::Result<()> {
-        // The node may read only the pods bound to it, by listing them.
-        let all: Api<Pod> = Api::all(client.clone());
-        let lp = ListParams::default().fields(&format!("spec.nodeName={}", self.node));
-        let mut bound: BTreeMap<(String, String), Pod> = all
-            .list(&lp)
-            .await?
-            .items
-            .into_iter()
+    /// BOUND: the pods bound to this node (`pods::bound_to`).
+    pub async fn mirror(&mut self, client: &Client, node_uid: &str, bound: &[Pod]) -> crate::Result<()> {
+        let mut bound: BTreeMap<(String, String), &Pod> = bound
+            .iter()
             .map(|p| {
                 let key = (
                     p.metadata.namespace.clone().unwrap_or_default(),
@@ -213,7 +208,6 @@ impl StaticPods {
                 (key, p)
             })
             .collect();
-        let mut wanted: BTreeMap<(String, String), String> = BTreeMap::new();
         for e in self.pods.values_mut() {
             let ns = e
                 .pod
@@ -226,9 +220,8 @@ impl StaticPods {
                 e.pod.metadata.name.clone().unwrap_or_default(),
                 self.node
             );
-            wanted.insert((ns.clone(), name.clone()), e.hash.clone());
             let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let mut existing = bound.remove(&(ns.clone(), name.clone()));
+            let mut existing = bound.remove(&(ns.clone(), name.clone())).cloned();
             let current = existing.as_ref().and_then(|p| {
                 p.metadata
                     .annotations
@@ -293,16 +286,10 @@ impl StaticPods {
                 e.reported = Some(key);
             }
         }
-        // Mirror pods whose manifest is gone.
-        for p in bound.into_values() {
-            let is_mirror = p
-                .metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
-            let ns = p.metadata.namespace.clone().unwrap_or_default();
-            let name = p.metadata.name.clone().unwrap_or_default();
-            if is_mirror && !wanted.contains_key(&(ns.clone(), name.clone())) {
+        // What is left of BOUND matches no manifest: mirror pods whose
+        // manifest is gone.
+        for ((ns, name), p) in bound {
+            if crate::pods::is_mirror(p) {
                 Api::<Pod>::namespaced(client.clone(), &ns)
                     .delete(&name, &DeleteParams::default().grace_period(0))
                     .await?;

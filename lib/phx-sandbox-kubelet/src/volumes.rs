@@ -18,7 +18,7 @@ fn put(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d)?;
     }
-    crate::bootstrap::write_private(&path, &String::from_utf8_lossy(bytes))?;
+    crate::bootstrap::write_private(&path, bytes)?;
     Ok(())
 }
 
@@ -106,6 +106,14 @@ fn field(pod: &Pod, path: &str) -> String {
     }
 }
 
+/// KEY's value in a config map's or secret's DATA, as text.
+fn value_of(data: Vec<(String, Vec<u8>)>, key: &str) -> String {
+    data.into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_default()
+}
+
 /// The value of each `env` entry the sandbox can resolve.
 pub async fn env(client: &Client, pod: &Pod, c: &Container, host_ip: &str) -> Result<Vec<(String, String)>> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -120,17 +128,9 @@ pub async fn env(client: &Client, pod: &Pod, c: &Container, host_ip: &str) -> Re
                         p => field(pod, p),
                     }
                 } else if let Some(k) = &from.config_map_key_ref {
-                    let data = config_map(client, &ns, &k.name).await?;
-                    data.into_iter()
-                        .find(|(key, _)| *key == k.key)
-                        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
-                        .unwrap_or_default()
+                    value_of(config_map(client, &ns, &k.name).await?, &k.key)
                 } else if let Some(k) = &from.secret_key_ref {
-                    let data = secret(client, &ns, &k.name).await?;
-                    data.into_iter()
-                        .find(|(key, _)| *key == k.key)
-                        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
-                        .unwrap_or_default()
+                    value_of(secret(client, &ns, &k.name).await?, &k.key)
                 } else {
                     continue;
                 }
