@@ -130,10 +130,8 @@ stop_node() {
     local f=$dir/nodes/n$1/pid pid
     [[ -f $f ]] || die "no node $1"
     kill_group "$f"
-    if real; then
-        # A machine stops with all it runs (kubelet, static pods).
-        for pid in $(ip netns pids "$(prefix)-n$1" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    fi
+    # A machine stops with all it runs (kubelet, static pods).
+    if real; then kill_ns "$(prefix)-n$1"; fi
 }
 
 start_api() {
@@ -157,11 +155,24 @@ wait_nodes() {
 prefix() { printf 'phxsb-%s' "$(printf '%s' "$dir" | sha256sum | cut -c1-6)"; }
 real() { [[ -f $dir/net ]]; }
 
+# Every process in network namespace NS killed, and gone (its ports free).
+kill_ns() { # ns
+    local pid
+    for _ in $(seq 50); do
+        pid=$(ip netns pids "$1" 2>/dev/null) || return 0
+        [[ -n $pid ]] || return 0
+        # shellcheck disable=SC2086 # one pid per word
+        kill -KILL $pid 2>/dev/null || true
+        sleep 0.1
+    done
+    die "processes in $1 did not exit"
+}
+
 net_down() {
-    local p ns pid
+    local p ns
     p=$(prefix)
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$p-" || true); do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        kill_ns "$ns"
         ip netns delete "$ns" 2>/dev/null || true
     done
 }
@@ -423,9 +434,8 @@ case ${1:-} in
             "$(jq -r .metadata.name "$dir/cluster.json")" ;;
     stop-node) stop_node "${2:?stop-node N}"; say "node $2 stopped" ;;
     start-node)
-        if real; then
-            for pid in $(ip netns pids "$(prefix)-n$2" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-        fi
+        # A real node starts as a fresh machine: nothing of its last run left.
+        if real; then kill_ns "$(prefix)-n${2:?start-node N}"; fi
         start_node "${2:?start-node N}"
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"

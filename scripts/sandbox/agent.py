@@ -157,14 +157,9 @@ class Sandbox:
             subprocess.run(["ip", "-n", ns, "route", "replace", "169.254.169.254/32", "dev", "eth0"], check=True)
 
     def power_off(self, i):
-        """The instance is gone: so is everything its machine ran."""
-        ns = self.node_ns(i)
-        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-        for p in pids:
-            try:
-                os.kill(int(p), 9)
-            except OSError:
-                pass
+        """The instance is gone: so is everything its machine ran
+        (`sandbox.sh start-node` kills all in the node's namespace and
+        starts it afresh)."""
         self.ip(i, None)
         subprocess.run([os.path.join(self.net["scripts"], "sandbox.sh"), "start-node", str(i)],
                        env=dict(os.environ, PHX_SANDBOX_DIR=self.dir), check=False,
