@@ -259,9 +259,7 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
     });
 
     // The network namespaces go with the sandbox.
-    let prefix: Value =
-        serde_json::from_str(&std::fs::read_to_string(sb.dir().join("net")).unwrap()).unwrap();
-    let prefix = prefix["prefix"].as_str().unwrap().to_string();
+    let prefix = sb.netns_prefix();
     drop(sb);
     let out = std::process::Command::new("ip")
         .args(["netns", "list"])

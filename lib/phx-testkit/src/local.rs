@@ -48,14 +48,20 @@ impl LocalSandbox {
         crate::ok(&self.kubectl(&all))
     }
 
-    /// The commands of the processes running on node `i` (from 1) of the
-    /// real sandbox: everything in its network namespace.
-    pub fn node_processes(&self, i: usize) -> Vec<String> {
+    /// The prefix of the real sandbox's network namespace names
+    /// (`PREFIX-vpc`, `PREFIX-n1`, ...), from the `net` file it wrote.
+    pub fn netns_prefix(&self) -> String {
         let net: Value = serde_json::from_str(
             &std::fs::read_to_string(self.dir().join("net")).expect("the real sandbox's net file"),
         )
         .expect("net is JSON");
-        let ns = format!("{}-n{i}", net["prefix"].as_str().expect("prefix"));
+        net["prefix"].as_str().expect("prefix").to_string()
+    }
+
+    /// The commands of the processes running on node `i` (from 1) of the
+    /// real sandbox: everything in its network namespace.
+    pub fn node_processes(&self, i: usize) -> Vec<String> {
+        let ns = format!("{}-n{i}", self.netns_prefix());
         let out = Command::new("ip")
             .args(["netns", "pids", &ns])
             .output()
