@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
-use crate::status::{StageError, Status};
+use crate::status::{Key, StageError, Status};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -156,25 +156,25 @@ impl Document {
         }
     }
 
+    /// `status.<K>` as its type; any tool may read any key.
+    pub fn get<K: Key>(&self) -> Result<Option<K::Value>> {
+        self.status(K::NAME)
+    }
+
     pub fn status_value(&self, key: &str) -> Option<&Value> {
         self.raw.get("status")?.get(key)
     }
 
-    /// Replace `status.<key>`, the one part of the document a tool owns.
-    pub fn set_status<T: Serialize>(&mut self, key: &str, value: &T) {
+    /// Writing goes through [`crate::stage::Mine`], the owner's handle.
+    pub(crate) fn set_status<T: Serialize>(&mut self, key: &str, value: &T) {
         self.status_object().insert(key.to_string(), to_value(value));
     }
 
-    pub fn remove_status(&mut self, key: &str) -> Option<Value> {
+    pub(crate) fn remove_status(&mut self, key: &str) -> Option<Value> {
         self.status_object().remove(key)
     }
 
-    /// The whole `status` object (phx-state replaces it with the stored one).
-    pub fn set_status_object(&mut self, status: Map<String, Value>) {
-        self.raw.insert("status".into(), Value::Object(status));
-    }
-
-    pub fn status_object(&mut self) -> &mut Map<String, Value> {
+    pub(crate) fn status_object(&mut self) -> &mut Map<String, Value> {
         let slot = self
             .raw
             .entry("status")

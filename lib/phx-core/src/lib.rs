@@ -21,6 +21,7 @@ pub mod signal;
 pub mod spec;
 pub mod stage;
 pub mod status;
+pub mod table;
 pub mod time;
 
 pub use document::{Document, API_VERSION, KIND};

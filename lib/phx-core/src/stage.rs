@@ -9,7 +9,98 @@
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::io;
-use crate::status::StageError;
+use crate::status::{key, keys, Key, StageError};
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+/// The document as the stage that owns `status.<K>` holds it: all of it
+/// readable (it derefs to [`Document`]), only its own key writable. The few
+/// deliberate effects on another tool's key are named methods on the one
+/// owner allowed to cause them ([`Mine::pin_host_keys`],
+/// [`Mine::machines_gone`]), so a reader finds every cross-key write here.
+#[derive(Debug)]
+pub struct Mine<'a, K: Key> {
+    doc: &'a mut Document,
+    key: PhantomData<K>,
+}
+
+impl<K: Key> Deref for Mine<'_, K> {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        self.doc
+    }
+}
+
+impl<'a, K: Key> Mine<'a, K> {
+    fn new(doc: &'a mut Document) -> Self {
+        Mine {
+            doc,
+            key: PhantomData,
+        }
+    }
+
+    /// This tool's status as recorded.
+    pub fn mine(&self) -> Result<Option<K::Value>> {
+        self.doc.get::<K>()
+    }
+
+    /// Replace this tool's status.
+    pub fn set(&mut self, value: &K::Value) {
+        self.doc.set_status(K::NAME, value);
+    }
+
+    /// Drop this tool's status (what it recorded is gone).
+    pub fn clear(&mut self) {
+        self.doc.remove_status(K::NAME);
+    }
+}
+
+impl<'a> Mine<'a, key::State> {
+    /// phx-state owns the document's lifecycle and so `status.state`; it
+    /// runs no stage, and claims its key here.
+    pub fn lifecycle(doc: &'a mut Document) -> Self {
+        Mine::new(doc)
+    }
+
+    /// Put back the whole stored `status` (a pull under a lock).
+    pub fn restore_status(&mut self, status: serde_json::Map<String, serde_json::Value>) {
+        *self.doc.status_object() = status;
+    }
+}
+
+impl Mine<'_, key::Nodes> {
+    /// The machines are gone, and with them what ran on them: the
+    /// Kubernetes cluster, its pod network and cloud controller manager.
+    /// (status.platform stays until phx-platform or phx-net destroy has
+    /// swept the load balancers it may have left.)
+    pub fn machines_gone(&mut self) {
+        for k in [keys::NODES, keys::KUBEADM, keys::CNI, keys::CCM] {
+            self.doc.remove_status(k);
+        }
+    }
+}
+
+impl Mine<'_, key::Kubeadm> {
+    /// Record host keys accepted on first contact (`trust on first use`)
+    /// in `status.nodes[].ssh.hostKeys`, the one field of phx-nodes'
+    /// status phx-kubeadm writes: it is the first to connect.
+    pub fn pin_host_keys(&mut self, pinned: &[(String, String)]) -> Result<()> {
+        let Some(mut nodes) = self.doc.get::<key::Nodes>()? else {
+            return Ok(());
+        };
+        let mut any = false;
+        for (name, host_key) in pinned {
+            if let Some(n) = nodes.iter_mut().find(|n| &n.name == name) {
+                n.ssh.host_keys = vec![host_key.clone()];
+                any = true;
+            }
+        }
+        if any {
+            self.doc.set_status(keys::NODES, &nodes);
+        }
+        Ok(())
+    }
+}
 
 /// If an earlier stage failed, write the document unchanged and return the
 /// error to exit with; otherwise `Ok(())` and the stage goes on.
@@ -45,11 +136,12 @@ pub fn finish(mut doc: Document, tool: &str, result: Result<()>) -> Result<()> {
 /// and the document is written as it stands, marked interrupted: what the
 /// stage recorded is kept, and anything it made but had not yet recorded
 /// carries the cluster's tags, so the next run finds it.
-pub async fn run(tool: &str, work: impl AsyncFnOnce(&mut Document) -> Result<()>) -> Result<()> {
+pub async fn run<K: Key>(tool: &str, work: impl AsyncFnOnce(&mut Mine<'_, K>) -> Result<()>) -> Result<()> {
     let mut doc = io::read_stdin()?;
     pass_through_failure(&doc)?;
     let result = {
-        let work = work(&mut doc);
+        let mut mine = Mine::new(&mut doc);
+        let work = work(&mut mine);
         tokio::select! {
             r = work => r,
             signal = crate::signal::interrupted() => Err(Error::new(

@@ -7,7 +7,6 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The status keys, one per tool.
 pub mod keys {
@@ -36,11 +35,111 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeadm: Option<KubeadmStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cni: Option<Value>,
+    pub cni: Option<AddonStatus<CniStatus>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ccm: Option<Value>,
+    pub ccm: Option<AddonStatus<CcmStatus>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Value>,
+    pub platform: Option<AddonStatus<PlatformStatus>>,
+}
+
+/// A `status` key and the type stored under it. Reading any key is open to
+/// every tool ([`crate::Document::get`]); writing one takes the owner's
+/// handle ([`crate::stage::Mine`]), so "a tool writes only its own status"
+/// is checked by the compiler, not by review.
+pub trait Key {
+    const NAME: &'static str;
+    type Value: Serialize + serde::de::DeserializeOwned;
+}
+
+/// The keys as types, one per tool, for [`Key`].
+pub mod key {
+    use super::*;
+
+    macro_rules! keys {
+        ($($name:ident = $key:ident: $value:ty;)*) => {$(
+            #[derive(Debug)]
+            pub enum $name {}
+            impl Key for $name {
+                const NAME: &'static str = keys::$key;
+                type Value = $value;
+            }
+        )*};
+    }
+
+    keys! {
+        State = STATE: StateStatus;
+        Network = NETWORK: NetworkStatus;
+        Iam = IAM: IamStatus;
+        Nodes = NODES: Vec<Node>;
+        Kubeadm = KUBEADM: KubeadmStatus;
+        Cni = CNI: AddonStatus<CniStatus>;
+        Ccm = CCM: AddonStatus<CcmStatus>;
+        Platform = PLATFORM: AddonStatus<PlatformStatus>;
+    }
+}
+
+/// `status.cni`, `status.ccm` and `status.platform`: what an add-on tool
+/// applied (absent until it has), whether it was ready when the tool
+/// finished, and what its last `plan` found to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddonStatus<T> {
+    #[serde(flatten)]
+    pub applied: Option<T>,
+    #[serde(default)]
+    pub ready: bool,
+    /// What `plan` found to do (absent after apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedChange>>,
+}
+
+/// `status.cni`, written by `phx-cni`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CniStatus {
+    pub plugin: String,
+    pub version: String,
+    pub pod_cidr: String,
+    /// How many objects the manifest holds.
+    pub objects: usize,
+}
+
+/// `status.ccm`, written by `phx-ccm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CcmStatus {
+    pub image: String,
+    pub cluster_name: String,
+}
+
+/// `status.platform`, written by `phx-platform`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformStatus {
+    pub storage_class: String,
+    /// The Argo CD release applied.
+    pub argocd: String,
+    /// Every enabled add-on, by Application name.
+    pub applications: std::collections::BTreeMap<String, PlatformApplication>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<GitopsStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformApplication {
+    pub chart: String,
+    pub version: String,
+    pub namespace: String,
+}
+
+/// The app-of-apps of `spec.platform.gitops`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitopsStatus {
+    pub application: String,
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
 }
 
 /// `status.state`, written by `phx-state`.
@@ -255,6 +354,9 @@ pub struct KubeadmStatus {
     /// Per node (by name): how far it got.
     #[serde(default)]
     pub nodes: std::collections::BTreeMap<String, NodeProgress>,
+    /// What `plan` found to do (absent after apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedChange>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -57,12 +57,19 @@ async fn open(doc: &Document, path: &Path) -> Result<kube::Client> {
     // then needs to be told. Already installed is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let at = || format!("kubeconfig {}", path.display());
-    let kc =
-        kube::config::Kubeconfig::read_from(path).map_err(|e| Error::failed(format!("{}: {e}", at())))?;
     let expected = doc
         .status::<KubeadmStatus>(keys::KUBEADM)?
         .and_then(|s| s.ca_cert_hash);
-    verify(&kc, path, expected.as_deref()).map_err(|e| e.context(at()))?;
+    // Reading the file (and a CA file it names) blocks: off the runtime.
+    let owned = path.to_path_buf();
+    let kc = tokio::task::spawn_blocking(move || {
+        let kc = kube::config::Kubeconfig::read_from(&owned).map_err(|e| Error::failed(e.to_string()))?;
+        verify(&kc, &owned, expected.as_deref())?;
+        Ok::<_, Error>(kc)
+    })
+    .await
+    .map_err(Error::failed)?
+    .map_err(|e| e.context(at()))?;
     let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
         .await
         .map_err(|e| Error::failed(format!("{}: {e}", at())))?;

@@ -8,7 +8,9 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::discovery::{verbs, Discovery, Scope};
 use kube::Client;
 use phx_core::backoff::Backoff;
-use phx_core::{Document, Error, Result};
+use phx_core::stage::Mine;
+use phx_core::status::Key;
+use phx_core::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,17 +27,17 @@ fn rank(ar: &ApiResource, namespaced: bool) -> u8 {
 
 /// The client for `destroy`, or `None` when this cluster's kubeconfig is
 /// gone ([`crate::client::connect_if_present`]): then one line says the
-/// in-cluster step is skipped and the tool's status (`status.<key>`) is
+/// in-cluster step is skipped and the tool's status (`status.<K>`) is
 /// dropped. Nothing is lost: the cloud load balancers Services made carry
 /// the cluster's tag, and phx-net destroy sweeps them.
-pub async fn client_or_skip(doc: &mut Document, flag: Option<&Path>, key: &str) -> Result<Option<Client>> {
+pub async fn client_or_skip<K: Key>(doc: &mut Mine<'_, K>, flag: Option<&Path>) -> Result<Option<Client>> {
     let client = crate::client::connect_if_present(doc, flag).await?;
     if client.is_none() {
         tracing::warn!(
             "no kubeconfig for this cluster (status.kubeadm.kubeconfig is gone): skipping the in-cluster \
              step; phx-net destroy removes the cluster's load balancers by their tags"
         );
-        doc.remove_status(key);
+        doc.clear();
     }
     Ok(client)
 }

@@ -9,8 +9,11 @@
 //!   owns it; a dry run for `plan`;
 //! - [`wait`]: readiness with a timeout that names what is not ready and
 //!   why;
-//! - [`destroy`]: deleting exactly what a tool applied, found by label.
+//! - [`destroy`]: deleting exactly what a tool applied, found by label;
+//! - [`addon`]: the stage all three are, verbs and all; each tool brings
+//!   its objects and what "ready" means.
 
+pub mod addon;
 pub mod apply;
 pub mod cli;
 pub mod client;

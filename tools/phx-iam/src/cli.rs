@@ -39,4 +39,7 @@ pub enum Verb {
         after_help = "Example:\n  phx-state lock < cluster.json | phx-iam destroy | phx-state push --unlock"
     )]
     Destroy,
+    /// Print which roles exist and what apply would change (JSON); changes nothing
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-iam status | jq .inSync")]
+    Status,
 }

@@ -16,8 +16,9 @@ use clap::Parser;
 use cli::{Cli, Verb};
 use converge::RolePlan;
 use phx_aws::ClusterTags;
-use phx_core::status::{keys, IamStatus};
-use phx_core::{stage, Document, Error, Result};
+use phx_core::stage::{self, Mine};
+use phx_core::status::{key, IamStatus, PlannedChange};
+use phx_core::{io, Document, Error, Result};
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-iam";
@@ -28,32 +29,73 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(verb: Verb) -> Result<()> {
-    stage::run(TOOL, async |doc| match verb {
-        Verb::Apply => converge(doc, false).await,
-        Verb::Plan => converge(doc, true).await,
-        Verb::Destroy => destroy(doc).await,
-    })
-    .await
+    match verb {
+        Verb::Apply => stage::run::<key::Iam>(TOOL, async |doc| converge(doc, false).await).await,
+        Verb::Plan => stage::run::<key::Iam>(TOOL, async |doc| converge(doc, true).await).await,
+        Verb::Destroy => stage::run::<key::Iam>(TOOL, async |doc| destroy(doc).await).await,
+        Verb::Status => status().await,
+    }
 }
 
-async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
+/// The roles wanted, what exists of them, and each role's plan.
+struct Survey {
+    wants: Vec<desired::RoleWant>,
+    haves: std::collections::HashMap<String, observed::RoleHave>,
+    plans: Vec<RolePlan>,
+}
+
+impl Survey {
+    async fn take(doc: &Document, iam: &phx_aws::iam::Client, partition: &str) -> Result<Survey> {
+        let wants = desired::roles(doc.name(), partition).await?;
+        let names: Vec<String> = wants.iter().map(|w| w.name.clone()).collect();
+        let haves = observed::observe(iam, &names).await?;
+        let plans = wants
+            .iter()
+            .map(|w| RolePlan::new(w, haves.get(&w.name), partition))
+            .collect();
+        Ok(Survey { wants, haves, plans })
+    }
+
+    fn changes(&self) -> Vec<PlannedChange> {
+        self.plans
+            .iter()
+            .zip(&self.wants)
+            .flat_map(|(p, w)| p.changes(w))
+            .collect()
+    }
+}
+
+/// `status`: which roles exist and what apply would change, as JSON on
+/// stdout; the document is read, not written.
+async fn status() -> Result<()> {
+    let doc = io::read_stdin()?;
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    let survey = Survey::take(&doc, &aws.iam(), aws.partition()).await?;
+    let changes = survey.changes();
+    let roles: serde_json::Map<String, serde_json::Value> = survey
+        .wants
+        .iter()
+        .map(|w| (w.name.clone(), survey.haves.contains_key(&w.name).into()))
+        .collect();
+    io::write_json(&serde_json::json!({
+        "inSync": changes.is_empty(),
+        "changes": changes,
+        "roles": roles,
+    }))
+}
+
+async fn converge(doc: &mut Mine<'_, key::Iam>, dry_run: bool) -> Result<()> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let iam = aws.iam();
     let partition = aws.partition();
     let tags = ClusterTags::new(doc.name());
-    let wants = desired::roles(doc.name(), partition).await?;
-    let names: Vec<String> = wants.iter().map(|w| w.name.clone()).collect();
-    let haves = observed::observe(&iam, &names).await?;
-    let plans: Vec<RolePlan> = wants
-        .iter()
-        .map(|w| RolePlan::new(w, haves.get(&w.name), partition))
-        .collect();
+    let Survey { wants, haves, plans } = Survey::take(doc, &iam, partition).await?;
     let changes: Vec<_> = plans.iter().zip(&wants).flat_map(|(p, w)| p.changes(w)).collect();
     if dry_run {
         eprint!("{}", phx_core::plan::render(&changes, "IAM"));
-        let mut st = doc.status::<IamStatus>(keys::IAM)?.unwrap_or_default();
+        let mut st = doc.mine()?.unwrap_or_default();
         st.plan = Some(changes);
-        doc.set_status(keys::IAM, &st);
+        doc.set(&st);
         return Ok(());
     }
     for c in &changes {
@@ -72,13 +114,13 @@ async fn converge(doc: &mut Document, dry_run: bool) -> Result<()> {
         workers: workers.as_ref().ok().cloned(),
         plan: None,
     };
-    doc.set_status(keys::IAM, &st);
+    doc.set(&st);
     cp.map_err(|e| e.context(format!("role {}", wants[0].name)))?;
     workers.map_err(|e| e.context(format!("role {}", wants[1].name)))?;
     Ok(())
 }
 
-async fn destroy(doc: &mut Document) -> Result<()> {
+async fn destroy(doc: &mut Mine<'_, key::Iam>) -> Result<()> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let iam = aws.iam();
     let names: Vec<String> = ["control-plane", "worker"]
@@ -91,6 +133,6 @@ async fn destroy(doc: &mut Document) -> Result<()> {
     if let Some(e) = results.into_iter().find_map(Result::err) {
         return Err(e);
     }
-    doc.remove_status(keys::IAM);
+    doc.clear();
     Ok(())
 }

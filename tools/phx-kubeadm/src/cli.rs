@@ -35,13 +35,27 @@ pub enum Verb {
     )]
     Apply(ApplyArgs),
     /// Show which steps would run on which node; changes nothing
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm plan > /dev/null")]
+    #[command(
+        after_help = "The table goes to stderr; the same list is in status.kubeadm.plan.\n\n\
+        Example:\n  phx-state pull < cluster.json | phx-kubeadm plan > /dev/null"
+    )]
     Plan(SshArgs),
     /// Run kubeadm reset on every node (workers first), for a redo
     #[command(
         after_help = "Example:\n  phx-state lock < cluster.json | phx-kubeadm reset | phx-state push --unlock"
     )]
     Reset(SshArgs),
+    /// Take the cluster down: reset every node (workers first), delete the admin kubeconfig
+    #[command(
+        after_help = "The machines stay (phx-nodes destroy removes them, and with them what ran on them).\n\n\
+        Example:\n  phx-state lock < cluster.json | phx-kubeadm destroy | phx-state push --unlock"
+    )]
+    Destroy(SshArgs),
+    /// Print each node's membership as the node itself reports it (JSON); changes nothing
+    #[command(
+        after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm status | jq '.[] | select(.member | not)'"
+    )]
+    Status(SshArgs),
     /// Run a command on nodes in parallel; output prefixed by node, exit status the worst
     #[command(
         after_help = "The document is read from stdin; the nodes' output goes to stdout.\n\n\

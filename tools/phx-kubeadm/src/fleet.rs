@@ -4,13 +4,14 @@
 
 use crate::cli::SshArgs;
 use phx_core::home::expand_home;
-use phx_core::status::{keys, Node};
+use phx_core::stage::Mine;
+use phx_core::status::{key, Node};
 use phx_core::{Document, Error, Result};
 use phx_ssh::auth::Credentials;
 use phx_ssh::{Connector, HostKeyPolicy, Target, Verdict};
 
 pub fn nodes(doc: &Document) -> Result<Vec<Node>> {
-    let nodes: Vec<Node> = doc.status(keys::NODES)?.unwrap_or_default();
+    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default();
     if nodes.is_empty() {
         return Err(Error::invalid("status.nodes is empty: run phx-nodes apply first"));
     }
@@ -87,21 +88,19 @@ pub async fn connector(doc: &Document, args: &SshArgs) -> Result<Connector> {
 }
 
 /// Record host keys accepted on first contact in `status.nodes`.
-pub fn pin(doc: &mut Document, accepted: &[(String, Verdict)]) -> Result<()> {
-    let mut nodes: Vec<Node> = doc.status(keys::NODES)?.unwrap_or_default();
-    let mut any = false;
-    for (name, v) in accepted {
-        if let (Verdict::AcceptedNew { key }, Some(n)) = (v, nodes.iter_mut().find(|n| &n.name == name)) {
-            tracing::warn!(
-                "{name}: pinned new host key {}",
-                phx_ssh::session::fingerprint_of(key).unwrap_or_default()
-            );
-            n.ssh.host_keys = vec![key.clone()];
-            any = true;
-        }
-    }
-    if any {
-        doc.set_status(keys::NODES, &nodes);
-    }
-    Ok(())
+pub fn pin(doc: &mut Mine<'_, key::Kubeadm>, accepted: &[(String, Verdict)]) -> Result<()> {
+    let pinned: Vec<(String, String)> = accepted
+        .iter()
+        .filter_map(|(name, v)| match v {
+            Verdict::AcceptedNew { key } => {
+                tracing::warn!(
+                    "{name}: pinned new host key {}",
+                    phx_ssh::session::fingerprint_of(key).unwrap_or_default()
+                );
+                Some((name.clone(), key.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    doc.pin_host_keys(&pinned)
 }

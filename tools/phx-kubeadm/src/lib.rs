@@ -19,8 +19,9 @@ use apply::Shared;
 use clap::Parser;
 use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
 use config::Version;
-use phx_core::status::{keys, KubeadmStatus, Node, NodeRole, PlannedChange};
-use phx_core::{io, stage, Document, Error, Result};
+use phx_core::stage::{self, Mine};
+use phx_core::status::{key, KubeadmStatus, Node, NodeRole, PlannedChange};
+use phx_core::{io, Document, Error, Result};
 use phx_ssh::Verdict;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,21 +30,29 @@ pub const TOOL: &str = "phx-kubeadm";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Verb::Exec(args) = cli.verb {
-        return phx_core::cli::run_with_status(TOOL, &cli.global, exec(args));
-    }
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::run_with_status(TOOL, &cli.global, run(cli.verb))
 }
 
-pub async fn run(verb: Verb) -> Result<()> {
-    stage::run(TOOL, async |doc| match verb {
-        Verb::Apply(args) => converge(doc, &args).await,
-        Verb::Plan(args) => plan(doc, &args).await,
-        Verb::Reset(args) => reset(doc, &args).await,
-        Verb::Exec(_) => Err(Error::usage("exec does not run as a pipeline stage")),
-    })
-    .await
+/// The verb; its exit status is 0 but for `exec`, which passes on the
+/// nodes' worst. `status` and `exec` read the document and write none.
+pub async fn run(verb: Verb) -> Result<u8> {
+    match verb {
+        Verb::Apply(args) => stage::run::<key::Kubeadm>(TOOL, async |doc| converge(doc, &args).await).await,
+        Verb::Plan(args) => stage::run::<key::Kubeadm>(TOOL, async |doc| plan(doc, &args).await).await,
+        Verb::Reset(args) => {
+            stage::run::<key::Kubeadm>(TOOL, async |doc| reset(doc, &args, false).await).await
+        }
+        Verb::Destroy(args) => {
+            stage::run::<key::Kubeadm>(TOOL, async |doc| reset(doc, &args, true).await).await
+        }
+        Verb::Status(args) => return status(&args).await.map(|()| 0),
+        Verb::Exec(args) => return exec(args).await,
+    }
+    .map(|()| 0)
 }
+
+/// The document as phx-kubeadm holds it: its own key writable.
+type Doc<'a> = Mine<'a, key::Kubeadm>;
 
 fn width(nodes: &[Node]) -> usize {
     nodes.iter().map(|n| n.name.len()).max().unwrap_or(0)
@@ -76,7 +85,7 @@ fn api_endpoint(doc: &Document, cp: &Node) -> (String, String) {
     })
 }
 
-async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
+async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let nodes = fleet::nodes(doc)?;
     let cp = control_plane(&nodes)?.clone();
     // Every node's kubelet name, before any node is touched (65 means
@@ -124,7 +133,7 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
         .filter_map(|o| o.verdict.clone().map(|v| (o.name.clone(), v)))
         .collect();
     fleet::pin(doc, &accepted)?;
-    let previous: KubeadmStatus = doc.status(keys::KUBEADM)?.unwrap_or_default();
+    let previous = doc.mine()?.unwrap_or_default();
     let mut st = KubeadmStatus {
         control_plane: Some(cp.name.clone()),
         ca_cert_hash: shared.ca_hash().or(previous.ca_cert_hash),
@@ -134,19 +143,30 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
             .iter()
             .map(|o| (o.name.clone(), o.progress.clone()))
             .collect(),
+        plan: None,
     };
     let mut errors: Vec<Error> = Vec::new();
     if let Some(session) = outcomes.iter().find_map(|o| o.session.clone()) {
         let server = format!("https://{api}");
-        let fetched = session
+        let fetched = match session
             .capture("sudo -n cat /etc/kubernetes/admin.conf", b"")
             .await
-            .and_then(|text| {
-                let hash = kubeconfig::ca_cert_hash(&text)?;
-                let text = kubeconfig::rewrite_server(&text, &server)?;
-                kubeconfig::write_private(&kubeconfig_path, &text)?;
-                Ok(hash)
-            });
+        {
+            // The file writes block: off the runtime.
+            Ok(text) => {
+                let (path, server) = (kubeconfig_path.clone(), server.clone());
+                tokio::task::spawn_blocking(move || {
+                    let hash = kubeconfig::ca_cert_hash(&text)?;
+                    let text = kubeconfig::rewrite_server(&text, &server)?;
+                    kubeconfig::write_private(&path, &text)?;
+                    Ok(hash)
+                })
+                .await
+                .map_err(Error::failed)
+                .and_then(|r| r)
+            }
+            Err(e) => Err(e),
+        };
         match fetched {
             Ok(hash) => {
                 tracing::info!("kubeconfig for {server} written to {}", kubeconfig_path.display());
@@ -159,7 +179,7 @@ async fn converge(doc: &mut Document, args: &ApplyArgs) -> Result<()> {
             Err(e) => errors.push(e.context("fetching admin.conf")),
         }
     }
-    doc.set_status(keys::KUBEADM, &st);
+    doc.set(&st);
     errors.extend(outcomes.into_iter().filter_map(|o| o.error));
     first(errors)
 }
@@ -189,9 +209,9 @@ async fn connect_all(
     Ok(futures::future::join_all(runs).await)
 }
 
-async fn plan(doc: &mut Document, args: &SshArgs) -> Result<()> {
+async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
     Version::parse(&doc.spec().kubernetes.version)?;
-    let nodes: Vec<Node> = doc.status(keys::NODES)?.unwrap_or_default();
+    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default();
     // Nodes phx-nodes has yet to launch: prepared, then init (the first
     // control plane) or join, from scratch.
     let spec = &doc.spec().nodes;
@@ -219,8 +239,7 @@ async fn plan(doc: &mut Document, args: &SshArgs) -> Result<()> {
         ));
     }
     if nodes.is_empty() {
-        eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
-        return Ok(());
+        return record_plan(doc, changes);
     }
     let nodes = fleet::nodes(doc)?;
     control_plane(&nodes)?;
@@ -251,11 +270,23 @@ async fn plan(doc: &mut Document, args: &SshArgs) -> Result<()> {
             changes.push(PlannedChange::new(action, "node", &n.name, ""));
         }
     }
-    eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
+    record_plan(doc, changes)?;
     first(errors)
 }
 
-async fn reset(doc: &mut Document, args: &SshArgs) -> Result<()> {
+/// The plan as a table on stderr and in `status.kubeadm.plan`.
+fn record_plan(doc: &mut Doc<'_>, changes: Vec<PlannedChange>) -> Result<()> {
+    eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
+    let mut st = doc.mine()?.unwrap_or_default();
+    st.plan = Some(changes);
+    doc.set(&st);
+    Ok(())
+}
+
+/// `reset` (a redo) and `destroy` (the cluster is no more): kubeadm reset
+/// on every node, workers first; `destroy` also deletes the admin
+/// kubeconfig phx-kubeadm wrote (the one `status.kubeadm` names).
+async fn reset(doc: &mut Doc<'_>, args: &SshArgs, destroy: bool) -> Result<()> {
     let nodes = fleet::nodes(doc)?;
     let w = width(&nodes);
     let sessions = connect_all(doc, &nodes, args).await?;
@@ -278,10 +309,56 @@ async fn reset(doc: &mut Document, args: &SshArgs) -> Result<()> {
                 .filter_map(Result::err),
         );
     }
-    if errors.is_empty() {
-        doc.remove_status(keys::KUBEADM);
+    if !errors.is_empty() {
+        return first(errors);
     }
-    first(errors)
+    if destroy {
+        if let Some(path) = doc.mine()?.and_then(|s| s.kubeconfig) {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => tracing::info!("removed {path}"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::failed(format!("removing {path}: {e}"))),
+            }
+        }
+    }
+    doc.clear();
+    Ok(())
+}
+
+/// `status`: each node's own answer (`initialized`, `joined`), or why it
+/// could not be asked, as a JSON array; the exit status is 0 either way
+/// (the array says what is wrong).
+async fn status(args: &SshArgs) -> Result<()> {
+    let doc = io::read_stdin()?;
+    let nodes = fleet::nodes(&doc)?;
+    let mut out = Vec::new();
+    for (n, c) in connect_all(&doc, &nodes, args).await? {
+        let answer = match c {
+            Ok((s, _)) => s.capture(remote::RUN_AS_ROOT, remote::STATE.as_bytes()).await,
+            Err(e) => Err(e),
+        };
+        let mut row = serde_json::json!({"name": n.name, "role": n.role});
+        match answer {
+            Ok(line) => {
+                let yes = |flag: &str| line.contains(&format!("{flag}=yes"));
+                let member = match n.role {
+                    NodeRole::ControlPlane => yes("initialized"),
+                    NodeRole::Worker => yes("joined"),
+                };
+                row["reachable"] = true.into();
+                row["initialized"] = yes("initialized").into();
+                row["joined"] = yes("joined").into();
+                row["member"] = member.into();
+            }
+            Err(e) => {
+                row["reachable"] = false.into();
+                row["member"] = false.into();
+                row["error"] = e.to_string().into();
+            }
+        }
+        out.push(row);
+    }
+    io::write_json(&serde_json::Value::Array(out))
 }
 
 /// `exec`: the command on the chosen nodes at once, output on stdout

@@ -51,4 +51,7 @@ pub enum Verb {
         #[arg(long, default_value = "10m", value_parser = phx_core::time::parse_duration, value_name = "DURATION")]
         timeout: Duration,
     },
+    /// Print what exists and what apply would change (JSON); changes nothing
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-net status | jq .inSync")]
+    Status,
 }

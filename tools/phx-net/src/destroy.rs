@@ -16,8 +16,9 @@ use crate::rules::Source;
 use phx_aws::ec2::types::Filter;
 use phx_aws::{AwsError, ClusterTags};
 use phx_core::backoff::Backoff;
-use phx_core::status::keys;
-use phx_core::{Document, Error, Result};
+use phx_core::stage::Mine;
+use phx_core::status::key;
+use phx_core::{Error, Result};
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -77,7 +78,11 @@ impl Teardown {
     }
 }
 
-pub async fn destroy(doc: &mut Document, delete_volumes: bool, timeout: Duration) -> Result<()> {
+pub async fn destroy(
+    doc: &mut Mine<'_, key::Network>,
+    delete_volumes: bool,
+    timeout: Duration,
+) -> Result<()> {
     let net = &doc.spec().network;
     let byo = net.vpc_id.clone().map(|vpc_id| Byo {
         vpc_id,
@@ -114,7 +119,7 @@ pub async fn destroy(doc: &mut Document, delete_volumes: bool, timeout: Duration
 
     let left = t.left.into_inner().expect("left list");
     if left.is_empty() {
-        doc.remove_status(keys::NETWORK);
+        doc.clear();
         return Ok(());
     }
     Err(Error::failed(format!(

@@ -43,6 +43,9 @@ pub enum Verb {
         after_help = "Example:\n  phx-state lock < cluster.json | phx-nodes destroy | phx-state push --unlock"
     )]
     Destroy(WaitArgs),
+    /// Print the instances found and what apply would change (JSON); changes nothing
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes status | jq .inSync")]
+    Status(ApplyArgs),
     /// List the cluster's instances: a table on a terminal, a JSON array otherwise
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes list\n  \
         phx-state pull < cluster.json | phx-nodes list | jq -r '.[] | select(.role == \"worker\") | .publicIp'")]

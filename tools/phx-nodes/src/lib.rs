@@ -26,8 +26,9 @@ use desired::Inputs;
 use phx_aws::ec2::types::InstanceType;
 use phx_aws::ec2::Client;
 use phx_aws::{AwsError, ClusterTags};
-use phx_core::status::{keys, Node};
-use phx_core::{io, stage, Document, Error, Result};
+use phx_core::stage::{self, Mine};
+use phx_core::status::{key as owner, Node, PlannedChange};
+use phx_core::{io, Document, Error, Result};
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-nodes";
@@ -38,33 +39,33 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(verb: Verb) -> Result<()> {
-    if let Verb::List = verb {
-        return list().await;
-    }
-    stage::run(TOOL, async |doc| match verb {
-        Verb::Apply(args) => converge(doc, &args, false).await,
-        Verb::Plan(args) => converge(doc, &args, true).await,
-        Verb::Destroy(w) => {
-            let (ec2, tags) = connect(doc).await?;
-            let result = destroy::destroy(&ec2, &tags, w.timeout).await;
-            // What is left (a timeout) stays recorded.
-            let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
-            match (&result, left) {
-                (Ok(()), _) => {
-                    // What ran on the nodes (the cluster, its CNI and cloud
-                    // controller manager) is gone with them.
-                    for k in [keys::NODES, keys::KUBEADM, keys::CNI, keys::CCM] {
-                        doc.remove_status(k);
-                    }
-                }
-                (Err(_), Ok(left)) => record(doc, &left)?,
-                (Err(_), Err(_)) => {}
-            }
-            result
+    match verb {
+        Verb::Apply(args) => {
+            stage::run::<owner::Nodes>(TOOL, async |doc| converge(doc, &args, false).await).await
         }
-        Verb::List => Ok(()),
-    })
-    .await
+        Verb::Plan(args) => {
+            stage::run::<owner::Nodes>(TOOL, async |doc| converge(doc, &args, true).await).await
+        }
+        Verb::Destroy(w) => stage::run::<owner::Nodes>(TOOL, async |doc| teardown(doc, &w).await).await,
+        Verb::Status(args) => status(&args).await,
+        Verb::List => list().await,
+    }
+}
+
+/// The document as phx-nodes holds it: `status.nodes` writable.
+type Doc<'a> = Mine<'a, owner::Nodes>;
+
+async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
+    let (ec2, tags) = connect(doc).await?;
+    let result = destroy::destroy(&ec2, &tags, w.timeout).await;
+    // What is left (a timeout) stays recorded.
+    let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
+    match (&result, left) {
+        (Ok(()), _) => doc.machines_gone(),
+        (Err(_), Ok(left)) => record(doc, &left)?,
+        (Err(_), Err(_)) => {}
+    }
+    result
 }
 
 async fn connect(doc: &Document) -> Result<(Client, ClusterTags)> {
@@ -73,72 +74,130 @@ async fn connect(doc: &Document) -> Result<(Client, ClusterTags)> {
 }
 
 fn previous(doc: &Document) -> Result<Vec<Node>> {
-    Ok(doc.status::<Vec<Node>>(keys::NODES)?.unwrap_or_default())
+    Ok(doc.get::<owner::Nodes>()?.unwrap_or_default())
 }
 
-fn record(doc: &mut Document, haves: &[observed::Have]) -> Result<()> {
+fn record(doc: &mut Doc<'_>, haves: &[observed::Have]) -> Result<()> {
     let prev = previous(doc)?;
     let nodes = status::build(doc.name(), &doc.spec().nodes.ssh, &prev, haves);
-    doc.set_status(keys::NODES, &nodes);
+    doc.set(&nodes);
     Ok(())
 }
 
-async fn converge(doc: &mut Document, args: &ApplyArgs, dry_run: bool) -> Result<()> {
-    // Everything that can be wrong with the input, before any call.
-    let spec = doc.spec().nodes.clone();
-    let public_key = key::PublicKey::find(spec.ssh.public_key_file.as_deref())?;
-    desired::check_fields(&spec)?;
-    for e in spec.ssh.endpoints.values() {
-        status::endpoint(e)?;
-    }
-    let inputs = match Inputs::from_status(doc.status(keys::NETWORK)?, doc.status(keys::IAM)?) {
-        // A fresh cluster's plan: the network and roles are planned, not made.
-        Err(_) if dry_run => Inputs::to_be_made(&doc.spec().network),
-        other => other?,
-    };
-    let wants = desired::nodes(doc.name(), &spec, &inputs)?;
+/// What exists of the cluster's machines, what the spec wants, and what
+/// apply would do: `apply`, `plan` and `status` all start here.
+struct Survey {
+    spec: phx_core::spec::NodesSpec,
+    public_key: key::PublicKey,
+    inputs: Inputs,
+    ec2: Client,
+    tags: ClusterTags,
+    haves: Vec<observed::Have>,
+    plan: plan::Plan,
+    key_step: key::KeyStep,
+    image: Option<image::Image>,
+    changes: Vec<PlannedChange>,
+}
 
-    let (ec2, tags) = connect(doc).await?;
-    let (haves, key_have) = tokio::try_join!(
-        observed::instances(&ec2, &tags, observed::ALIVE),
-        key::observe(&ec2, &tags)
-    )?;
-    let plan = plan::plan(doc.name(), &wants, &haves);
-    let key_step = key::step(&key_have, &public_key);
-    if key_have == key::KeyHave::Foreign {
-        tracing::warn!(
-            "key pair {} exists and was not imported by phx: nodes are launched with it as it is",
-            tags.name("key")
-        );
-    }
-    let image = match plan.launch.is_empty() {
-        true => None,
-        false => {
-            check_instance_types(&ec2, &plan.launch).await?;
-            let choice = match (&spec.image.id, cluster_image(&haves)) {
-                (Some(id), _) => image::Choice::Spec(id),
-                (None, Some(id)) if !args.newest_image => image::Choice::Cluster(id),
-                _ => image::Choice::Newest,
-            };
-            Some(image::resolve(&ec2, choice).await?)
+impl Survey {
+    /// `planning`: a fresh cluster's network and roles may still be to make.
+    async fn take(doc: &Document, args: &ApplyArgs, planning: bool) -> Result<Survey> {
+        // Everything that can be wrong with the input, before any call.
+        let spec = doc.spec().nodes.clone();
+        let public_key = key::PublicKey::find(spec.ssh.public_key_file.as_deref())?;
+        desired::check_fields(&spec)?;
+        for e in spec.ssh.endpoints.values() {
+            status::endpoint(e)?;
         }
-    };
+        let inputs = match Inputs::from_status(doc.get::<owner::Network>()?, doc.get::<owner::Iam>()?) {
+            // A fresh cluster's plan: the network and roles are planned, not made.
+            Err(_) if planning => Inputs::to_be_made(&doc.spec().network),
+            other => other?,
+        };
+        let wants = desired::nodes(doc.name(), &spec, &inputs)?;
 
-    let mut changes = match key_step {
-        key::KeyStep::Import => vec![change("import", &tags, &public_key)],
-        key::KeyStep::Replace => vec![change("replace", &tags, &public_key)],
-        key::KeyStep::None => vec![],
-    };
-    changes.extend(plan.changes(args.allow_remove));
-    if let Some(img) = &image {
-        tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
-    }
-    for h in &plan.extra_control_plane {
-        tracing::warn!(
+        let (ec2, tags) = connect(doc).await?;
+        let (haves, key_have) = tokio::try_join!(
+            observed::instances(&ec2, &tags, observed::ALIVE),
+            key::observe(&ec2, &tags)
+        )?;
+        let plan = plan::plan(doc.name(), &wants, &haves);
+        let key_step = key::step(&key_have, &public_key);
+        if key_have == key::KeyHave::Foreign {
+            tracing::warn!(
+                "key pair {} exists and was not imported by phx: nodes are launched with it as it is",
+                tags.name("key")
+            );
+        }
+        let image = match plan.launch.is_empty() {
+            true => None,
+            false => {
+                check_instance_types(&ec2, &plan.launch).await?;
+                let choice = match (&spec.image.id, cluster_image(&haves)) {
+                    (Some(id), _) => image::Choice::Spec(id),
+                    (None, Some(id)) if !args.newest_image => image::Choice::Cluster(id),
+                    _ => image::Choice::Newest,
+                };
+                Some(image::resolve(&ec2, choice).await?)
+            }
+        };
+
+        let mut changes = match key_step {
+            key::KeyStep::Import => vec![change("import", &tags, &public_key)],
+            key::KeyStep::Replace => vec![change("replace", &tags, &public_key)],
+            key::KeyStep::None => vec![],
+        };
+        changes.extend(plan.changes(args.allow_remove));
+        if let Some(img) = &image {
+            tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
+        }
+        for h in &plan.extra_control_plane {
+            tracing::warn!(
             "{} is beyond spec.nodes.controlPlane.count; control plane nodes are never removed by a count",
             h.name
         );
+        }
+        Ok(Survey {
+            spec,
+            public_key,
+            inputs,
+            ec2,
+            tags,
+            haves,
+            plan,
+            key_step,
+            image,
+            changes,
+        })
     }
+}
+
+/// `status`: the instances found and what apply would change, as JSON on
+/// stdout; the document is read, not written.
+async fn status(args: &ApplyArgs) -> Result<()> {
+    let doc = io::read_stdin()?;
+    let survey = Survey::take(&doc, args, true).await?;
+    let rows = list::rows(doc.name(), &survey.haves);
+    io::write_json(&serde_json::json!({
+        "inSync": survey.changes.is_empty(),
+        "changes": survey.changes,
+        "instances": rows,
+    }))
+}
+
+async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<()> {
+    let Survey {
+        spec,
+        public_key,
+        inputs,
+        ec2,
+        tags,
+        haves,
+        plan,
+        key_step,
+        image,
+        changes,
+    } = Survey::take(doc, args, dry_run).await?;
     if dry_run {
         eprint!("{}", phx_core::plan::render(&changes, "the nodes"));
         return Ok(());
@@ -269,7 +328,7 @@ async fn check_instance_types(ec2: &Client, launch: &[desired::NodeWant]) -> Res
 }
 
 /// Host keys from the console of nodes that have none yet.
-async fn fill_host_keys(doc: &mut Document, ec2: &Client) -> Result<()> {
+async fn fill_host_keys(doc: &mut Doc<'_>, ec2: &Client) -> Result<()> {
     let mut nodes = previous(doc)?;
     let fetches = nodes.iter().map(|n| async move {
         match (&n.instance_id, n.ssh.host_keys.is_empty()) {
@@ -294,7 +353,7 @@ async fn fill_host_keys(doc: &mut Document, ec2: &Client) -> Result<()> {
             unknown.join(", ")
         );
     }
-    doc.set_status(keys::NODES, &nodes);
+    doc.set(&nodes);
     Ok(())
 }
 

@@ -41,10 +41,10 @@ pub fn table(rows: &[Row<'_>]) -> String {
         "STATE",
     ];
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    let lines: Vec<[String; 8]> = rows
+    let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.have.name.clone(),
                 r.role.to_string(),
                 dash(&r.have.zone),
@@ -56,27 +56,7 @@ pub fn table(rows: &[Row<'_>]) -> String {
             ]
         })
         .collect();
-    let mut width = head.map(str::len);
-    for l in &lines {
-        for (w, c) in width.iter_mut().zip(l) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let fmt = |cells: &[String]| {
-        let mut s: String = cells
-            .iter()
-            .zip(width)
-            .map(|(c, w)| format!("{c:<w$}  "))
-            .collect();
-        s.truncate(s.trim_end().len());
-        s.push('\n');
-        s
-    };
-    let mut out = fmt(&head.map(String::from));
-    for l in &lines {
-        out.push_str(&fmt(l));
-    }
-    out
+    phx_core::table::render(&head, &lines, 2)
 }
 
 #[cfg(test)]

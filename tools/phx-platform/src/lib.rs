@@ -10,19 +10,21 @@
 
 pub mod addons;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::Client;
 use phx_core::cli::{GlobalArgs, AFTER_HELP};
-use phx_core::status::keys;
-use phx_core::{io, stage, Document, Error, Result};
-use phx_kube::cli::KubeArgs;
+use phx_core::status::{key, GitopsStatus, PlatformApplication, PlatformStatus};
+use phx_core::{io, Document, Error, Result};
+use phx_kube::addon::{Addon, Verb};
 use phx_kube::wait::Check;
-use phx_kube::{apply, client, destroy, err, manifest, wait, Applier, TOOL_LABEL};
+use phx_kube::{destroy, err, manifest, Applied, TOOL_LABEL};
 use serde_json::{json, Value};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub const TOOL: &str = "phx-platform";
 
@@ -34,7 +36,22 @@ pub const TOOL: &str = "phx-platform";
         from its pinned install.yaml into namespace argocd; each enabled add-on of \
         spec.platform.addons as an Application with a Helm source at a pinned chart version (no helm \
         binary needed); the app-of-apps of spec.platform.gitops. Writes status.platform.",
-    after_help = AFTER_HELP.as_str())]
+    after_help = AFTER_HELP.as_str(),
+    mut_subcommand("apply", |c| c
+        .about("Apply and wait until Argo CD runs and every Application is Synced and Healthy")
+        .after_help("Example:\n  phx-state lock < cluster.json | phx-ccm apply | phx-platform apply | phx-state push --unlock")),
+    mut_subcommand("plan", |c| c
+        .about("Show the objects apply would create or change (server-side dry run)")
+        .after_help("The table goes to stderr; the same list is in status.platform.plan.\n\n\
+            Example:\n  phx-state pull < cluster.json | phx-platform plan > /dev/null")),
+    mut_subcommand("destroy", |c| c
+        .about("Delete the Applications, every LoadBalancer Service and Ingress, then Argo CD")
+        .after_help("Run before phx-net destroy: cloud load balancers made for Services \
+            would otherwise keep the network's subnets in use.\n\n\
+            Example:\n  phx-state lock < cluster.json | phx-platform destroy | phx-nodes destroy | phx-state push --unlock")),
+    mut_subcommand("status", |c| c
+        .about("The add-ons with sync, health and version: a table on a terminal, JSON otherwise")
+        .after_help("Example:\n  phx-state pull < cluster.json | phx-platform status")))]
 pub struct Cli {
     #[command(subcommand)]
     pub verb: Verb,
@@ -42,44 +59,60 @@ pub struct Cli {
     pub global: GlobalArgs,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Verb {
-    /// Apply and wait until Argo CD runs and every Application is Synced and Healthy
-    #[command(
-        after_help = "Example:\n  phx-state lock < cluster.json | phx-ccm apply | phx-platform apply | phx-state push --unlock"
-    )]
-    Apply(KubeArgs),
-    /// Show the objects apply would create or change (server-side dry run)
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-platform plan > /dev/null")]
-    Plan(KubeArgs),
-    /// Delete the Applications, every LoadBalancer Service and Ingress, then Argo CD
-    #[command(
-        after_help = "Run before phx-net destroy: cloud load balancers made for Services \
-        would otherwise keep the network's subnets in use.\n\n\
-        Example:\n  phx-state lock < cluster.json | phx-platform destroy | phx-nodes destroy | phx-state push --unlock"
-    )]
-    Destroy(KubeArgs),
-    /// The add-ons with sync, health and version: a table on a terminal, JSON otherwise
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-platform status")]
-    Status(KubeArgs),
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::run(TOOL, &cli.global, phx_kube::addon::run(&Platform, cli.verb))
 }
 
-pub async fn run(verb: Verb) -> Result<()> {
-    if let Verb::Status(args) = &verb {
-        return status(args).await;
+/// The platform, as an add-on.
+#[derive(Debug)]
+pub struct Platform;
+
+impl Addon for Platform {
+    const TOOL: &'static str = TOOL;
+    const SUBJECT: &'static str = "the platform";
+    const NAMESPACE: &'static str = addons::ARGOCD_NAMESPACE;
+    type Status = PlatformStatus;
+    type Key = key::Platform;
+
+    async fn objects(&self, doc: &Document) -> Result<Vec<DynamicObject>> {
+        objects(doc).await
     }
-    stage::run(TOOL, async |doc| match verb {
-        Verb::Apply(args) => converge(doc, &args, false).await,
-        Verb::Plan(args) => converge(doc, &args, true).await,
-        Verb::Destroy(args) => teardown(doc, &args).await,
-        Verb::Status(_) => Ok(()),
-    })
-    .await
+
+    fn checks(&self, doc: &Document) -> Result<Vec<Check>> {
+        Ok(checks(&applications(doc)?))
+    }
+
+    fn status(&self, doc: &Document, _applied: &[Applied]) -> Result<PlatformStatus> {
+        let applications = addons::enabled(doc.spec())?
+            .iter()
+            .map(|c| {
+                let app = PlatformApplication {
+                    chart: c.chart.to_string(),
+                    version: c.version.to_string(),
+                    namespace: c.namespace.to_string(),
+                };
+                (c.app.to_string(), app)
+            })
+            .collect();
+        Ok(PlatformStatus {
+            storage_class: "gp3".into(),
+            argocd: argocd_version().into(),
+            applications,
+            gitops: doc.spec().platform.gitops.as_ref().map(|g| GitopsStatus {
+                application: addons::GITOPS_APP.into(),
+                repo_url: g.repo_url.clone(),
+            }),
+        })
+    }
+
+    async fn before_destroy(&self, client: &Client, timeout: Duration) -> Result<()> {
+        sweep(client, timeout).await
+    }
+
+    async fn report(&self, client: &Client, _doc: &Document, _ready: Result<()>) -> Result<()> {
+        report(client).await
+    }
 }
 
 pub fn application_resource() -> ApiResource {
@@ -97,27 +130,35 @@ fn dynamic(v: Value) -> Result<DynamicObject> {
 }
 
 /// Everything apply applies, in the order of the document.
-async fn objects(doc: &Document) -> Result<(Vec<DynamicObject>, Vec<String>)> {
-    let charts = addons::enabled(doc.spec())?;
-    let mut apps = Vec::new();
+async fn objects(doc: &Document) -> Result<Vec<DynamicObject>> {
     let mut objs = vec![
         dynamic(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": addons::ARGOCD_NAMESPACE}}),
         )?,
         dynamic(addons::storage_class())?,
     ];
-    for c in &charts {
+    for c in &addons::enabled(doc.spec())? {
         objs.push(dynamic(addons::application(c, &addons::values(c, doc)?))?);
-        apps.push(c.app.to_string());
     }
     if let Some(g) = addons::gitops(doc.spec()) {
         objs.push(dynamic(g)?);
-        apps.push(addons::GITOPS_APP.to_string());
     }
     let bytes = phx_artifacts::fetch(phx_artifacts::ARGOCD_INSTALL).await?;
     let text = String::from_utf8(bytes).map_err(|e| Error::failed(format!("Argo CD install.yaml: {e}")))?;
     objs.extend(manifest::parse(phx_artifacts::ARGOCD_INSTALL.name, &text)?);
-    Ok((objs, apps))
+    Ok(objs)
+}
+
+/// The Applications apply makes: every enabled add-on, and the app-of-apps.
+fn applications(doc: &Document) -> Result<Vec<String>> {
+    let mut apps: Vec<String> = addons::enabled(doc.spec())?
+        .iter()
+        .map(|c| c.app.to_string())
+        .collect();
+    if addons::gitops(doc.spec()).is_some() {
+        apps.push(addons::GITOPS_APP.to_string());
+    }
+    Ok(apps)
 }
 
 fn argocd_version() -> &'static str {
@@ -158,53 +199,10 @@ fn checks(apps: &[String]) -> Vec<Check> {
     checks
 }
 
-async fn converge(doc: &mut Document, args: &KubeArgs, dry_run: bool) -> Result<()> {
-    let (objs, apps) = objects(doc).await?;
-    if dry_run && client::before_cluster(doc, args.kubeconfig.as_deref())? {
-        let changes = apply::changes(&apply::all_created(&objs));
-        eprint!("{}", phx_core::plan::render(&changes, "the platform"));
-        return Ok(());
-    }
-    let client = client::connect(doc, args.kubeconfig.as_deref()).await?;
-    let mut applier = Applier::new(client.clone(), TOOL, addons::ARGOCD_NAMESPACE).await?;
-    let applied = applier.apply(objs, dry_run, args.timeout).await?;
-    if dry_run {
-        eprint!(
-            "{}",
-            phx_core::plan::render(&apply::changes(&applied), "the platform")
-        );
-        return Ok(());
-    }
-    tracing::info!("platform: {}", apply::summary(&applied));
-    let charts = addons::enabled(doc.spec())?;
-    let addons: serde_json::Map<String, Value> = charts
-        .iter()
-        .map(|c| {
-            (
-                c.app.to_string(),
-                json!({"chart": c.chart, "version": c.version, "namespace": c.namespace}),
-            )
-        })
-        .collect();
-    let mut st =
-        json!({"storageClass": "gp3", "argocd": argocd_version(), "applications": addons, "ready": false});
-    if let Some(g) = &doc.spec().platform.gitops {
-        st["gitops"] = json!({"application": addons::GITOPS_APP, "repoURL": g.repo_url});
-    }
-    doc.set_status(keys::PLATFORM, &st);
-    wait::until_ready(&client, &checks(&apps), args.timeout).await?;
-    st["ready"] = json!(true);
-    doc.set_status(keys::PLATFORM, &st);
-    Ok(())
-}
-
-/// Applications first (their finalizer lets Argo CD remove what they
-/// made), then every LoadBalancer Service and Ingress of the cluster, so no
-/// cloud load balancer outlives the cluster; then the rest of phx's.
-async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
-    let Some(client) = destroy::client_or_skip(doc, args.kubeconfig.as_deref(), keys::PLATFORM).await? else {
-        return Ok(());
-    };
+/// Before phx's objects go: the Applications first (their finalizer lets
+/// Argo CD remove what they made), then every LoadBalancer Service and
+/// Ingress of the cluster, so no cloud load balancer outlives the cluster.
+async fn sweep(client: &Client, timeout: Duration) -> Result<()> {
     let lp = ListParams::default().labels(&format!("{TOOL_LABEL}={TOOL}"));
     let apps_all: Api<DynamicObject> = Api::all_with(client.clone(), &application_resource());
     let mut doomed = Vec::new();
@@ -222,7 +220,7 @@ async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
             doomed.push((api, name));
         }
     }
-    applications_gone(&client, &doomed, args.timeout).await?;
+    applications_gone(client, &doomed, timeout).await?;
 
     let mut doomed = Vec::new();
     let services: Api<Service> = Api::all(client.clone());
@@ -256,10 +254,7 @@ async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
         delete(&api, &name).await?;
         doomed.push((api, name));
     }
-    destroy::gone(&doomed, args.timeout).await?;
-    destroy::by_tool(&client, TOOL, args.timeout).await?;
-    doc.remove_status(keys::PLATFORM);
-    Ok(())
+    destroy::gone(&doomed, timeout).await
 }
 
 /// Argo CD deletes what an Application made, then drops its finalizer.
@@ -269,7 +264,7 @@ async fn teardown(doc: &mut Document, args: &KubeArgs) -> Result<()> {
 /// What the Applications made stays to Kubernetes' garbage collection and
 /// to the load balancer sweep that follows.
 async fn applications_gone(
-    client: &kube::Client,
+    client: &Client,
     apps: &[(Api<DynamicObject>, String)],
     timeout: std::time::Duration,
 ) -> Result<()> {
@@ -300,7 +295,7 @@ async fn applications_gone(
 }
 
 /// Whether Argo CD's application controller has a ready replica.
-async fn argocd_running(client: &kube::Client) -> bool {
+async fn argocd_running(client: &Client) -> bool {
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), addons::ARGOCD_NAMESPACE);
     sts.get_opt("argocd-application-controller")
         .await
@@ -320,11 +315,9 @@ async fn delete(api: &Api<DynamicObject>, name: &str) -> Result<()> {
 }
 
 /// `status`: the Applications as Argo CD reports them.
-async fn status(args: &KubeArgs) -> Result<()> {
-    let doc = io::read_stdin()?;
-    let client = client::connect(&doc, args.kubeconfig.as_deref()).await?;
+async fn report(client: &Client) -> Result<()> {
     let api: Api<DynamicObject> =
-        Api::namespaced_with(client, addons::ARGOCD_NAMESPACE, &application_resource());
+        Api::namespaced_with(client.clone(), addons::ARGOCD_NAMESPACE, &application_resource());
     let lp = ListParams::default().labels(&format!("{TOOL_LABEL}={TOOL}"));
     let list = api.list(&lp).await.map_err(|e| err("listing Applications", e))?;
     let mut rows: Vec<Value> = list
@@ -343,36 +336,14 @@ async fn status(args: &KubeArgs) -> Result<()> {
         return io::write_json(&Value::Array(rows));
     }
     let cell = |v: &Value| v.as_str().unwrap_or("-").to_string();
-    let lines: Vec<[String; 4]> = rows
+    let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
-                cell(&r["name"]),
-                cell(&r["sync"]),
-                cell(&r["health"]),
-                cell(&r["version"]),
-            ]
+            ["name", "sync", "health", "version"]
+                .map(|k| cell(&r[k]))
+                .to_vec()
         })
         .collect();
-    let head = ["ADD-ON", "SYNC", "HEALTH", "VERSION"].map(String::from);
-    let mut w = head.clone().map(|h| h.len());
-    for l in &lines {
-        for (i, c) in l.iter().enumerate() {
-            w[i] = w[i].max(c.len());
-        }
-    }
-    let mut out = String::new();
-    for l in std::iter::once(&head).chain(&lines) {
-        out.push_str(&format!(
-            "{:<a$}  {:<b$}  {:<c$}  {}\n",
-            l[0],
-            l[1],
-            l[2],
-            l[3],
-            a = w[0],
-            b = w[1],
-            c = w[2]
-        ));
-    }
-    io::write_bytes(out.as_bytes())
+    let table = phx_core::table::render(&["ADD-ON", "SYNC", "HEALTH", "VERSION"], &lines, 2);
+    io::write_bytes(table.as_bytes())
 }

@@ -4,7 +4,8 @@ use super::{read_stored, state_of};
 use crate::backend::{Acquire, Locker, Release, Store};
 use crate::config::{who, BackendArgs};
 use phx_core::backoff::Backoff;
-use phx_core::status::{keys, LockInfo, StateStatus};
+use phx_core::stage::Mine;
+use phx_core::status::{LockInfo, StateStatus};
 use phx_core::{io, Document, Error, Result};
 use std::time::Duration;
 
@@ -111,7 +112,7 @@ async fn joined(desired: &Document, store: &Store, info: &LockInfo) -> Result<Do
                 )));
             }
             let status = s.as_json().get("status").and_then(|v| v.as_object()).cloned();
-            doc.set_status_object(status.unwrap_or_default());
+            Mine::lifecycle(&mut doc).restore_status(status.unwrap_or_default());
             state_of(s)?
         }
         None => None,
@@ -127,7 +128,7 @@ async fn joined(desired: &Document, store: &Store, info: &LockInfo) -> Result<Do
             lock: None,
         })
     };
-    doc.set_status(keys::STATE, &state);
+    Mine::lifecycle(&mut doc).set(&state);
     Ok(doc)
 }
 
@@ -143,7 +144,7 @@ pub async fn unlock(backend: &BackendArgs) -> Result<()> {
     release(&locker, &id).await?;
     if let Some(s) = state.as_mut() {
         s.lock = None;
-        doc.set_status(keys::STATE, s);
+        Mine::lifecycle(&mut doc).set(s);
     }
     io::write_stdout(&doc)
 }

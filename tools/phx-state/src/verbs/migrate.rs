@@ -10,7 +10,8 @@ use super::lock::release;
 use super::{read_stored, state_of};
 use crate::backend::{Acquire, Locker, Store, StoredMeta};
 use crate::config::{who, BackendArgs, BackendConfig, BackendKind};
-use phx_core::status::{keys, LockInfo};
+use phx_core::stage::Mine;
+use phx_core::status::LockInfo;
 use phx_core::{io, Error, Result};
 
 pub async fn migrate(backend: &BackendArgs, to: BackendKind, force: bool) -> Result<()> {
@@ -95,7 +96,7 @@ async fn copy(src: &Store, dst: &Store, force: bool) -> Result<()> {
     };
     state.location = Some(dst.location());
     state.lock = None;
-    doc.set_status(keys::STATE, &state);
+    Mine::lifecycle(&mut doc).set(&state);
     let meta = StoredMeta {
         serial: state.serial,
         lineage: state.lineage.clone(),

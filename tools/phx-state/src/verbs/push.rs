@@ -10,7 +10,8 @@ use super::lock::{describe_holder, release};
 use super::{read_stored, state_of};
 use crate::backend::{Locker, Store, StoredMeta};
 use crate::config::{who, BackendArgs};
-use phx_core::status::{keys, StateStatus, Updated};
+use phx_core::stage::Mine;
+use phx_core::status::{StateStatus, Updated};
 use phx_core::{io, Document, Error, Result};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -81,7 +82,7 @@ async fn store_document(
         }),
         lock: None,
     };
-    doc.set_status(keys::STATE, &state);
+    Mine::lifecycle(doc).set(&state);
     let meta = StoredMeta {
         serial,
         lineage,
@@ -96,7 +97,7 @@ async fn store_document(
             // Still locked: the document keeps carrying its lock.
             let mut with_lock = state;
             with_lock.lock = ours.and_then(|s| s.lock);
-            doc.set_status(keys::STATE, &with_lock);
+            Mine::lifecycle(doc).set(&with_lock);
         }
         (None, false) => {}
     }

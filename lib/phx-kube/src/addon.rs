@@ -1,0 +1,165 @@
+//! The add-on stage: phx-cni, phx-ccm and phx-platform are one tool with
+//! three sets of objects. Each says *which objects* it applies and *what
+//! "ready" means* ([`Addon`]); this file owns everything else they share,
+//! so their verbs behave alike and cannot drift:
+//!
+//! - `apply`: build the objects (bad input stops here, before any
+//!   request), server-side apply them as field manager `phx`, record
+//!   `status.<tool>` with `ready: false`, wait for the checks, record
+//!   `ready: true`;
+//! - `plan`: the same apply as a server-side dry run (or, before the
+//!   cluster exists, everything to create), printed as a table on stderr
+//!   and recorded in `status.<tool>.plan`;
+//! - `destroy`: the tool's own last words ([`Addon::before_destroy`]),
+//!   then every object labelled with the tool, waited out; a cluster whose
+//!   kubeconfig is gone is skipped with a warning;
+//! - `status`: the checks once, without waiting, as JSON (or the tool's
+//!   own view, [`Addon::report`]); reads the document, writes none.
+
+use crate::cli::KubeArgs;
+use crate::wait::Check;
+use crate::{apply, client, destroy, wait, Applied, Applier};
+use kube::api::DynamicObject;
+use kube::Client;
+use phx_core::stage::{self, Mine};
+use phx_core::status::{AddonStatus, Key};
+use phx_core::{io, Document, Result};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// The verbs every add-on tool has, with the same flags. Each tool words
+/// their help for itself (`mut_subcommand` in its `Cli`).
+#[derive(Debug, clap::Subcommand)]
+pub enum Verb {
+    /// Apply and wait until ready
+    Apply(KubeArgs),
+    /// Show the objects apply would create or change (server-side dry run)
+    Plan(KubeArgs),
+    /// Delete everything this tool applied
+    Destroy(KubeArgs),
+    /// Print whether it is ready (JSON); changes nothing
+    Status(KubeArgs),
+}
+
+/// One add-on tool: its objects and its readiness.
+#[allow(async_fn_in_trait)] // used generically within the workspace, never as `dyn`
+pub trait Addon {
+    /// The tool's name, its field manager label and its error prefix.
+    const TOOL: &'static str;
+    /// What a plan without changes calls the whole (`Calico`).
+    const SUBJECT: &'static str;
+    /// Where objects that name no namespace go.
+    const NAMESPACE: &'static str;
+    /// What the tool records in its status key once applied.
+    type Status;
+    /// The tool's status key.
+    type Key: Key<Value = AddonStatus<Self::Status>>;
+
+    /// Everything `apply` applies. Bad input in the spec is refused here,
+    /// before any request.
+    async fn objects(&self, doc: &Document) -> Result<Vec<DynamicObject>>;
+
+    /// What must hold for `apply` to be done.
+    fn checks(&self, doc: &Document) -> Result<Vec<Check>>;
+
+    /// What to record once `applied` went through.
+    fn status(&self, doc: &Document, applied: &[Applied]) -> Result<Self::Status>;
+
+    /// Facts the `status` verb prints beside `ready` and `waitingFor`.
+    fn facts(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// Work `destroy` does before deleting the tool's objects by label.
+    async fn before_destroy(&self, _client: &Client, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+
+    /// The `status` verb's output: by default the facts, whether the checks
+    /// hold, and the first that does not.
+    async fn report(&self, _client: &Client, _doc: &Document, ready: Result<()>) -> Result<()> {
+        let mut out = self.facts();
+        out.insert("ready".into(), json!(ready.is_ok()));
+        out.insert("waitingFor".into(), json!(ready.err().map(|e| e.to_string())));
+        io::write_json(&Value::Object(out))
+    }
+}
+
+/// Run `verb` for `addon`; everything but `status` is a pipeline stage.
+pub async fn run<A: Addon>(addon: &A, verb: Verb) -> Result<()> {
+    match verb {
+        Verb::Apply(args) => {
+            stage::run::<A::Key>(A::TOOL, async |doc| converge(addon, doc, &args, false).await).await
+        }
+        Verb::Plan(args) => {
+            stage::run::<A::Key>(A::TOOL, async |doc| converge(addon, doc, &args, true).await).await
+        }
+        Verb::Destroy(args) => {
+            stage::run::<A::Key>(A::TOOL, async |doc| teardown(addon, doc, &args).await).await
+        }
+        Verb::Status(args) => status(addon, &args).await,
+    }
+}
+
+async fn converge<A: Addon>(
+    addon: &A,
+    doc: &mut Mine<'_, A::Key>,
+    args: &KubeArgs,
+    dry_run: bool,
+) -> Result<()> {
+    let objects = addon.objects(doc).await?;
+    let flag = args.kubeconfig.as_deref();
+    if dry_run && client::before_cluster(doc, flag)? {
+        return record_plan::<A>(doc, &apply::all_created(&objects));
+    }
+    let client = client::connect(doc, flag).await?;
+    let mut applier = Applier::new(client.clone(), A::TOOL, A::NAMESPACE).await?;
+    let applied = applier.apply(objects, dry_run, args.timeout).await?;
+    if dry_run {
+        return record_plan::<A>(doc, &applied);
+    }
+    tracing::info!("{}: {}", A::SUBJECT, apply::summary(&applied));
+    let mut st = AddonStatus {
+        applied: Some(addon.status(doc, &applied)?),
+        ready: false,
+        plan: None,
+    };
+    doc.set(&st);
+    wait::until_ready(&client, &addon.checks(doc)?, args.timeout).await?;
+    st.ready = true;
+    doc.set(&st);
+    Ok(())
+}
+
+/// The plan as a table on stderr and in `status.<tool>.plan`, beside what
+/// the status already recorded.
+fn record_plan<A: Addon>(doc: &mut Mine<'_, A::Key>, applied: &[Applied]) -> Result<()> {
+    let changes = apply::changes(applied);
+    eprint!("{}", phx_core::plan::render(&changes, A::SUBJECT));
+    let mut st = doc.mine()?.unwrap_or(AddonStatus {
+        applied: None,
+        ready: false,
+        plan: None,
+    });
+    st.plan = Some(changes);
+    doc.set(&st);
+    Ok(())
+}
+
+async fn teardown<A: Addon>(addon: &A, doc: &mut Mine<'_, A::Key>, args: &KubeArgs) -> Result<()> {
+    let Some(client) = destroy::client_or_skip(doc, args.kubeconfig.as_deref()).await? else {
+        return Ok(());
+    };
+    addon.before_destroy(&client, args.timeout).await?;
+    let n = destroy::by_tool(&client, A::TOOL, args.timeout).await?;
+    tracing::info!("deleted {n} objects");
+    doc.clear();
+    Ok(())
+}
+
+async fn status<A: Addon>(addon: &A, args: &KubeArgs) -> Result<()> {
+    let doc = io::read_stdin()?;
+    let client = client::connect(&doc, args.kubeconfig.as_deref()).await?;
+    let ready = wait::until_ready(&client, &addon.checks(&doc)?, Duration::ZERO).await;
+    addon.report(&client, &doc, ready).await
+}
