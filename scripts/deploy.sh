@@ -34,15 +34,12 @@ done
 jq -e '.kind == "Cluster"' "$doc" >/dev/null 2>&1 || die "$doc is not a cluster document"
 jq -e '(.spec.network.adminCidrs // []) | length > 0' "$doc" >/dev/null ||
     die "$doc: spec.network.adminCidrs is empty: set the CIDRs allowed to reach SSH and the API (e.g. your IP/32)"
-key=$(jq -r '.spec.nodes.ssh.publicKeyFile // empty' "$doc")
-key=${key/#\~/$HOME}
-if [[ -z $key ]]; then
-    for k in "$HOME/.ssh/id_ed25519.pub" "$HOME/.ssh/id_rsa.pub"; do [[ -f $k ]] && key=$k && break; done
-fi
-[[ -n $key && -f $key ]] || die "no SSH public key (ssh-keygen -t ed25519, or set spec.nodes.ssh.publicKeyFile)"
 region=$(jq -r '.spec.region // empty' "$doc")
 who=$(phx-state whoami ${region:+--region "$region"} 2>&1) || die "${who#phx-state: }"
 say "AWS identity: $(jq -r .arn <<< "$who")"
+# The nodes' input (the SSH public key, instance fields) as phx-nodes
+# itself checks it, read-only: one place knows where keys are looked for.
+phx-nodes -q plan < "$doc" > /dev/null || die "fix the above before deploying (nothing was changed)"
 
 if $plan; then
     # Your spec with the stored status, as `lock` would join them, unlocked.

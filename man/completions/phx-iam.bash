@@ -28,6 +28,9 @@ _phx__iam() {
             phx__iam,plan)
                 cmd="phx__iam__subcmd__plan"
                 ;;
+            phx__iam,status)
+                cmd="phx__iam__subcmd__status"
+                ;;
             phx__iam__subcmd__help,apply)
                 cmd="phx__iam__subcmd__help__subcmd__apply"
                 ;;
@@ -40,6 +43,9 @@ _phx__iam() {
             phx__iam__subcmd__help,plan)
                 cmd="phx__iam__subcmd__help__subcmd__plan"
                 ;;
+            phx__iam__subcmd__help,status)
+                cmd="phx__iam__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +53,7 @@ _phx__iam() {
 
     case "${cmd}" in
         phx__iam)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +95,7 @@ _phx__iam() {
             return 0
             ;;
         phx__subcmd__iam__subcmd__help)
-            opts="apply plan destroy help"
+            opts="apply plan destroy status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,7 +164,35 @@ _phx__iam() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__iam__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__iam__subcmd__plan)
+            opts="-v -q -h --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__iam__subcmd__status)
             opts="-v -q -h --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

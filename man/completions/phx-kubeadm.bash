@@ -19,6 +19,9 @@ _phx__kubeadm() {
             phx__kubeadm,apply)
                 cmd="phx__kubeadm__subcmd__apply"
                 ;;
+            phx__kubeadm,destroy)
+                cmd="phx__kubeadm__subcmd__destroy"
+                ;;
             phx__kubeadm,exec)
                 cmd="phx__kubeadm__subcmd__exec"
                 ;;
@@ -31,8 +34,14 @@ _phx__kubeadm() {
             phx__kubeadm,reset)
                 cmd="phx__kubeadm__subcmd__reset"
                 ;;
+            phx__kubeadm,status)
+                cmd="phx__kubeadm__subcmd__status"
+                ;;
             phx__kubeadm__subcmd__help,apply)
                 cmd="phx__kubeadm__subcmd__help__subcmd__apply"
+                ;;
+            phx__kubeadm__subcmd__help,destroy)
+                cmd="phx__kubeadm__subcmd__help__subcmd__destroy"
                 ;;
             phx__kubeadm__subcmd__help,exec)
                 cmd="phx__kubeadm__subcmd__help__subcmd__exec"
@@ -46,6 +55,9 @@ _phx__kubeadm() {
             phx__kubeadm__subcmd__help,reset)
                 cmd="phx__kubeadm__subcmd__help__subcmd__reset"
                 ;;
+            phx__kubeadm__subcmd__help,status)
+                cmd="phx__kubeadm__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +65,7 @@ _phx__kubeadm() {
 
     case "${cmd}" in
         phx__kubeadm)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset exec help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset destroy status exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -82,6 +94,28 @@ _phx__kubeadm() {
                     return 0
                     ;;
                 --kubeconfig-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__destroy)
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -123,7 +157,7 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__help)
-            opts="apply plan reset exec help"
+            opts="apply plan reset destroy status exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +171,20 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__destroy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -206,6 +254,20 @@ _phx__kubeadm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__kubeadm__subcmd__plan)
             opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -229,6 +291,28 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__reset)
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__status)
             opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

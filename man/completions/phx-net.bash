@@ -28,6 +28,9 @@ _phx__net() {
             phx__net,plan)
                 cmd="phx__net__subcmd__plan"
                 ;;
+            phx__net,status)
+                cmd="phx__net__subcmd__status"
+                ;;
             phx__net__subcmd__help,apply)
                 cmd="phx__net__subcmd__help__subcmd__apply"
                 ;;
@@ -40,6 +43,9 @@ _phx__net() {
             phx__net__subcmd__help,plan)
                 cmd="phx__net__subcmd__help__subcmd__plan"
                 ;;
+            phx__net__subcmd__help,status)
+                cmd="phx__net__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +53,7 @@ _phx__net() {
 
     case "${cmd}" in
         phx__net)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,7 +99,7 @@ _phx__net() {
             return 0
             ;;
         phx__subcmd__net__subcmd__help)
-            opts="apply plan destroy help"
+            opts="apply plan destroy status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,7 +168,35 @@ _phx__net() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__net__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__net__subcmd__plan)
+            opts="-v -q -h --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__net__subcmd__status)
             opts="-v -q -h --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

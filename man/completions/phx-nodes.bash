@@ -31,6 +31,9 @@ _phx__nodes() {
             phx__nodes,plan)
                 cmd="phx__nodes__subcmd__plan"
                 ;;
+            phx__nodes,status)
+                cmd="phx__nodes__subcmd__status"
+                ;;
             phx__nodes__subcmd__help,apply)
                 cmd="phx__nodes__subcmd__help__subcmd__apply"
                 ;;
@@ -46,6 +49,9 @@ _phx__nodes() {
             phx__nodes__subcmd__help,plan)
                 cmd="phx__nodes__subcmd__help__subcmd__plan"
                 ;;
+            phx__nodes__subcmd__help,status)
+                cmd="phx__nodes__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +59,7 @@ _phx__nodes() {
 
     case "${cmd}" in
         phx__nodes)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy list help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan destroy status list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,7 +109,7 @@ _phx__nodes() {
             return 0
             ;;
         phx__subcmd__nodes__subcmd__help)
-            opts="apply plan destroy list help"
+            opts="apply plan destroy status list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -186,6 +192,20 @@ _phx__nodes() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__nodes__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__nodes__subcmd__list)
             opts="-v -q -h --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -201,6 +221,24 @@ _phx__nodes() {
             return 0
             ;;
         phx__subcmd__nodes__subcmd__plan)
+            opts="-v -q -h --allow-remove --newest-image --timeout --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__nodes__subcmd__status)
             opts="-v -q -h --allow-remove --newest-image --timeout --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -80,6 +80,22 @@ fn every_tool_has_help_and_version() {
     }
 }
 
+/// Every tool but phx-state (the document's lifecycle) has the same four
+/// verbs, with a help text each.
+#[test]
+fn every_tool_has_apply_plan_destroy_and_status() {
+    for tool in TOOLS.iter().filter(|t| **t != "phx-state") {
+        for verb in ["apply", "plan", "destroy", "status"] {
+            let out = run(tool, &[verb, "--help"], b"");
+            assert!(out.status.success(), "{tool} {verb}: {}", err(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("Example:"),
+                "{tool} {verb} --help has no example"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_document_carrying_error_passes_through_unchanged() {
     let mut failed = doc();

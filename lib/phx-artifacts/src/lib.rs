@@ -15,6 +15,23 @@ use phx_core::{Error, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// For the man pages of the tools that fetch artifacts: the cache they
+/// keep, and the variables that move it and the downloads.
+pub const DOC_FILE: (&str, &str) = (
+    "~/.cache/phx/artifacts/<sha256>",
+    "verified upstream files (policies, manifests), by digest (PHX_CACHE_DIR moves it)",
+);
+pub const DOC_ENVIRONMENT: phx_core::cli::Rows = &[
+    (
+        "PHX_ARTIFACT_MIRROR",
+        "a base URL or directory serving the pinned upstream files under their names (air-gapped use)",
+    ),
+    (
+        "PHX_CACHE_DIR",
+        "where verified artifacts are cached (default ~/.cache/phx)",
+    ),
+];
+
 /// One pinned upstream file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Artifact {

@@ -57,3 +57,30 @@ where
 {
     e.code().is_some_and(|c| codes.contains(&c))
 }
+
+/// An SDK call's result as phx's, at the call: `.send().await.phx()?`;
+/// `phx_in("listing X")` adds what was being done, `phx_done()` drops an
+/// output nobody reads. One spelling for the hundred-odd calls the tools
+/// make, instead of a `map_err` closure at each.
+pub trait Sent<T> {
+    fn phx(self) -> Result<T, Error>;
+    fn phx_in(self, doing: impl std::fmt::Display) -> Result<T, Error>;
+    fn phx_done(self) -> Result<(), Error>;
+}
+
+impl<T, E> Sent<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn phx(self) -> Result<T, Error> {
+        self.map_err(AwsError::into_phx)
+    }
+
+    fn phx_in(self, doing: impl std::fmt::Display) -> Result<T, Error> {
+        self.map_err(|e| e.into_phx().context(doing))
+    }
+
+    fn phx_done(self) -> Result<(), Error> {
+        self.map(|_| ()).map_err(AwsError::into_phx)
+    }
+}

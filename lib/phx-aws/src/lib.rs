@@ -10,7 +10,7 @@ pub mod retry;
 pub mod tags;
 
 pub use config::{load, load_for_endpoint, Aws};
-pub use error::{is_code, AwsError};
+pub use error::{is_code, AwsError, Sent};
 pub use tags::ClusterTags;
 
 /// Base64 as the SDK spells it (console output, user data).

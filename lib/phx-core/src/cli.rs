@@ -52,6 +52,26 @@ pub const AWS_ENVIRONMENT: &[(&str, &str)] = &[
     ),
 ];
 
+/// A table of the man pages: `(name, what it is)` rows.
+pub type Rows = &'static [(&'static str, &'static str)];
+
+/// What a tool's man page says beyond its clap definition. Each tool keeps
+/// its own next to its `Cli` (`pub const DOCS`), so a new file or variable
+/// is documented where it is introduced; the generator (`phx-docs`) only
+/// lays the pages out.
+#[derive(Debug, Clone, Copy)]
+pub struct Docs {
+    /// Calls AWS: the AWS configuration chain applies.
+    pub aws: bool,
+    /// phx's own environment variables it honours (those bound to an
+    /// option are listed under the option).
+    pub environment: Rows,
+    /// Files it reads or writes beyond the document on stdin/stdout.
+    pub files: Rows,
+    /// Verbs whose exit statuses are their own (`phx-kubeadm exec`).
+    pub exit_status: &'static [(&'static str, Rows)],
+}
+
 /// The text appended to every tool's `--help`: environment and exit codes.
 pub static AFTER_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let rows = |rows: &[(&str, &str)], w: usize| -> String {

@@ -27,6 +27,20 @@ use phx_core::{io, Document, Result};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
+/// The man page extras every add-on tool shares.
+pub const DOCS: phx_core::cli::Docs = phx_core::cli::Docs {
+    aws: false,
+    environment: phx_artifacts::DOC_ENVIRONMENT,
+    files: &[
+        (
+            "~/.kube/phx-<name>.conf",
+            "the admin kubeconfig phx-kubeadm wrote (status.kubeadm.kubeconfig), used to reach the API",
+        ),
+        phx_artifacts::DOC_FILE,
+    ],
+    exit_status: &[],
+};
+
 /// The verbs every add-on tool has, with the same flags. Each tool words
 /// their help for itself (`mut_subcommand` in its `Cli`).
 #[derive(Debug, clap::Subcommand)]

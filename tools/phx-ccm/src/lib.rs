@@ -19,6 +19,9 @@ use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-ccm";
 
+/// The man page's extras: those of every add-on tool.
+pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
+
 #[derive(Debug, Parser)]
 #[command(name = "phx-ccm", version, about = "The AWS cloud controller manager, as typed Kubernetes objects",
     long_about = "The AWS cloud controller manager, as typed Kubernetes objects.\n\n\

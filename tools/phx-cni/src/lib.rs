@@ -19,6 +19,9 @@ use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-cni";
 
+/// The man page's extras: those of every add-on tool.
+pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
+
 #[derive(Debug, Parser)]
 #[command(name = "phx-cni", version, about = "The pod network: Calico, applied through the Kubernetes API",
     long_about = "The pod network: Calico, applied through the Kubernetes API.\n\n\

@@ -140,8 +140,12 @@ fn plan_lists_every_object_and_writes_nothing() {
     let api = FakeApi::start(Some(1));
     let cache = tempfile::tempdir().unwrap();
     let out = cni(&["plan"], &doc(&api), &mirror(), cache.path());
-    ok(&out);
+    let planned = ok(&out);
     assert!(api.writes().is_empty(), "{:?}", api.writes());
+    // The same list in status.cni.plan; nothing applied, nothing ready.
+    assert_eq!(planned["status"]["cni"]["plan"].as_array().unwrap().len(), 38);
+    assert_eq!(planned["status"]["cni"]["ready"], false);
+    assert!(planned["status"]["cni"].get("version").is_none(), "{planned}");
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("38 to create"), "{text}");
     assert!(

@@ -1,7 +1,15 @@
 //! The command line of `phx-iam`.
 
 use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+
+/// The man page's extras.
+pub const DOCS: Docs = Docs {
+    aws: true,
+    environment: phx_artifacts::DOC_ENVIRONMENT,
+    files: &[phx_artifacts::DOC_FILE],
+    exit_status: &[],
+};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -7,7 +7,7 @@ use crate::observed::RoleHave;
 use phx_aws::iam::types::Tag;
 use phx_aws::iam::Client;
 use phx_aws::retry::retry;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{AwsError, ClusterTags, Sent};
 use phx_core::status::{NodeIdentity, PlannedChange};
 use phx_core::{Error, Result};
 use std::time::Duration;
@@ -120,7 +120,7 @@ impl RolePlan {
                         .policy_document(&trust)
                         .send()
                         .await
-                        .map_err(|e| e.into_phx().context("updating the trust policy"))?;
+                        .phx_in("updating the trust policy")?;
                 }
                 return Ok(have.map(|h| h.arn.clone()).unwrap_or_default());
             }
@@ -144,7 +144,7 @@ impl RolePlan {
                         .role_name(&want.name)
                         .send()
                         .await
-                        .map_err(|e| e.into_phx().context("reading the role"))?;
+                        .phx_in("reading the role")?;
                     Ok(got.role().map(|r| r.arn().to_string()).unwrap_or_default())
                 }
                 Err(e) => Err(e.into_phx().context("creating the role")),
@@ -173,7 +173,7 @@ impl RolePlan {
                         .instance_profile_name(&want.name)
                         .send()
                         .await
-                        .map_err(|e| e.into_phx().context("reading the instance profile"))?;
+                        .phx_in("reading the instance profile")?;
                     Ok(got
                         .instance_profile()
                         .map(|p| p.arn().to_string())
@@ -201,7 +201,7 @@ impl RolePlan {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.into_phx().context(format!("putting inline policy {name}")))
+                    .phx_in(format!("putting inline policy {name}"))
             }));
         }
         for name in &self.delete {
@@ -212,7 +212,7 @@ impl RolePlan {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.into_phx().context(format!("deleting inline policy {name}")))
+                    .phx_in(format!("deleting inline policy {name}"))
             }));
         }
         for arn in &self.attach {
@@ -223,7 +223,7 @@ impl RolePlan {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.into_phx().context(format!("attaching {arn}")))
+                    .phx_in(format!("attaching {arn}"))
             }));
         }
         for arn in &self.detach {
@@ -234,7 +234,7 @@ impl RolePlan {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.into_phx().context(format!("detaching {arn}")))
+                    .phx_in(format!("detaching {arn}"))
             }));
         }
         if self.add_to_profile {
@@ -285,7 +285,7 @@ async fn wait_usable(iam: &Client, name: &str) -> Result<()> {
                 .instance_profile_name(name)
                 .send()
                 .await
-                .map_err(|e| e.into_phx())?;
+                .phx()?;
             let has_role = got
                 .instance_profile()
                 .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == name));

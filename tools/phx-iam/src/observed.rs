@@ -4,7 +4,7 @@
 
 use phx_aws::iam::types::EntityType;
 use phx_aws::iam::Client;
-use phx_aws::AwsError;
+use phx_aws::Sent;
 use phx_core::Result;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ pub async fn observe(iam: &Client, names: &[String]) -> Result<HashMap<String, R
             .set_marker(marker.take())
             .send()
             .await
-            .map_err(|e| e.into_phx().context("reading IAM roles"))?;
+            .phx_in("reading IAM roles")?;
         for r in page.role_detail_list() {
             let Some(name) = r.role_name().filter(|n| names.iter().any(|w| w == n)) else {
                 continue;

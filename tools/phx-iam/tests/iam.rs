@@ -204,6 +204,26 @@ fn plan_lists_creates_and_changes_nothing_then_a_half_made_state_converges() {
 }
 
 #[test]
+fn status_names_the_roles_found_and_what_apply_would_change() {
+    let env = Env::new();
+    env.moto.start_recording();
+    let fresh = ok(&env.iam(&["status"], &doc(), &mirror()));
+    assert!(env.moto.recording().mutating().is_empty());
+    assert_eq!(fresh["inSync"], false, "{fresh}");
+    assert_eq!(
+        fresh["roles"],
+        json!({"phoenix-control-plane": false, "phoenix-worker": false})
+    );
+    ok(&env.iam(&["apply"], &doc(), &mirror()));
+    let now = ok(&env.iam(&["status"], &doc(), &mirror()));
+    assert_eq!(now["inSync"], true, "{now}");
+    assert_eq!(
+        now["roles"],
+        json!({"phoenix-control-plane": true, "phoenix-worker": true})
+    );
+}
+
+#[test]
 fn a_tampered_mirror_is_refused_before_any_iam_call() {
     let env = Env::new();
     let bad = tempfile::tempdir().unwrap();

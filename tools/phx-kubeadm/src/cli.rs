@@ -1,10 +1,43 @@
 //! The command line of `phx-kubeadm`.
 
 use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
 use phx_core::status::NodeRole;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The man page's extras.
+pub const DOCS: Docs = Docs {
+    aws: false,
+    environment: &[],
+    files: &[
+        (
+            phx_core::home::SSH_PRIVATE_KEYS_TEXT,
+            "the SSH key when no ssh-agent offers one, unless spec.nodes.ssh.privateKeyFile",
+        ),
+        (
+            "~/.ssh/known_hosts",
+            "host keys of nodes without recorded ones (--known-hosts, PHX_KNOWN_HOSTS)",
+        ),
+        (
+            "~/.kube/phx-<name>.conf",
+            "the admin kubeconfig written, mode 0600 (--kubeconfig-out, PHX_KUBECONFIG_OUT)",
+        ),
+    ],
+    exit_status: &[(
+        "exec",
+        &[
+            (
+                "0\u{2013}255",
+                "the worst exit status of the command on the chosen nodes",
+            ),
+            ("255", "a node could not be reached"),
+            ("1", "stdout was closed by its reader (quietly)"),
+            ("2", "usage error"),
+            ("65", "the input document is invalid; nothing was run"),
+        ],
+    )],
+};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -497,6 +497,50 @@ fn reset_undoes_init_and_join_so_apply_does_them_again() {
 }
 
 #[test]
+fn status_asks_each_node_and_destroy_takes_the_cluster_down() {
+    let env = Env::new();
+    let fresh = env.doc(true);
+    let before = ok(&env.kubeadm(&["status"], &fresh));
+    assert_eq!(before.as_array().unwrap().len(), 4, "{before}");
+    assert!(before
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["reachable"] == true && n["member"] == false));
+
+    // The plan is recorded as well as printed.
+    let planned = ok(&env.kubeadm(&["plan"], &fresh));
+    let plan = planned["status"]["kubeadm"]["plan"].as_array().unwrap();
+    assert_eq!(
+        plan.iter().filter(|c| c["action"] == "join").count(),
+        3,
+        "{plan:?}"
+    );
+
+    let up = ok(&env.apply(&[], &planned));
+    assert!(
+        up["status"]["kubeadm"].get("plan").is_none(),
+        "apply clears the plan"
+    );
+    let after = ok(&env.kubeadm(&["status"], &up));
+    assert!(
+        after.as_array().unwrap().iter().all(|n| n["member"] == true),
+        "{after}"
+    );
+    assert_eq!(after[0]["initialized"], true);
+
+    assert!(env.kubeconfig().exists());
+    let down = ok(&env.kubeadm(&["destroy"], &up));
+    assert!(down["status"].get("kubeadm").is_none());
+    assert!(down["status"]["nodes"].is_array(), "the machines stay");
+    assert!(
+        !env.kubeconfig().exists(),
+        "the admin kubeconfig went with the cluster"
+    );
+    assert_eq!(env.count("kubeadm reset"), [1, 1, 1, 1]);
+}
+
+#[test]
 fn bad_input_is_refused_before_any_connection() {
     let env = Env::new();
     let mut doc = env.doc(true);

@@ -12,7 +12,7 @@ use phx_aws::ec2::types::{
 };
 use phx_aws::ec2::Client;
 use phx_aws::retry::retry;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::{Error, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -258,7 +258,7 @@ impl Executor {
                         )
                         .send()
                         .await
-                        .map_err(|e| e.into_phx())
+                        .phx()
                 })
                 .await?;
                 None
@@ -290,8 +290,7 @@ impl Executor {
                 req.set_ip_permissions(Some(perms.clone()))
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
+                    .phx_done()
             })
             .await
         } else {
@@ -300,8 +299,7 @@ impl Executor {
                 req.set_ip_permissions(Some(perms.clone()))
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
+                    .phx_done()
             })
             .await
         }
@@ -328,7 +326,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::Vpc, "vpc", "vpc"))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string())
@@ -344,7 +342,7 @@ impl Executor {
                 .enable_dns_support(on())
                 .send()
                 .await
-                .map_err(|e| e.into_phx())
+                .phx()
         });
         let hostnames = self.call("enabling DNS hostnames", || async {
             self.ec2
@@ -353,7 +351,7 @@ impl Executor {
                 .enable_dns_hostnames(on())
                 .send()
                 .await
-                .map_err(|e| e.into_phx())
+                .phx()
         });
         tokio::try_join!(support, hostnames)?;
         Ok(())
@@ -367,7 +365,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::InternetGateway, "igw", "igw"))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out
@@ -385,7 +383,7 @@ impl Executor {
                 .vpc_id(vpc)
                 .send()
                 .await
-                .map_err(|e| e.into_phx())
+                .phx()
         })
         .await?;
         Ok(())
@@ -417,7 +415,7 @@ impl Executor {
                     .tag_specifications(spec.clone())
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out
@@ -435,7 +433,7 @@ impl Executor {
                 .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
                 .send()
                 .await
-                .map_err(|e| e.into_phx())
+                .phx()
         })
         .await?;
         Ok(())
@@ -450,7 +448,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::ElasticIp, "eip/nat", "nat"))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         if let Some(ip) = out.public_ip() {
@@ -471,7 +469,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::Natgateway, "nat", "nat"))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out
@@ -496,7 +494,7 @@ impl Executor {
                         .nat_gateway_ids(nat)
                         .send()
                         .await
-                        .map_err(|e| e.into_phx())
+                        .phx()
                 })
                 .await?;
             match out.nat_gateways().first().and_then(|n| n.state()) {
@@ -524,7 +522,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::RouteTable, table, &suffix))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out
@@ -559,7 +557,7 @@ impl Executor {
                 } else {
                     r.gateway_id(target)
                 };
-                r.send().await.map(|_| ()).map_err(|e| e.into_phx())
+                r.send().await.phx_done()
             } else {
                 let r = self
                     .ec2
@@ -571,7 +569,7 @@ impl Executor {
                 } else {
                     r.gateway_id(target)
                 };
-                r.send().await.map(|_| ()).map_err(|e| e.into_phx())
+                r.send().await.phx_done()
             }
         })
         .await
@@ -585,7 +583,7 @@ impl Executor {
                 .subnet_id(subnet)
                 .send()
                 .await
-                .map_err(|e| e.into_phx())
+                .phx()
         })
         .await?;
         Ok(())
@@ -609,7 +607,7 @@ impl Executor {
                     .tag_specifications(self.tag_spec(ResourceType::SecurityGroup, group, suffix))
                     .send()
                     .await
-                    .map_err(|e| e.into_phx())
+                    .phx()
             })
             .await?;
         Ok(out.group_id().unwrap_or_default().to_string())

@@ -1,8 +1,16 @@
 //! The command line of `phx-net`.
 
 use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
 use std::time::Duration;
+
+/// The man page's extras.
+pub const DOCS: Docs = Docs {
+    aws: true,
+    environment: &[],
+    files: &[],
+    exit_status: &[],
+};
 
 #[derive(Debug, Parser)]
 #[command(

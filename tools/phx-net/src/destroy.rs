@@ -14,7 +14,7 @@ use crate::desired::Byo;
 use crate::observed::{observe, Observed};
 use crate::rules::Source;
 use phx_aws::ec2::types::Filter;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::backoff::Backoff;
 use phx_core::stage::Mine;
 use phx_core::status::key;
@@ -102,19 +102,38 @@ pub async fn destroy(
         left: Default::default(),
     };
 
-    // Load balancers first (their groups and interfaces hang on them); the
-    // volumes are unrelated and listed meanwhile.
+    // The teardown, pass by pass: a pass starts once the one before is
+    // done, and what one pass names goes at once.
+    //
+    //   1  load balancers, then their target groups | volumes (listed; deleted with --delete-volumes)
+    //   2  security groups that controllers made
+    //   3  leftover network interfaces               (phx's VPC only)
+    //   4  NAT gateway, waited out | route tables | phx's security groups
+    //   5  Elastic IP | internet gateway | subnets   (phx's VPC only)
+    //   6  the VPC                                   (phx's; a brought one is untagged instead)
+    let vpc = owned_vpc.as_deref();
     tokio::try_join!(
-        load_balancers(&elb, &elbv2, &tags, owned_vpc.as_deref(), &t),
+        load_balancers(&elb, &elbv2, &tags, vpc, &t),
         volumes(&ec2, &tags, delete_volumes, &t)
     )?;
-    controller_groups(&ec2, &tags, owned_vpc.as_deref(), &obs, &t).await?;
-    if let Some(vpc) = &owned_vpc {
+    controller_groups(&ec2, &tags, vpc, &obs, &t).await?;
+    if let Some(vpc) = vpc {
         interfaces(&ec2, vpc, &t).await?;
     }
-    network(&ec2, &obs, owned_vpc.as_deref(), &t).await;
-    if let Some(b) = &byo {
-        untag_shared(&ec2, &tags, b, &t).await;
+    tokio::join!(
+        nat_gateway(&ec2, &obs, &t),
+        route_tables(&ec2, &obs, &t),
+        own_groups(&ec2, &obs, &t)
+    );
+    tokio::join!(
+        elastic_ip(&ec2, &obs, &t),
+        internet_gateway(&ec2, &obs, &t),
+        subnets(&ec2, &obs, vpc, &t)
+    );
+    match (vpc, &byo) {
+        (Some(vpc), _) => the_vpc(&ec2, vpc, &t).await,
+        (None, Some(b)) => untag_shared(&ec2, &tags, b, &t).await,
+        (None, None) => {}
     }
 
     let left = t.left.into_inner().expect("left list");
@@ -171,7 +190,7 @@ async fn classic_load_balancers(
         .describe_load_balancers()
         .send()
         .await
-        .map_err(|e| e.into_phx().context("listing classic load balancers"))?;
+        .phx_in("listing classic load balancers")?;
     let names: Vec<(String, Option<String>)> = classic
         .load_balancer_descriptions()
         .iter()
@@ -189,7 +208,7 @@ async fn classic_load_balancers(
             .set_load_balancer_names(Some(chunk.iter().map(|(n, _)| n.clone()).collect()))
             .send()
             .await
-            .map_err(|e| e.into_phx().context("reading classic load balancer tags"))?;
+            .phx_in("reading classic load balancer tags")?;
         for d in out.tag_descriptions() {
             let kv = d
                 .tags()
@@ -215,8 +234,7 @@ async fn classic_load_balancers(
                     .load_balancer_name(name)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
+                    .phx_done()
             })
         });
     futures::future::join_all(deletions).await;
@@ -234,14 +252,14 @@ async fn v2_load_balancers(
                 .describe_load_balancers()
                 .send()
                 .await
-                .map_err(|e| e.into_phx().context("listing load balancers"))
+                .phx_in("listing load balancers")
         },
         async {
             elbv2
                 .describe_target_groups()
                 .send()
                 .await
-                .map_err(|e| e.into_phx().context("listing target groups"))
+                .phx_in("listing target groups")
         }
     )?;
     let lbs: Vec<(String, Option<String>)> = lbs
@@ -262,7 +280,7 @@ async fn v2_load_balancers(
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| e.into_phx().context("reading load balancer tags"))?;
+            .phx_in("reading load balancer tags")?;
         for d in out.tag_descriptions() {
             let kv = d.tags().iter().map(|t| {
                 (
@@ -286,8 +304,7 @@ async fn v2_load_balancers(
                 .load_balancer_arn(arn)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+                .phx_done()
         })
     });
     futures::future::join_all(deletions).await;
@@ -299,8 +316,7 @@ async fn v2_load_balancers(
                 .target_group_arn(arn)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+                .phx_done()
         })
     });
     futures::future::join_all(deletions).await;
@@ -324,7 +340,7 @@ async fn controller_groups(
     found.extend(
         tagged
             .await
-            .map_err(|e| e.into_phx().context("describing security groups"))?
+            .phx_in("describing security groups")?
             .security_groups()
             .to_vec(),
     );
@@ -336,7 +352,7 @@ async fn controller_groups(
         found.extend(
             in_vpc
                 .await
-                .map_err(|e| e.into_phx().context("describing security groups"))?
+                .phx_in("describing security groups")?
                 .security_groups()
                 .to_vec(),
         );
@@ -354,14 +370,7 @@ async fn controller_groups(
     let deletions = ids.iter().map(|id| {
         t.delete(
             format!("security group {id} (made by a controller)"),
-            move || async move {
-                ec2.delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            },
+            move || async move { ec2.delete_security_group().group_id(id).send().await.phx_done() },
         )
     });
     futures::future::join_all(deletions).await;
@@ -375,7 +384,7 @@ async fn volumes(ec2: &phx_aws::ec2::Client, tags: &ClusterTags, delete: bool, t
         .filters(filter("tag-key", &tags.cluster_key()))
         .send()
         .await
-        .map_err(|e| e.into_phx().context("describing volumes"))?;
+        .phx_in("describing volumes")?;
     for v in out.volumes() {
         let id = v.volume_id().unwrap_or_default().to_string();
         let size = v.size().unwrap_or_default();
@@ -385,12 +394,7 @@ async fn volumes(ec2: &phx_aws::ec2::Client, tags: &ClusterTags, delete: bool, t
         }
         let id = &id;
         t.delete(format!("volume {id}"), move || async move {
-            ec2.delete_volume()
-                .volume_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+            ec2.delete_volume().volume_id(id).send().await.phx_done()
         })
         .await;
     }
@@ -405,7 +409,7 @@ async fn interfaces(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) -> Resu
         .filters(filter("status", "available"))
         .send()
         .await
-        .map_err(|e| e.into_phx().context("describing network interfaces"))?;
+        .phx_in("describing network interfaces")?;
     let ids: Vec<String> = out
         .network_interfaces()
         .iter()
@@ -417,165 +421,149 @@ async fn interfaces(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) -> Resu
                 .network_interface_id(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+                .phx_done()
         })
     });
     futures::future::join_all(deletions).await;
     Ok(())
 }
 
-/// phx's own network, in dependency order.
-async fn network(ec2: &phx_aws::ec2::Client, obs: &Observed, owned_vpc: Option<&str>, t: &Teardown) {
-    let nat_gone = async {
-        let Some(nat) = &obs.nat else { return };
-        let id = nat.id.as_str();
-        if t.delete(format!("NAT gateway {id}"), || async {
-            ec2.delete_nat_gateway()
-                .nat_gateway_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
-        })
-        .await
-        {
-            wait_nat_deleted(ec2, id, t).await;
-        }
-    };
-    let tables = async {
-        let deletions = obs.route_tables.values().map(|rt| async move {
-            let detach = rt.associations.values().map(|assoc| {
-                t.delete(format!("route table association {assoc}"), move || async move {
-                    ec2.disassociate_route_table()
-                        .association_id(assoc)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.into_phx())
-                })
-            });
-            futures::future::join_all(detach).await;
-            t.delete(format!("route table {}", rt.id), || async {
-                ec2.delete_route_table()
-                    .route_table_id(&rt.id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            })
-            .await;
-        });
-        futures::future::join_all(deletions).await;
-    };
-    let groups = async {
-        // Each group's rules name the other group; revoke them first.
-        for g in obs.groups.values() {
-            let peers: Vec<_> = g
-                .rules
-                .iter()
-                .filter(|r| matches!(r.source, Source::Group(_)))
-                .collect();
-            if peers.is_empty() {
-                continue;
-            }
-            let ids = obs
-                .groups
-                .iter()
-                .map(|(c, g)| (c.clone(), g.id.clone()))
-                .collect();
-            let perms: Vec<_> = peers.iter().map(|r| r.to_permission(&ids)).collect();
-            t.delete(format!("cross-group rules of {}", g.id), || async {
-                ec2.revoke_security_group_ingress()
-                    .group_id(&g.id)
-                    .set_ip_permissions(Some(perms.clone()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            })
-            .await;
-        }
-        let deletions = obs.groups.values().map(|g| {
-            t.delete(format!("security group {}", g.id), || async {
-                ec2.delete_security_group()
-                    .group_id(&g.id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            })
-        });
-        futures::future::join_all(deletions).await;
-    };
-    tokio::join!(nat_gone, tables, groups);
+/// The NAT gateway, and its deletion waited out (its address is in use till then).
+async fn nat_gateway(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
+    let Some(nat) = &obs.nat else { return };
+    let id = nat.id.as_str();
+    if t.delete(format!("NAT gateway {id}"), || async {
+        ec2.delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+            .phx_done()
+    })
+    .await
+    {
+        wait_nat_deleted(ec2, id, t).await;
+    }
+}
 
-    let eip = async {
-        if let Some(e) = &obs.eip {
-            t.delete(format!("Elastic IP {}", e.allocation_id), || async {
-                ec2.release_address()
-                    .allocation_id(&e.allocation_id)
+/// phx's route tables, their subnet associations first.
+async fn route_tables(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
+    let deletions = obs.route_tables.values().map(|rt| async move {
+        let detach = rt.associations.values().map(|assoc| {
+            t.delete(format!("route table association {assoc}"), move || async move {
+                ec2.disassociate_route_table()
+                    .association_id(assoc)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
+                    .phx_done()
             })
-            .await;
-        }
-    };
-    let igw = async {
-        let Some(g) = &obs.igw else { return };
-        if let Some(vpc) = &g.attached_to {
-            t.delete(format!("internet gateway attachment {}", g.id), || async {
-                ec2.detach_internet_gateway()
-                    .internet_gateway_id(&g.id)
-                    .vpc_id(vpc)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            })
-            .await;
-        }
-        t.delete(format!("internet gateway {}", g.id), || async {
-            ec2.delete_internet_gateway()
-                .internet_gateway_id(&g.id)
+        });
+        futures::future::join_all(detach).await;
+        t.delete(format!("route table {}", rt.id), || async {
+            ec2.delete_route_table()
+                .route_table_id(&rt.id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+                .phx_done()
         })
         .await;
-    };
-    let subnets = async {
-        if owned_vpc.is_none() {
-            return; // a bring-your-own VPC's subnets are the user's
-        }
-        let deletions = obs.subnets.values().map(|s| {
-            t.delete(format!("subnet {}", s.id), || async {
-                ec2.delete_subnet()
-                    .subnet_id(&s.id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.into_phx())
-            })
-        });
-        futures::future::join_all(deletions).await;
-    };
-    tokio::join!(eip, igw, subnets);
+    });
+    futures::future::join_all(deletions).await;
+}
 
-    if let Some(vpc) = owned_vpc {
-        t.delete(format!("VPC {vpc}"), || async {
-            ec2.delete_vpc()
-                .vpc_id(vpc)
+/// phx's security groups; each one's rules name the other, so those go first.
+async fn own_groups(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
+    // Each group's rules name the other group; revoke them first.
+    for g in obs.groups.values() {
+        let peers: Vec<_> = g
+            .rules
+            .iter()
+            .filter(|r| matches!(r.source, Source::Group(_)))
+            .collect();
+        if peers.is_empty() {
+            continue;
+        }
+        let ids = obs
+            .groups
+            .iter()
+            .map(|(c, g)| (c.clone(), g.id.clone()))
+            .collect();
+        let perms: Vec<_> = peers.iter().map(|r| r.to_permission(&ids)).collect();
+        t.delete(format!("cross-group rules of {}", g.id), || async {
+            ec2.revoke_security_group_ingress()
+                .group_id(&g.id)
+                .set_ip_permissions(Some(perms.clone()))
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| e.into_phx())
+                .phx_done()
         })
         .await;
     }
+    let deletions = obs.groups.values().map(|g| {
+        t.delete(format!("security group {}", g.id), || async {
+            ec2.delete_security_group()
+                .group_id(&g.id)
+                .send()
+                .await
+                .phx_done()
+        })
+    });
+    futures::future::join_all(deletions).await;
+}
+
+async fn elastic_ip(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
+    if let Some(e) = &obs.eip {
+        t.delete(format!("Elastic IP {}", e.allocation_id), || async {
+            ec2.release_address()
+                .allocation_id(&e.allocation_id)
+                .send()
+                .await
+                .phx_done()
+        })
+        .await;
+    }
+}
+
+/// The internet gateway, detached first.
+async fn internet_gateway(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
+    let Some(g) = &obs.igw else { return };
+    if let Some(vpc) = &g.attached_to {
+        t.delete(format!("internet gateway attachment {}", g.id), || async {
+            ec2.detach_internet_gateway()
+                .internet_gateway_id(&g.id)
+                .vpc_id(vpc)
+                .send()
+                .await
+                .phx_done()
+        })
+        .await;
+    }
+    t.delete(format!("internet gateway {}", g.id), || async {
+        ec2.delete_internet_gateway()
+            .internet_gateway_id(&g.id)
+            .send()
+            .await
+            .phx_done()
+    })
+    .await;
+}
+
+async fn subnets(ec2: &phx_aws::ec2::Client, obs: &Observed, owned_vpc: Option<&str>, t: &Teardown) {
+    if owned_vpc.is_none() {
+        return; // a bring-your-own VPC's subnets are the user's
+    }
+    let deletions = obs.subnets.values().map(|s| {
+        t.delete(format!("subnet {}", s.id), || async {
+            ec2.delete_subnet().subnet_id(&s.id).send().await.phx_done()
+        })
+    });
+    futures::future::join_all(deletions).await;
+}
+
+async fn the_vpc(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) {
+    t.delete(format!("VPC {vpc}"), || async {
+        ec2.delete_vpc().vpc_id(vpc).send().await.phx_done()
+    })
+    .await;
 }
 
 async fn wait_nat_deleted(ec2: &phx_aws::ec2::Client, id: &str, t: &Teardown) {
@@ -617,8 +605,7 @@ async fn untag_shared(ec2: &phx_aws::ec2::Client, tags: &ClusterTags, byo: &Byo,
             .tags(phx_aws::ec2::types::Tag::builder().key(&key).build())
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| e.into_phx())
+            .phx_done()
     })
     .await;
 }

@@ -11,7 +11,7 @@ use crate::rules::{flatten, Rule};
 use phx_aws::ec2::types::{Filter, Tag, VpcAttributeName};
 use phx_aws::ec2::Client;
 use phx_aws::tags::COMPONENT;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::Result;
 use std::collections::HashMap;
 
@@ -110,9 +110,7 @@ pub async fn observe(
             Some(id) => req.vpc_ids(id),
             None => req.filters(owned.clone()),
         };
-        req.send()
-            .await
-            .map_err(|e| e.into_phx().context("describing VPCs"))
+        req.send().await.phx_in("describing VPCs")
     };
     let igws = async {
         if byo_vpc.is_some() {
@@ -123,16 +121,14 @@ pub async fn observe(
             .send()
             .await
             .map(Some)
-            .map_err(|e| e.into_phx().context("describing internet gateways"))
+            .phx_in("describing internet gateways")
     };
     let subnets = async {
         let req = match byo {
             Some(b) => ec2.describe_subnets().set_subnet_ids(Some(b.subnet_ids.clone())),
             None => ec2.describe_subnets().filters(owned.clone()),
         };
-        req.send()
-            .await
-            .map_err(|e| e.into_phx().context("describing subnets"))
+        req.send().await.phx_in("describing subnets")
     };
     let rtbs = async {
         if byo_vpc.is_some() {
@@ -143,14 +139,14 @@ pub async fn observe(
             .send()
             .await
             .map(Some)
-            .map_err(|e| e.into_phx().context("describing route tables"))
+            .phx_in("describing route tables")
     };
     let sgs = async {
         ec2.describe_security_groups()
             .filters(any_cluster.clone())
             .send()
             .await
-            .map_err(|e| e.into_phx().context("describing security groups"))
+            .phx_in("describing security groups")
     };
     let (vpcs, igws, subnets, rtbs, sgs) = tokio::try_join!(vpcs, igws, subnets, rtbs, sgs)?;
 
@@ -277,7 +273,7 @@ pub async fn observe(
                 .send()
                 .await
                 .map(Some)
-                .map_err(|e| e.into_phx().context("describing VPC attributes"))
+                .phx_in("describing VPC attributes")
         }
     };
     let nats = async {
@@ -288,7 +284,7 @@ pub async fn observe(
             .send()
             .await
             .map(Some)
-            .map_err(|e| e.into_phx().context("describing NAT gateways"))
+            .phx_in("describing NAT gateways")
     };
     let eip = async {
         if byo.is_some() {
@@ -348,7 +344,7 @@ async fn region_zones(ec2: &Client) -> Result<Vec<String>> {
         .filters(filter("zone-type", "availability-zone"))
         .send()
         .await
-        .map_err(|e| e.into_phx().context("listing availability zones"))?;
+        .phx_in("listing availability zones")?;
     let mut names: Vec<String> = out
         .availability_zones()
         .iter()
@@ -368,7 +364,7 @@ async fn observe_eip(ec2: &Client, tags: &ClusterTags) -> Result<Option<Eip>> {
         ))
         .send()
         .await
-        .map_err(|e| e.into_phx().context("describing Elastic IPs"))?;
+        .phx_in("describing Elastic IPs")?;
     Ok(out
         .addresses()
         .iter()

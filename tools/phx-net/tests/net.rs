@@ -297,6 +297,25 @@ fn plan_changes_nothing_and_lists_what_apply_would_do() {
 }
 
 #[test]
+fn status_reports_what_apply_would_change_and_writes_no_document() {
+    let moto = Moto::start();
+    moto.start_recording();
+    let fresh = ok(&net(&moto, &["status"], &reference()));
+    assert_eq!(fresh["inSync"], false, "{fresh}");
+    assert_eq!(fresh["changes"].as_array().unwrap().len(), 14, "{fresh}");
+    assert!(
+        fresh.get("kind").is_none(),
+        "status prints a report, not the document"
+    );
+    assert!(moto.recording().mutating().is_empty());
+    let applied = ok(&net(&moto, &["apply"], &reference()));
+    let now = ok(&net(&moto, &["status"], &reference()));
+    assert_eq!(now["inSync"], true, "{now}");
+    assert_eq!(now["changes"], json!([]));
+    assert_eq!(now["network"]["vpcId"], applied["status"]["network"]["vpcId"]);
+}
+
+#[test]
 fn an_apply_killed_midway_and_run_again_makes_exactly_one_of_each() {
     let moto = Moto::start();
     let proxy = LatencyProxy::start(moto.port(), 150);

@@ -1,8 +1,19 @@
 //! The command line of `phx-nodes`.
 
 use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
 use std::time::Duration;
+
+/// The man page's extras.
+pub const DOCS: Docs = Docs {
+    aws: true,
+    environment: &[],
+    files: &[(
+        phx_core::home::SSH_PUBLIC_KEYS_TEXT,
+        "the public key imported as <name>-key, unless spec.nodes.ssh.publicKeyFile",
+    )],
+    exit_status: &[],
+};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -5,7 +5,7 @@
 use crate::observed;
 use crate::{key, wait};
 use phx_aws::ec2::Client;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::Result;
 use std::time::Duration;
 
@@ -29,6 +29,6 @@ pub async fn terminate(ec2: &Client, ids: &[String]) -> Result<()> {
         .set_instance_ids(Some(ids.to_vec()))
         .send()
         .await
-        .map_err(|e| e.into_phx().context(format!("terminating {}", ids.join(", "))))?;
+        .phx_in(format!("terminating {}", ids.join(", ")))?;
     Ok(())
 }

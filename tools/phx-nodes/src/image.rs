@@ -4,7 +4,7 @@
 
 use phx_aws::ec2::types::Filter;
 use phx_aws::ec2::Client;
-use phx_aws::AwsError;
+use phx_aws::Sent;
 use phx_core::{Error, Result};
 
 /// Canonical's AWS account, the publisher of the official Ubuntu images.
@@ -48,7 +48,7 @@ async fn by_id(ec2: &Client, id: &str, why: &'static str) -> Result<Image> {
         .image_ids(id)
         .send()
         .await
-        .map_err(|e| e.into_phx().context(format!("looking up image {id}")))?;
+        .phx_in(format!("looking up image {id}"))?;
     let img = out
         .images()
         .first()
@@ -71,7 +71,7 @@ async fn newest(ec2: &Client) -> Result<Image> {
         .filters(filter("state", "available"))
         .send()
         .await
-        .map_err(|e| e.into_phx().context("looking up Ubuntu 24.04 images"))?;
+        .phx_in("looking up Ubuntu 24.04 images")?;
     let best = out
         .images()
         .iter()

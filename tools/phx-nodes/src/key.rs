@@ -8,7 +8,7 @@
 
 use phx_aws::ec2::types::{ResourceType, Tag, TagSpecification};
 use phx_aws::ec2::Client;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{AwsError, ClusterTags, Sent};
 use phx_core::home::expand_home;
 use phx_core::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -107,7 +107,7 @@ pub enum KeyStep {
 pub async fn observe(ec2: &Client, tags: &ClusterTags) -> Result<KeyHave> {
     let name = tags.name("key");
     let out = ec2.describe_key_pairs().key_names(&name).send().await;
-    let out = match out.map_err(AwsError::into_phx) {
+    let out = match out.phx() {
         Ok(o) => o,
         Err(e) if e.has_code(&["InvalidKeyPair.NotFound"]) => return Ok(KeyHave::Missing),
         Err(e) => return Err(e.context(format!("looking up key pair {name}"))),
@@ -176,13 +176,7 @@ pub async fn converge(ec2: &Client, tags: &ClusterTags, key: &PublicKey, step: K
 
 /// Delete the key pair (gone already is fine).
 pub async fn delete(ec2: &Client, name: &str) -> Result<()> {
-    match ec2
-        .delete_key_pair()
-        .key_name(name)
-        .send()
-        .await
-        .map_err(AwsError::into_phx)
-    {
+    match ec2.delete_key_pair().key_name(name).send().await.phx() {
         Ok(_) => Ok(()),
         Err(e) if e.has_code(&["InvalidKeyPair.NotFound"]) => Ok(()),
         Err(e) => Err(e.context(format!("deleting key pair {name}"))),

@@ -12,7 +12,7 @@ use phx_aws::ec2::types::{
     TagSpecification, VolumeType,
 };
 use phx_aws::ec2::Client;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::{Error, Result};
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ impl Launcher<'_> {
     async fn run(&self, want: &NodeWant, token: &str) -> Result<Have> {
         let what = format!("launching {}", want.name);
         let out = phx_aws::retry::retry(&what, PROFILE_PROPAGATION, profile_not_yet_visible, || async {
-            self.request(want, token).send().await.map_err(AwsError::into_phx)
+            self.request(want, token).send().await.phx()
         })
         .await
         .map_err(|e| e.context(&what))?;

@@ -25,7 +25,7 @@ use cli::{ApplyArgs, Cli, Verb};
 use desired::Inputs;
 use phx_aws::ec2::types::InstanceType;
 use phx_aws::ec2::Client;
-use phx_aws::{AwsError, ClusterTags};
+use phx_aws::{ClusterTags, Sent};
 use phx_core::stage::{self, Mine};
 use phx_core::status::{key as owner, Node, PlannedChange};
 use phx_core::{io, Document, Error, Result};
@@ -251,7 +251,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
             .set_instance_ids(Some(start))
             .send()
             .await
-            .map_err(AwsError::into_phx)
+            .phx()
         {
             failures.push(e.context("starting stopped nodes"));
         }
@@ -317,7 +317,7 @@ async fn check_instance_types(ec2: &Client, launch: &[desired::NodeWant]) -> Res
     let req = ec2
         .describe_instance_types()
         .set_instance_types(Some(types.iter().map(|t| InstanceType::from(*t)).collect()));
-    match req.send().await.map_err(AwsError::into_phx) {
+    match req.send().await.phx() {
         Ok(_) => Ok(()),
         Err(e) if e.has_code(&["InvalidInstanceType"]) => Err(Error::invalid(format!(
             "spec.nodes: instance type {} is not offered in this region ({e})",

@@ -5,7 +5,7 @@
 use crate::observed::{self, Have};
 use phx_aws::ec2::types::SummaryStatus;
 use phx_aws::ec2::Client;
-use phx_aws::AwsError;
+use phx_aws::Sent;
 use phx_core::backoff::Backoff;
 use phx_core::{Error, Result};
 use std::collections::BTreeMap;
@@ -85,7 +85,7 @@ async fn status_checks(ec2: &Client, ids: &[String]) -> Result<BTreeMap<String, 
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| e.into_phx().context("describing instance status"))?;
+        let page = page.phx_in("describing instance status")?;
         for s in page.instance_statuses() {
             let of = |x: Option<&SummaryStatus>| x.map_or("unknown", |s| s.as_str()).to_string();
             let inst = of(s.instance_status().and_then(|x| x.status()));

@@ -358,6 +358,31 @@ fn plan_shows_the_launches_and_changes_nothing() {
 }
 
 #[test]
+fn status_lists_the_instances_and_what_apply_would_change() {
+    let (env, doc) = Env::new();
+    env.moto.start_recording();
+    let fresh = ok(&env.nodes(&["status"], &doc));
+    assert!(env.moto.recording().mutating().is_empty());
+    assert_eq!(fresh["inSync"], false, "{fresh}");
+    assert_eq!(
+        fresh["changes"].as_array().unwrap().len(),
+        5,
+        "a key and four nodes: {fresh}"
+    );
+    assert_eq!(fresh["instances"], json!([]));
+    let up = ok(&env.nodes(&["apply"], &doc));
+    let now = ok(&env.nodes(&["status"], &up));
+    assert_eq!(now["inSync"], true, "{now}");
+    let names: Vec<&str> = now["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, all_names(3), "{now}");
+}
+
+#[test]
 fn an_apply_killed_mid_launch_and_run_again_gives_exactly_four_nodes() {
     let (env, doc) = Env::new();
     let proxy = LatencyProxy::start(env.moto.port(), 150);

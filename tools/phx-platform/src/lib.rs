@@ -28,6 +28,9 @@ use std::time::Duration;
 
 pub const TOOL: &str = "phx-platform";
 
+/// The man page's extras: those of every add-on tool.
+pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
+
 #[derive(Debug, Parser)]
 #[command(name = "phx-platform", version,
     about = "The platform: storage class, Argo CD, and the add-ons as Argo CD Applications",

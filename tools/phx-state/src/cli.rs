@@ -3,8 +3,29 @@
 
 use crate::config::{BackendArgs, BackendKind};
 use clap::{Parser, Subcommand};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
+use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
 use std::time::Duration;
+
+/// The man page's extras.
+pub const DOCS: Docs = Docs {
+    aws: true,
+    environment: &[],
+    files: &[
+        (
+            "cluster.json",
+            "your cluster document (by convention; read on stdin)",
+        ),
+        (
+            ".phx-state/<name>.json",
+            "the local backend's state (mode 0600), with <name>.json.history/ and <name>.json.lock",
+        ),
+        (
+            "./phx-errored-<name>-<time>-<id>.json",
+            "a document push could not store (mode 0600): push it again once fixed",
+        ),
+    ],
+    exit_status: &[],
+};
 
 #[derive(Debug, Parser)]
 #[command(

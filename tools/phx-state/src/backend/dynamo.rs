@@ -9,7 +9,7 @@
 use super::{parse_lock_info, Acquire, Release};
 use phx_aws::dynamodb::types::AttributeValue;
 use phx_aws::dynamodb::Client;
-use phx_aws::{is_code, AwsError};
+use phx_aws::{is_code, AwsError, Sent};
 use phx_core::status::LockInfo;
 use phx_core::Result;
 
@@ -70,7 +70,7 @@ impl DynamoLock {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| e.into_phx().context(self.context("reading")))?;
+            .phx_in(self.context("reading"))?;
         Ok(item.item().map(|i| match i.get("Info") {
             Some(AttributeValue::S(text)) => parse_lock_info(text),
             _ => parse_lock_info(""),

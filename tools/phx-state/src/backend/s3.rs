@@ -10,7 +10,7 @@ use super::{DigestTable, Stored, StoredMeta, VersionInfo};
 use phx_aws::s3::primitives::ByteStream;
 use phx_aws::s3::types::ServerSideEncryption;
 use phx_aws::s3::Client;
-use phx_aws::{is_code, AwsError};
+use phx_aws::{is_code, AwsError, Sent};
 use phx_core::backoff::Backoff;
 use phx_core::digest::sha256_hex;
 use phx_core::{Error, Result};
@@ -108,7 +108,7 @@ impl S3Store {
             .metadata("phx-who", &meta.who)
             .send()
             .await
-            .map_err(|e| e.into_phx().context(format!("writing {}", self.location())))?;
+            .phx_in(format!("writing {}", self.location()))?;
         if let Some(d) = &self.digest {
             d.put(&sha256_hex(bytes)).await?;
         }
@@ -159,7 +159,7 @@ impl S3Store {
         let mut meta = vec![None; versions.len()];
         while let Some(joined) = set.join_next().await {
             let (i, head) = joined.map_err(Error::failed)?;
-            let head = head.map_err(|e| e.into_phx().context("reading version metadata"))?;
+            let head = head.phx_in("reading version metadata")?;
             meta[i] = head.metadata().cloned();
         }
         let mut out: Vec<VersionInfo> = versions

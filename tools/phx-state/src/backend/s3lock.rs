@@ -6,7 +6,7 @@ use super::{parse_lock_info, Acquire, Release};
 use phx_aws::s3::primitives::ByteStream;
 use phx_aws::s3::types::ServerSideEncryption;
 use phx_aws::s3::Client;
-use phx_aws::{is_code, AwsError};
+use phx_aws::{is_code, AwsError, Sent};
 use phx_core::status::LockInfo;
 use phx_core::{Error, Result};
 
@@ -88,7 +88,7 @@ impl S3Lock {
                     .key(&self.key)
                     .send()
                     .await
-                    .map_err(|e| e.into_phx().context(format!("unlocking {}", self.describe())))?;
+                    .phx_in(format!("unlocking {}", self.describe()))?;
                 Ok(Release::Released)
             }
         }

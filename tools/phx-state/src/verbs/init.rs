@@ -13,7 +13,7 @@ use phx_aws::s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
-use phx_aws::{is_code, Aws, AwsError};
+use phx_aws::{is_code, Aws, AwsError, Sent};
 use phx_core::backoff::Backoff;
 use phx_core::spec::LockMechanism;
 use phx_core::{io, Document, Error, Result};
@@ -118,10 +118,7 @@ async fn ensure_bucket(aws: &Aws, bucket: &str) -> Result<()> {
                         .build(),
                 );
             }
-            create
-                .send()
-                .await
-                .map_err(|e| e.into_phx().context("creating"))?;
+            create.send().await.phx_in("creating")?;
             tracing::info!("created bucket {bucket}");
             true
         }
@@ -157,7 +154,7 @@ async fn ensure_bucket(aws: &Aws, bucket: &str) -> Result<()> {
             )
             .send()
             .await
-            .map_err(|e| e.into_phx().context("enabling versioning"))?;
+            .phx_in("enabling versioning")?;
         tracing::info!("enabled versioning on {bucket}");
     }
 
@@ -189,7 +186,7 @@ async fn ensure_bucket(aws: &Aws, bucket: &str) -> Result<()> {
             )
             .send()
             .await
-            .map_err(|e| e.into_phx().context("enabling default encryption"))?;
+            .phx_in("enabling default encryption")?;
         tracing::info!("enabled default encryption on {bucket}");
     }
 
@@ -217,7 +214,7 @@ async fn ensure_bucket(aws: &Aws, bucket: &str) -> Result<()> {
             )
             .send()
             .await
-            .map_err(|e| e.into_phx().context("blocking public access"))?;
+            .phx_in("blocking public access")?;
         tracing::info!("blocked all public access to {bucket}");
     }
     Ok(())
@@ -261,7 +258,7 @@ async fn ensure_table(aws: &Aws, table: &str) -> Result<()> {
                 .billing_mode(BillingMode::PayPerRequest)
                 .send()
                 .await
-                .map_err(|e| e.into_phx().context("creating"))?;
+                .phx_in("creating")?;
             tracing::info!("created lock table {table}");
             Some(TableStatus::Creating)
         }
@@ -281,7 +278,7 @@ async fn ensure_table(aws: &Aws, table: &str) -> Result<()> {
             .table_name(table)
             .send()
             .await
-            .map_err(|e| e.into_phx().context("waiting until active"))?;
+            .phx_in("waiting until active")?;
         if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             return Ok(());
         }
