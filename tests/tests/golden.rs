@@ -31,3 +31,53 @@ fn a_new_document() {
         )
     );
 }
+
+/// The plan of the reference topology, tool by tool, as `deploy.sh
+/// --plan` makes it on a fresh account: each tool's `status.<tool>.plan`
+/// (phx-nodes, whose status is the node list, prints its plan only: its
+/// table is kept, the key's path masked).
+#[test]
+fn the_reference_plans() {
+    let amis = phx_testkit::workspace_root().join("scripts/sandbox/amis.json");
+    let moto = phx_testkit::Moto::start_with(&[("MOTO_AMIS_PATH", amis.to_str().unwrap())]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id.pub");
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDiioBpi0yC3EBErvTcPzKrMVo0rxopVC/A9+EphBJqt test@phx\n",
+    )
+    .unwrap();
+    let mut doc = json_of(
+        "phx-state",
+        &["new", "--name", "phoenix", "--region", "us-east-1"],
+    );
+    doc["spec"]["network"]["adminCidrs"] = serde_json::json!(["203.0.113.7/32"]);
+    doc["spec"]["nodes"]["ssh"]["publicKeyFile"] = key.to_str().unwrap().into();
+    let mut plans = serde_json::Map::new();
+    for (tool, key_name) in [
+        ("phx-net", "network"),
+        ("phx-iam", "iam"),
+        ("phx-nodes", "nodes"),
+        ("phx-kubeadm", "kubeadm"),
+        ("phx-ccm", "ccm"),
+        ("phx-cni", "cni"),
+        ("phx-platform", "platform"),
+    ] {
+        let mut cmd = moto.process(&phx_testkit::bin(tool), &["plan"]);
+        cmd.env("PHX_ARTIFACT_MIRROR", phx_testkit::mirror())
+            .env("PHX_CACHE_DIR", dir.path().join("cache"));
+        let out = phx_testkit::run_with_stdin(cmd, doc.to_string().as_bytes());
+        doc = phx_testkit::ok(&out);
+        let plan = match tool {
+            "phx-nodes" => {
+                let table = String::from_utf8_lossy(&out.stderr);
+                let table = table.replace(key.to_str().unwrap(), "<key>");
+                serde_json::Value::Array(table.lines().map(|l| serde_json::json!(l)).collect())
+            }
+            _ => doc["status"][key_name]["plan"].clone(),
+        };
+        assert!(plan.as_array().is_some_and(|p| !p.is_empty()), "{tool}: {plan}");
+        plans.insert(key_name.into(), plan);
+    }
+    insta::assert_json_snapshot!("reference_plans", plans);
+}

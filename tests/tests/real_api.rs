@@ -444,12 +444,8 @@ fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances(
 
 /// The (v2) load balancers the emulator holds, by DNS name.
 fn load_balancers(moto: &Moto) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let aws = phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1").await;
+    let aws = moto.aws();
+    phx_testkit::block_on(async {
         let out = aws.elbv2().describe_load_balancers().send().await.unwrap();
         out.load_balancers()
             .iter()

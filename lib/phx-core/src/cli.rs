@@ -7,6 +7,43 @@ use std::future::Future;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// A tool's command line: its verbs and the flags every tool accepts. The
+/// struct, the version and the after-help are the same for all; each tool
+/// only names and describes it ([`Cli::command_for`]).
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub struct Cli<V: clap::Subcommand> {
+    #[command(subcommand)]
+    pub verb: V,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl<V: clap::Subcommand> Cli<V> {
+    /// The command `name`: `description` is `--help`'s text, and its first
+    /// line (without the full stop) the one-line summary `-h` and the man
+    /// page's NAME show.
+    pub fn command_for(name: &'static str, description: &'static str) -> clap::Command {
+        let about = description
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        <Self as clap::CommandFactory>::command()
+            .name(name)
+            .about(about)
+            .long_about(description)
+            .after_help(AFTER_HELP.as_str())
+    }
+
+    /// The process's arguments parsed against `cmd` (a tool's
+    /// `command()`); a usage error exits 2, `--help` 0, as clap does.
+    pub fn parse_with(cmd: clap::Command) -> Self {
+        let matches = cmd.get_matches();
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 /// Flags every tool accepts.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
@@ -70,6 +107,21 @@ pub struct Docs {
     pub files: Rows,
     /// Verbs whose exit statuses are their own (`phx-kubeadm exec`).
     pub exit_status: &'static [(&'static str, Rows)],
+}
+
+impl Docs {
+    /// A tool that calls AWS and has nothing else to add.
+    pub const AWS: Docs = Docs {
+        aws: true,
+        environment: &[],
+        files: &[],
+        exit_status: &[],
+    };
+    /// A tool that calls no AWS API and has nothing else to add.
+    pub const LOCAL: Docs = Docs {
+        aws: false,
+        ..Docs::AWS
+    };
 }
 
 /// The text appended to every tool's `--help`: environment and exit codes.

@@ -83,6 +83,7 @@ pub mod key {
 /// finished, and what its last `plan` found to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "Addon{T}")]
 pub struct AddonStatus<T> {
     #[serde(flatten)]
     pub applied: Option<T>,

@@ -29,7 +29,6 @@ use std::time::Duration;
 
 /// The man page extras every add-on tool shares.
 pub const DOCS: phx_core::cli::Docs = phx_core::cli::Docs {
-    aws: false,
     environment: phx_artifacts::DOC_ENVIRONMENT,
     files: &[
         (
@@ -38,7 +37,7 @@ pub const DOCS: phx_core::cli::Docs = phx_core::cli::Docs {
         ),
         phx_artifacts::DOC_FILE,
     ],
-    exit_status: &[],
+    ..phx_core::cli::Docs::LOCAL
 };
 
 /// The verbs every add-on tool has, with the same flags. Each tool words
@@ -53,6 +52,27 @@ pub enum Verb {
     Destroy(KubeArgs),
     /// Print whether it is ready (JSON); changes nothing
     Status(KubeArgs),
+}
+
+/// An add-on tool's command line.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// What each verb's help says for one tool: `(verb, about, after-help)`.
+pub type VerbHelp = [(&'static str, &'static str, &'static str); 4];
+
+/// The add-on tool `name`'s command: `description` as for every tool
+/// ([`Cli::command_for`]), and each verb's help worded for it.
+pub fn command(name: &'static str, description: &'static str, verbs: VerbHelp) -> clap::Command {
+    verbs.into_iter().fold(
+        Cli::command_for(name, description),
+        |cmd, (verb, about, after)| cmd.mut_subcommand(verb, |c| c.about(about).after_help(after)),
+    )
+}
+
+/// A whole add-on tool's `main`.
+pub fn main<A: Addon>(cmd: clap::Command, addon: &A) -> std::process::ExitCode {
+    let cli = Cli::parse_with(cmd);
+    phx_core::cli::run(A::TOOL, &cli.global, run(addon, cli.verb))
 }
 
 /// One add-on tool: its objects and its readiness.

@@ -148,18 +148,23 @@ impl Proc {
         }
     }
 
-    /// TERM to its process group, KILL after GRACE.
+    /// TERM to its process group, KILL after GRACE. Returns once it is
+    /// gone (a restarted etcd must not meet its predecessor on its port);
+    /// the waiting tells the runtime this worker blocks, so the node's
+    /// other tasks (lease, status) move to another thread meanwhile.
     pub fn stop(mut self, grace: Duration) {
         let Ok(pid) = i32::try_from(self.pid) else { return };
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while self.alive() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        if let Some(c) = &mut self.child {
-            let _ = c.wait();
-        }
+        tokio::task::block_in_place(|| {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+            let deadline = Instant::now() + grace;
+            while self.alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            if let Some(c) = &mut self.child {
+                let _ = c.wait();
+            }
+        });
     }
 }
 

@@ -32,5 +32,16 @@ pub use local::LocalSandbox;
 pub use moto::{free_port, Moto};
 pub use output::{lines_of, mirror, ok, run_with_stdin, ssh_key, start, success};
 pub use proxy::LatencyProxy;
+
+/// Run `f` on a current-thread runtime: a test's own SDK or API calls
+/// (setting up drift, reading what a tool made) next to the tools it runs.
+#[allow(clippy::unwrap_used)] // a test helper: a panic is the report
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
 pub use recording::{Call, Recording};
 pub use sandbox::{Sandbox, SandboxNode};

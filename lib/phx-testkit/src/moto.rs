@@ -137,6 +137,12 @@ impl Moto {
         self.port
     }
 
+    /// AWS clients for this emulator (region us-east-1); each test crate
+    /// enables the services it asks for.
+    pub fn aws(&self) -> phx_aws::Aws {
+        crate::block_on(phx_aws::load_for_endpoint(&self.endpoint(), "us-east-1"))
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -6,13 +6,11 @@
 
 pub mod objects;
 
-use clap::Parser;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use kube::api::{ApiResource, DynamicObject};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
 use phx_core::status::{key, CcmStatus};
 use phx_core::{Document, Result};
-use phx_kube::addon::{Addon, Verb};
+use phx_kube::addon::Addon;
 use phx_kube::wait::Check;
 use phx_kube::Applied;
 use std::process::ExitCode;
@@ -22,40 +20,42 @@ pub const TOOL: &str = "phx-ccm";
 /// The man page's extras: those of every add-on tool.
 pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-ccm", version, about = "The AWS cloud controller manager, as typed Kubernetes objects",
-    long_about = "The AWS cloud controller manager, as typed Kubernetes objects.\n\n\
+/// `phx-ccm`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    phx_kube::addon::command(
+        TOOL,
+        "The AWS cloud controller manager, as typed Kubernetes objects.\n\n\
         Service account, RBAC and a DaemonSet on the control plane nodes (tolerating the taints it \
         exists to remove), image matching spec.kubernetes.version's minor (spec.cloudProvider.image \
         overrides), --cloud-provider=aws and --cluster-name=<name>. Writes status.ccm.",
-    after_help = AFTER_HELP.as_str(),
-    mut_subcommand("apply", |c| c
-        .about("Apply and wait until every node has a providerID and no uninitialized taint")
-        .after_help("Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-ccm apply | phx-state push --unlock")),
-    mut_subcommand("plan", |c| c
-        .about("Show the objects apply would create or change (server-side dry run)")
-        .after_help("The table goes to stderr; the same list is in status.ccm.plan.\n\n\
-            Example:\n  phx-state pull < cluster.json | phx-ccm plan > /dev/null")),
-    mut_subcommand("destroy", |c| c
-        .about("Delete everything phx-ccm applied")
-        .after_help("Example:\n  phx-state lock < cluster.json | phx-ccm destroy | phx-state push --unlock")),
-    mut_subcommand("status", |c| c
-        .about("Print whether the controller runs and the nodes are initialized (JSON)")
-        .after_help("Example:\n  phx-state pull < cluster.json | phx-ccm status")))]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+        [
+            (
+                "apply",
+                "Apply and wait until every node has a providerID and no uninitialized taint",
+                "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-ccm apply | phx-state push --unlock",
+            ),
+            (
+                "plan",
+                "Show the objects apply would create or change (server-side dry run)",
+                "The table goes to stderr; the same list is in status.ccm.plan.\n\n\
+            Example:\n  phx-state pull < cluster.json | phx-ccm plan > /dev/null",
+            ),
+            (
+                "destroy",
+                "Delete everything phx-ccm applied",
+                "Example:\n  phx-state lock < cluster.json | phx-ccm destroy | phx-state push --unlock",
+            ),
+            (
+                "status",
+                "Print whether the controller runs and the nodes are initialized (JSON)",
+                "Example:\n  phx-state pull < cluster.json | phx-ccm status",
+            ),
+        ],
+    )
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    phx_core::cli::run(
-        TOOL,
-        &cli.global,
-        phx_kube::addon::run(&CloudControllerManager, cli.verb),
-    )
+    phx_kube::addon::main(command(), &CloudControllerManager)
 }
 
 /// The AWS cloud controller manager, as an add-on.

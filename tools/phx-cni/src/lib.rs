@@ -5,13 +5,11 @@
 //! runs on every node and every node is Ready. The verbs are phx-kube's
 //! add-on stage ([`phx_kube::addon`]); this file is Calico.
 
-use clap::Parser;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use kube::api::{ApiResource, DynamicObject};
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
 use phx_core::status::{key, CniStatus};
 use phx_core::{Document, Error, Result};
-use phx_kube::addon::{Addon, Verb};
+use phx_kube::addon::Addon;
 use phx_kube::wait::Check;
 use phx_kube::{manifest, Applied};
 use serde_json::{json, Map, Value};
@@ -22,36 +20,42 @@ pub const TOOL: &str = "phx-cni";
 /// The man page's extras: those of every add-on tool.
 pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-cni", version, about = "The pod network: Calico, applied through the Kubernetes API",
-    long_about = "The pod network: Calico, applied through the Kubernetes API.\n\n\
+/// `phx-cni`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    phx_kube::addon::command(
+        TOOL,
+        "The pod network: Calico, applied through the Kubernetes API.\n\n\
         Applies Calico's pinned calico.yaml (downloaded, sha256-checked and cached; PHX_ARTIFACT_MIRROR \
         replaces upstream) server-side as field manager phx, with CALICO_IPV4POOL_CIDR = \
         spec.kubernetes.podCidr, CRDs first. Writes status.cni.",
-    after_help = AFTER_HELP.as_str(),
-    mut_subcommand("apply", |c| c
-        .about("Apply Calico and wait until calico-node is ready on every node and every node is Ready")
-        .after_help("Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-cni apply | phx-state push --unlock")),
-    mut_subcommand("plan", |c| c
-        .about("Show the objects apply would create or change (server-side dry run)")
-        .after_help("The table goes to stderr; the same list is in status.cni.plan.\n\n\
-            Example:\n  phx-state pull < cluster.json | phx-cni plan > /dev/null")),
-    mut_subcommand("destroy", |c| c
-        .about("Delete everything phx-cni applied")
-        .after_help("Example:\n  phx-state lock < cluster.json | phx-cni destroy | phx-state push --unlock")),
-    mut_subcommand("status", |c| c
-        .about("Print whether Calico and the nodes are ready (JSON); changes nothing")
-        .after_help("Example:\n  phx-state pull < cluster.json | phx-cni status")))]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+        [
+            (
+                "apply",
+                "Apply Calico and wait until calico-node is ready on every node and every node is Ready",
+                "Example:\n  phx-state lock < cluster.json | phx-kubeadm apply | phx-cni apply | phx-state push --unlock",
+            ),
+            (
+                "plan",
+                "Show the objects apply would create or change (server-side dry run)",
+                "The table goes to stderr; the same list is in status.cni.plan.\n\n\
+            Example:\n  phx-state pull < cluster.json | phx-cni plan > /dev/null",
+            ),
+            (
+                "destroy",
+                "Delete everything phx-cni applied",
+                "Example:\n  phx-state lock < cluster.json | phx-cni destroy | phx-state push --unlock",
+            ),
+            (
+                "status",
+                "Print whether Calico and the nodes are ready (JSON); changes nothing",
+                "Example:\n  phx-state pull < cluster.json | phx-cni status",
+            ),
+        ],
+    )
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, phx_kube::addon::run(&Calico, cli.verb))
+    phx_kube::addon::main(command(), &Calico)
 }
 
 /// Calico, as an add-on.

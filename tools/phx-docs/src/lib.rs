@@ -6,7 +6,6 @@
 //! writes them; a test fails when the checked-in copies are stale. A
 //! developer's generator, not one of the tools: it is not installed.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 use phx_core::cli::{Docs, Rows};
 use std::path::Path;
@@ -14,14 +13,14 @@ use std::path::Path;
 /// Every tool's command line and man page extras.
 pub fn commands() -> Vec<(clap::Command, Docs)> {
     vec![
-        (phx_state::cli::Cli::command(), phx_state::cli::DOCS),
-        (phx_net::cli::Cli::command(), phx_net::cli::DOCS),
-        (phx_iam::cli::Cli::command(), phx_iam::cli::DOCS),
-        (phx_nodes::cli::Cli::command(), phx_nodes::cli::DOCS),
-        (phx_kubeadm::cli::Cli::command(), phx_kubeadm::cli::DOCS),
-        (phx_cni::Cli::command(), phx_cni::DOCS),
-        (phx_ccm::Cli::command(), phx_ccm::DOCS),
-        (phx_platform::Cli::command(), phx_platform::DOCS),
+        (phx_state::cli::command(), phx_state::cli::DOCS),
+        (phx_net::cli::command(), phx_net::cli::DOCS),
+        (phx_iam::cli::command(), phx_iam::cli::DOCS),
+        (phx_nodes::cli::command(), phx_nodes::cli::DOCS),
+        (phx_kubeadm::cli::command(), phx_kubeadm::cli::DOCS),
+        (phx_cni::command(), phx_cni::DOCS),
+        (phx_ccm::command(), phx_ccm::DOCS),
+        (phx_platform::command(), phx_platform::DOCS),
     ]
 }
 

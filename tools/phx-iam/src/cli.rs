@@ -1,34 +1,29 @@
 //! The command line of `phx-iam`.
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+use clap::Subcommand;
+use phx_core::cli::Docs;
 
 /// The man page's extras.
 pub const DOCS: Docs = Docs {
-    aws: true,
     environment: phx_artifacts::DOC_ENVIRONMENT,
     files: &[phx_artifacts::DOC_FILE],
-    exit_status: &[],
+    ..Docs::AWS
 };
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "phx-iam",
-    version,
-    about = "IAM for the cluster: node roles and instance profiles",
-    long_about = "IAM for the cluster: node roles and instance profiles.\n\n\
+/// The command line: the verbs below and the global flags.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// `phx-iam`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    Cli::command_for(
+        "phx-iam",
+        "IAM for the cluster: node roles and instance profiles.\n\n\
         Roles <name>-control-plane and <name>-worker, each with an instance profile of the same name, \
         carrying cloud-provider-aws's policies, the AWS Load Balancer Controller's policy, the EBS CSI \
         driver's AWS-managed policy and ECR read-only. Upstream policy documents are downloaded from \
         pinned URLs, checked against pinned sha256 digests and cached; PHX_ARTIFACT_MIRROR (a base URL \
         or a directory) replaces upstream for air-gapped use.",
-    after_help = AFTER_HELP.as_str()
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    )
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,6 @@ pub mod desired;
 pub mod destroy;
 pub mod observed;
 
-use clap::Parser;
 use cli::{Cli, Verb};
 use converge::RolePlan;
 use phx_aws::ClusterTags;
@@ -24,7 +23,7 @@ use std::process::ExitCode;
 pub const TOOL: &str = "phx-iam";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with(cli::command());
     phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 

@@ -38,16 +38,8 @@ impl Env {
     }
 
     fn client(&self) -> phx_aws::iam::Client {
-        rt().block_on(phx_aws::load_for_endpoint(&self.moto.endpoint(), "us-east-1"))
-            .iam()
+        self.moto.aws().iam()
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn artifact(name: &str) -> Value {
@@ -67,7 +59,7 @@ fn apply_creates_both_roles_with_their_policies_and_a_rerun_is_one_read() {
         .ends_with(":instance-profile/phoenix-worker"));
 
     let iam = env.client();
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let cp = iam
             .get_role_policy()
             .role_name("phoenix-control-plane")
@@ -162,20 +154,31 @@ fn plan_lists_creates_and_changes_nothing_then_a_half_made_state_converges() {
 
     // An apply that died after creating one role, with a stray policy on it.
     let iam = env.client();
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        iam.create_role().role_name("phoenix-worker").assume_role_policy_document(trust).send().await.unwrap();
-        iam.put_role_policy()
+        iam.create_role()
             .role_name("phoenix-worker")
-            .policy_name("stray")
-            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#)
+            .assume_role_policy_document(trust)
             .send()
             .await
             .unwrap();
-        iam.create_instance_profile().instance_profile_name("phoenix-control-plane").send().await.unwrap();
+        iam.put_role_policy()
+            .role_name("phoenix-worker")
+            .policy_name("stray")
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        iam.create_instance_profile()
+            .instance_profile_name("phoenix-control-plane")
+            .send()
+            .await
+            .unwrap();
     });
     ok(&env.iam(&["apply"], &doc(), &mirror()));
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let policies = iam
             .list_role_policies()
             .role_name("phoenix-worker")
@@ -260,7 +263,7 @@ fn destroy_removes_roles_profiles_and_policies() {
     let out = ok(&env.iam(&["destroy"], &serde_json::to_string(&applied).unwrap(), &mirror()));
     assert!(out["status"].get("iam").is_none());
     let iam = env.client();
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         assert!(iam.list_roles().send().await.unwrap().roles().is_empty());
         assert!(iam
             .list_instance_profiles()

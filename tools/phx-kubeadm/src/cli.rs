@@ -1,15 +1,13 @@
 //! The command line of `phx-kubeadm`.
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+use clap::Subcommand;
+use phx_core::cli::Docs;
 use phx_core::status::NodeRole;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The man page's extras.
 pub const DOCS: Docs = Docs {
-    aws: false,
-    environment: &[],
     files: &[
         (
             phx_core::home::SSH_PRIVATE_KEYS_TEXT,
@@ -37,26 +35,23 @@ pub const DOCS: Docs = Docs {
             ("65", "the input document is invalid; nothing was run"),
         ],
     )],
+    ..Docs::LOCAL
 };
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "phx-kubeadm",
-    version,
-    about = "Kubernetes on the nodes over SSH: prepare, kubeadm init and join",
-    long_about = "Kubernetes on the nodes over SSH: prepare, kubeadm init and join.\n\n\
+/// The command line: the verbs below and the global flags.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// `phx-kubeadm`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    Cli::command_for(
+        "phx-kubeadm",
+        "Kubernetes on the nodes over SSH: prepare, kubeadm init and join.\n\n\
         Reads status.nodes (phx-nodes) and writes status.kubeadm. One SSH connection per node, \
         host keys verified against status.nodes[].ssh.hostKeys or known_hosts. Every node is \
         prepared in parallel (swap, kernel modules, sysctls, containerd, the pkgs.k8s.io packages); \
         the control plane runs kubeadm init as soon as it is prepared, each worker joins as soon as \
         it is prepared and the control plane is up. Steps already done are detected and skipped.",
-    after_help = AFTER_HELP.as_str()
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    )
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,6 @@ pub mod kubeconfig;
 pub mod remote;
 
 use apply::Shared;
-use clap::Parser;
 use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
 use config::Version;
 use phx_core::stage::{self, Mine};
@@ -29,7 +28,7 @@ use std::sync::Arc;
 pub const TOOL: &str = "phx-kubeadm";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with(cli::command());
     phx_core::cli::run_with_status(TOOL, &cli.global, run(cli.verb))
 }
 

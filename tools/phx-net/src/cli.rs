@@ -1,33 +1,24 @@
 //! The command line of `phx-net`.
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+use clap::Subcommand;
+use phx_core::cli::Docs;
 use std::time::Duration;
 
 /// The man page's extras.
-pub const DOCS: Docs = Docs {
-    aws: true,
-    environment: &[],
-    files: &[],
-    exit_status: &[],
-};
+pub const DOCS: Docs = Docs::AWS;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "phx-net",
-    version,
-    about = "Network for the cluster: VPC, subnets, gateways, routes, security groups",
-    long_about = "Network for the cluster: VPC, subnets, gateways, routes, security groups.\n\n\
+/// The command line: the verbs below and the global flags.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// `phx-net`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    Cli::command_for(
+        "phx-net",
+        "Network for the cluster: VPC, subnets, gateways, routes, security groups.\n\n\
         Reads the cluster document on stdin and writes it on stdout with status.network. Every \
         resource is tagged kubernetes.io/cluster/<name>=owned and found again by its tags, so a \
         re-run creates only what is missing and a converged network makes no mutating call.",
-    after_help = AFTER_HELP.as_str()
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    )
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,6 @@ pub mod rules;
 mod status;
 
 use apply::{Executor, Registry};
-use clap::Parser;
 use cli::{Cli, Verb};
 use desired::Desired;
 use phx_aws::ClusterTags;
@@ -30,7 +29,7 @@ use std::sync::Arc;
 pub const TOOL: &str = "phx-net";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with(cli::command());
     phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 

@@ -28,16 +28,8 @@ fn net(moto: &Moto, args: &[&str], stdin: &str) -> std::process::Output {
     cmd.args(args).write_stdin(stdin.to_string()).output().unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn ec2(moto: &Moto) -> phx_aws::ec2::Client {
-    rt().block_on(phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1"))
-        .ec2()
+    moto.aws().ec2()
 }
 
 fn owned() -> Filter {
@@ -54,7 +46,7 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 /// How many of each kind the cluster owns, by its tag.
 fn inventory(moto: &Moto) -> BTreeMap<&'static str, usize> {
     let ec2 = ec2(moto);
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let vpcs = ec2.describe_vpcs().filters(owned()).send().await.unwrap();
         let nats = match vpcs.vpcs().first().and_then(|v| v.vpc_id()) {
             Some(vpc) => {
@@ -149,7 +141,7 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     assert!(out.get("error").is_none());
 
     let ec2 = ec2(&moto);
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let subnets = ec2.describe_subnets().filters(owned()).send().await.unwrap();
         for s in subnets.subnets() {
             let public = tag(s.tags(), "phx:component")
@@ -268,7 +260,7 @@ fn plan_changes_nothing_and_lists_what_apply_would_do() {
         .as_str()
         .unwrap()
         .to_string();
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let world = phx_aws::ec2::types::IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(22)
@@ -347,7 +339,7 @@ fn an_apply_killed_midway_and_run_again_makes_exactly_one_of_each() {
     // subnet's answer first, cannot have been asked for yet.
     let ec2 = ec2(&moto);
     let start = std::time::Instant::now();
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         while start.elapsed() < std::time::Duration::from_secs(30) {
             let v = ec2.describe_vpcs().filters(owned()).send().await.unwrap();
             if !v.vpcs().is_empty() {
@@ -418,9 +410,9 @@ fn destroy_removes_the_network_and_what_controllers_made_in_it() {
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();
     // What the AWS cloud controller and the Load Balancer Controller would make.
-    let aws = rt().block_on(phx_aws::load_for_endpoint(&moto.endpoint(), "us-east-1"));
+    let aws = moto.aws();
     let key = format!("kubernetes.io/cluster/{CLUSTER}");
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let sg = aws
             .ec2()
             .create_security_group()
@@ -511,7 +503,7 @@ fn destroy_removes_the_network_and_what_controllers_made_in_it() {
         "{:?}",
         inventory(&moto)
     );
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         assert!(aws
             .elb()
             .describe_load_balancers()
@@ -558,7 +550,7 @@ fn destroy_removes_the_network_and_what_controllers_made_in_it() {
 fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
     let moto = Moto::start();
     let ec2 = ec2(&moto);
-    let (vpc, subnets) = rt().block_on(async {
+    let (vpc, subnets) = phx_testkit::block_on(async {
         let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
         let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
         let mut subnets = Vec::new();
@@ -588,7 +580,7 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
         "{inv:?}"
     );
     let shared = |id: &str| {
-        rt().block_on(async {
+        phx_testkit::block_on(async {
             let v = ec2.describe_vpcs().vpc_ids(id).send().await.unwrap();
             tag(v.vpcs()[0].tags(), &format!("kubernetes.io/cluster/{CLUSTER}")).map(str::to_string)
         })
@@ -603,7 +595,7 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
         &["destroy"],
         &serde_json::to_string(&applied).unwrap(),
     ));
-    rt().block_on(async {
+    phx_testkit::block_on(async {
         let v = ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
         assert_eq!(v.vpcs().len(), 1, "the user's VPC survives");
         let s = ec2

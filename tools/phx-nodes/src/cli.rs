@@ -1,39 +1,33 @@
 //! The command line of `phx-nodes`.
 
-use clap::{Parser, Subcommand};
-use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+use clap::Subcommand;
+use phx_core::cli::Docs;
 use std::time::Duration;
 
 /// The man page's extras.
 pub const DOCS: Docs = Docs {
-    aws: true,
-    environment: &[],
     files: &[(
         phx_core::home::SSH_PUBLIC_KEYS_TEXT,
         "the public key imported as <name>-key, unless spec.nodes.ssh.publicKeyFile",
     )],
-    exit_status: &[],
+    ..Docs::AWS
 };
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "phx-nodes",
-    version,
-    about = "Machines for the cluster: key pair, image and EC2 instances",
-    long_about = "Machines for the cluster: key pair, image and EC2 instances.\n\n\
+/// The command line: the verbs below and the global flags.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// `phx-nodes`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    Cli::command_for(
+        "phx-nodes",
+        "Machines for the cluster: key pair, image and EC2 instances.\n\n\
         Imports spec.nodes.ssh.publicKeyFile as the key pair <name>-key and launches \
         <name>-control-plane-N and <name>-worker-N round-robin over the public subnets of \
         status.network, with the instance profiles of status.iam, IMDSv2 required and encrypted gp3 \
         root volumes. Each node has a stable name: a re-run reuses what exists and launches only what \
         is missing. The image is spec.nodes.image.id, else the cluster's current image, else the \
         newest Canonical Ubuntu 24.04 LTS amd64 image.",
-    after_help = AFTER_HELP.as_str()
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    )
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,7 +20,6 @@ pub mod plan;
 mod status;
 pub mod wait;
 
-use clap::Parser;
 use cli::{ApplyArgs, Cli, Verb};
 use desired::Inputs;
 use phx_aws::ec2::types::InstanceType;
@@ -34,7 +33,7 @@ use std::process::ExitCode;
 pub const TOOL: &str = "phx-nodes";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with(cli::command());
     phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 

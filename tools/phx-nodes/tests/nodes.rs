@@ -117,32 +117,30 @@ impl Env {
     }
 
     fn ec2(&self) -> phx_aws::ec2::Client {
-        rt().block_on(phx_aws::load_for_endpoint(&self.moto.endpoint(), "us-east-1"))
-            .ec2()
+        self.moto.aws().ec2()
     }
 
     /// The cluster's instances that are not terminated, by Name tag.
     fn alive(&self) -> Vec<(String, Instance)> {
         let ec2 = self.ec2();
-        let out = rt()
-            .block_on(
-                ec2.describe_instances()
-                    .filters(
-                        Filter::builder()
-                            .name("tag:kubernetes.io/cluster/phoenix")
-                            .values("owned")
-                            .build(),
-                    )
-                    .filters(
-                        Filter::builder()
-                            .name("instance-state-name")
-                            .values("pending")
-                            .values("running")
-                            .build(),
-                    )
-                    .send(),
-            )
-            .unwrap();
+        let out = phx_testkit::block_on(
+            ec2.describe_instances()
+                .filters(
+                    Filter::builder()
+                        .name("tag:kubernetes.io/cluster/phoenix")
+                        .values("owned")
+                        .build(),
+                )
+                .filters(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .values("pending")
+                        .values("running")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
         let mut v: Vec<(String, Instance)> = out
             .reservations()
             .iter()
@@ -158,7 +156,7 @@ impl Env {
     }
 
     fn key_pairs(&self) -> Vec<String> {
-        let out = rt().block_on(self.ec2().describe_key_pairs().send()).unwrap();
+        let out = phx_testkit::block_on(self.ec2().describe_key_pairs().send()).unwrap();
         out.key_pairs()
             .iter()
             .filter_map(|k| k.key_name().map(String::from))
@@ -171,13 +169,6 @@ fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
         .iter()
         .find(|t| t.key() == Some(key))
         .and_then(|t| t.value())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -308,8 +299,7 @@ fn fresh_apply_launches_four_secure_nodes_over_three_zones_and_a_rerun_writes_no
             Some(true),
             "{name}: root volume goes with it"
         );
-        let vol = rt()
-            .block_on(ec2.describe_volumes().volume_ids(ebs.volume_id().unwrap()).send())
+        let vol = phx_testkit::block_on(ec2.describe_volumes().volume_ids(ebs.volume_id().unwrap()).send())
             .unwrap();
         let vol = &vol.volumes()[0];
         assert_eq!(vol.encrypted(), Some(true), "{name}: encrypted root volume");

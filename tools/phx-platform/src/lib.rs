@@ -10,16 +10,14 @@
 
 pub mod addons;
 
-use clap::Parser;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::Client;
-use phx_core::cli::{GlobalArgs, AFTER_HELP};
 use phx_core::status::{key, GitopsStatus, PlatformApplication, PlatformStatus};
 use phx_core::{io, Document, Error, Result};
-use phx_kube::addon::{Addon, Verb};
+use phx_kube::addon::Addon;
 use phx_kube::wait::Check;
 use phx_kube::{destroy, err, manifest, Applied, TOOL_LABEL};
 use serde_json::{json, Value};
@@ -31,40 +29,45 @@ pub const TOOL: &str = "phx-platform";
 /// The man page's extras: those of every add-on tool.
 pub const DOCS: phx_core::cli::Docs = phx_kube::addon::DOCS;
 
-#[derive(Debug, Parser)]
-#[command(name = "phx-platform", version,
-    about = "The platform: storage class, Argo CD, and the add-ons as Argo CD Applications",
-    long_about = "The platform: storage class, Argo CD, and the add-ons as Argo CD Applications.\n\n\
+/// `phx-platform`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    phx_kube::addon::command(
+        TOOL,
+        "The platform: storage class, Argo CD, and the add-ons as Argo CD Applications.\n\n\
         A default gp3 StorageClass (EBS CSI, encrypted, WaitForFirstConsumer, expandable); Argo CD \
         from its pinned install.yaml into namespace argocd; each enabled add-on of \
         spec.platform.addons as an Application with a Helm source at a pinned chart version (no helm \
         binary needed); the app-of-apps of spec.platform.gitops. Writes status.platform.",
-    after_help = AFTER_HELP.as_str(),
-    mut_subcommand("apply", |c| c
-        .about("Apply and wait until Argo CD runs and every Application is Synced and Healthy")
-        .after_help("Example:\n  phx-state lock < cluster.json | phx-ccm apply | phx-platform apply | phx-state push --unlock")),
-    mut_subcommand("plan", |c| c
-        .about("Show the objects apply would create or change (server-side dry run)")
-        .after_help("The table goes to stderr; the same list is in status.platform.plan.\n\n\
-            Example:\n  phx-state pull < cluster.json | phx-platform plan > /dev/null")),
-    mut_subcommand("destroy", |c| c
-        .about("Delete the Applications, every LoadBalancer Service and Ingress, then Argo CD")
-        .after_help("Run before phx-net destroy: cloud load balancers made for Services \
+        [
+            (
+                "apply",
+                "Apply and wait until Argo CD runs and every Application is Synced and Healthy",
+                "Example:\n  phx-state lock < cluster.json | phx-ccm apply | phx-platform apply | phx-state push --unlock",
+            ),
+            (
+                "plan",
+                "Show the objects apply would create or change (server-side dry run)",
+                "The table goes to stderr; the same list is in status.platform.plan.\n\n\
+            Example:\n  phx-state pull < cluster.json | phx-platform plan > /dev/null",
+            ),
+            (
+                "destroy",
+                "Delete the Applications, every LoadBalancer Service and Ingress, then Argo CD",
+                "Run before phx-net destroy: cloud load balancers made for Services \
             would otherwise keep the network's subnets in use.\n\n\
-            Example:\n  phx-state lock < cluster.json | phx-platform destroy | phx-nodes destroy | phx-state push --unlock")),
-    mut_subcommand("status", |c| c
-        .about("The add-ons with sync, health and version: a table on a terminal, JSON otherwise")
-        .after_help("Example:\n  phx-state pull < cluster.json | phx-platform status")))]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+            Example:\n  phx-state lock < cluster.json | phx-platform destroy | phx-nodes destroy | phx-state push --unlock",
+            ),
+            (
+                "status",
+                "The add-ons with sync, health and version: a table on a terminal, JSON otherwise",
+                "Example:\n  phx-state pull < cluster.json | phx-platform status",
+            ),
+        ],
+    )
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    phx_core::cli::run(TOOL, &cli.global, phx_kube::addon::run(&Platform, cli.verb))
+    phx_kube::addon::main(command(), &Platform)
 }
 
 /// The platform, as an add-on.

@@ -2,14 +2,12 @@
 //! and completions are generated from the same definitions.
 
 use crate::config::{BackendArgs, BackendKind};
-use clap::{Parser, Subcommand};
-use phx_core::cli::{Docs, GlobalArgs, AFTER_HELP};
+use clap::Subcommand;
+use phx_core::cli::Docs;
 use std::time::Duration;
 
 /// The man page's extras.
 pub const DOCS: Docs = Docs {
-    aws: true,
-    environment: &[],
     files: &[
         (
             "cluster.json",
@@ -24,25 +22,21 @@ pub const DOCS: Docs = Docs {
             "a document push could not store (mode 0600): push it again once fixed",
         ),
     ],
-    exit_status: &[],
+    ..Docs::AWS
 };
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "phx-state",
-    version,
-    about = "Store, lock and version the phx cluster document",
-    long_about = "Store, lock and version the phx cluster document.\n\n\
+/// The command line: the verbs below and the global flags.
+pub type Cli = phx_core::cli::Cli<Verb>;
+
+/// `phx-state`'s command, for parsing and for its man page.
+pub fn command() -> clap::Command {
+    Cli::command_for(
+        "phx-state",
+        "Store, lock and version the phx cluster document.\n\n\
         The state lives in S3 (locking in DynamoDB, or S3 itself with --lock s3) when \
         spec.state.bucket is set, otherwise in a local directory (.phx-state). Every verb but \
         `new` and `schema` reads the cluster document on stdin to learn which state it is about.",
-    after_help = AFTER_HELP.as_str()
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub verb: Verb,
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    )
 }
 
 #[derive(Debug, Subcommand)]

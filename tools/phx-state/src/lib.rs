@@ -11,7 +11,6 @@ pub mod cli;
 pub mod config;
 mod verbs;
 
-use clap::Parser;
 use cli::{Cli, Verb};
 use std::process::ExitCode;
 
@@ -20,7 +19,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with(cli::command());
     phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
 }
 

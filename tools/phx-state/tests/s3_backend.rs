@@ -290,7 +290,7 @@ fn pull_detects_an_object_changed_behind_the_digest() {
         .assert()
         .success();
     let aws = env.aws();
-    env.rt().block_on(async {
+    phx_testkit::block_on(async {
         let body = phx_aws::s3::primitives::ByteStream::from(doc_s3("phoenix").into_bytes());
         aws.s3()
             .put_object()
@@ -387,9 +387,7 @@ fn s3_native_locking_needs_no_table() {
         .assert()
         .success();
     let aws = env.aws();
-    let tables = env
-        .rt()
-        .block_on(async { aws.dynamodb().list_tables().send().await.unwrap() });
+    let tables = phx_testkit::block_on(async { aws.dynamodb().list_tables().send().await.unwrap() });
     assert!(tables.table_names().is_empty(), "no lock table was created");
 }
 
@@ -406,7 +404,7 @@ fn init_sets_up_a_private_versioned_encrypted_bucket_and_a_second_run_writes_not
     assert_eq!(doc["spec"]["state"]["bucket"], BUCKET);
     assert_eq!(doc["spec"]["state"]["lockTable"], TABLE);
     let aws = env.aws();
-    env.rt().block_on(async {
+    phx_testkit::block_on(async {
         let s3 = aws.s3();
         // moto's reply has a root element the SDK will not parse; read the body.
         let v = s3.get_bucket_versioning().bucket(BUCKET).send().await;

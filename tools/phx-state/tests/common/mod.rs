@@ -53,22 +53,14 @@ impl Env {
         cmd
     }
 
-    pub fn rt(&self) -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
     pub fn aws(&self) -> phx_aws::Aws {
-        self.rt()
-            .block_on(phx_aws::load_for_endpoint(&self.moto.endpoint(), "us-east-1"))
+        self.moto.aws()
     }
 
     /// The versions of the state object, newest first.
     pub fn versions(&self, key: &str) -> Vec<String> {
         let aws = self.aws();
-        self.rt().block_on(async {
+        phx_testkit::block_on(async {
             let out = aws
                 .s3()
                 .list_object_versions()
@@ -88,7 +80,7 @@ impl Env {
     /// The lock item of `key` in the lock table, if any.
     pub fn lock_item(&self, key: &str) -> Option<String> {
         let aws = self.aws();
-        self.rt().block_on(async {
+        phx_testkit::block_on(async {
             let out = aws
                 .dynamodb()
                 .get_item()
