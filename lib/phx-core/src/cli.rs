@@ -44,6 +44,16 @@ impl<V: clap::Subcommand> Cli<V> {
     }
 }
 
+/// A whole tool's `main`: parse against `cmd`, then [`run`] `verb`'s work.
+pub fn main<V, F>(tool: &str, cmd: clap::Command, work: impl FnOnce(V) -> F) -> ExitCode
+where
+    V: clap::Subcommand,
+    F: Future<Output = Result<()>>,
+{
+    let cli = Cli::<V>::parse_with(cmd);
+    run(tool, &cli.global, work(cli.verb))
+}
+
 /// Flags every tool accepts.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {

@@ -71,8 +71,7 @@ pub fn command(name: &'static str, description: &'static str, verbs: VerbHelp) -
 
 /// A whole add-on tool's `main`.
 pub fn main<A: Addon>(cmd: clap::Command, addon: &A) -> std::process::ExitCode {
-    let cli = Cli::parse_with(cmd);
-    phx_core::cli::run(A::TOOL, &cli.global, run(addon, cli.verb))
+    phx_core::cli::main(A::TOOL, cmd, |verb| run(addon, verb))
 }
 
 /// One add-on tool: its objects and its readiness.

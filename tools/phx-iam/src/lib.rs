@@ -12,7 +12,7 @@ pub mod desired;
 pub mod destroy;
 pub mod observed;
 
-use cli::{Cli, Verb};
+use cli::Verb;
 use converge::RolePlan;
 use phx_aws::ClusterTags;
 use phx_core::stage::{self, Mine};
@@ -23,8 +23,7 @@ use std::process::ExitCode;
 pub const TOOL: &str = "phx-iam";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_with(cli::command());
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::main(TOOL, cli::command(), run)
 }
 
 pub async fn run(verb: Verb) -> Result<()> {

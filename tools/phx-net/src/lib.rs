@@ -17,7 +17,7 @@ pub mod rules;
 mod status;
 
 use apply::{Executor, Registry};
-use cli::{Cli, Verb};
+use cli::Verb;
 use desired::Desired;
 use phx_aws::ClusterTags;
 use phx_core::stage::{self, Mine};
@@ -29,8 +29,7 @@ use std::sync::Arc;
 pub const TOOL: &str = "phx-net";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_with(cli::command());
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::main(TOOL, cli::command(), run)
 }
 
 pub async fn run(verb: Verb) -> Result<()> {

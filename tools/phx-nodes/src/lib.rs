@@ -20,7 +20,7 @@ pub mod plan;
 mod status;
 pub mod wait;
 
-use cli::{ApplyArgs, Cli, Verb};
+use cli::{ApplyArgs, Verb};
 use desired::Inputs;
 use phx_aws::ec2::types::InstanceType;
 use phx_aws::ec2::Client;
@@ -33,8 +33,7 @@ use std::process::ExitCode;
 pub const TOOL: &str = "phx-nodes";
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_with(cli::command());
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::main(TOOL, cli::command(), run)
 }
 
 pub async fn run(verb: Verb) -> Result<()> {

@@ -11,7 +11,7 @@ pub mod cli;
 pub mod config;
 mod verbs;
 
-use cli::{Cli, Verb};
+use cli::Verb;
 use std::process::ExitCode;
 
 pub const TOOL: &str = "phx-state";
@@ -19,8 +19,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_with(cli::command());
-    phx_core::cli::run(TOOL, &cli.global, run(cli.verb))
+    phx_core::cli::main(TOOL, cli::command(), run)
 }
 
 /// Run one verb.
