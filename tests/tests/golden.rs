@@ -63,7 +63,7 @@ fn the_reference_plans() {
         ("phx-cni", "cni"),
         ("phx-platform", "platform"),
     ] {
-        let mut cmd = moto.process(&phx_testkit::bin(tool), &["plan"]);
+        let mut cmd = moto.process(&phx_testkit::bin(tool), &["-q", "plan"]);
         cmd.env("PHX_ARTIFACT_MIRROR", phx_testkit::mirror())
             .env("PHX_CACHE_DIR", dir.path().join("cache"));
         let out = phx_testkit::run_with_stdin(cmd, doc.to_string().as_bytes());

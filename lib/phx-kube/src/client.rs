@@ -22,10 +22,10 @@ pub fn kubeconfig_path(doc: &Document, flag: Option<&Path>) -> Result<Option<Pat
 }
 
 /// Whether there is no cluster to connect to yet: no `--kubeconfig` and
-/// phx-kubeadm has not run (its status is absent). Plans then assume an
-/// empty cluster instead of failing.
+/// phx-kubeadm has recorded none (it has not run, or only planned). Plans
+/// then assume an empty cluster instead of failing.
 pub fn before_cluster(doc: &Document, flag: Option<&Path>) -> Result<bool> {
-    Ok(flag.is_none() && doc.status::<KubeadmStatus>(keys::KUBEADM)?.is_none())
+    Ok(flag.is_none() && kubeconfig_path(doc, None)?.is_none())
 }
 
 /// A client for this cluster's API server (see the module docs); no
