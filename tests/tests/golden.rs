@@ -64,7 +64,9 @@ fn the_reference_plans() {
         ("phx-platform", "platform"),
     ] {
         let mut cmd = moto.process(&phx_testkit::bin(tool), &["-q", "plan"]);
-        cmd.env("PHX_ARTIFACT_MIRROR", phx_testkit::mirror())
+        // Only the plan on stderr: no log lines (RUST_LOG would override -q).
+        cmd.env_remove("RUST_LOG")
+            .env("PHX_ARTIFACT_MIRROR", phx_testkit::mirror())
             .env("PHX_CACHE_DIR", dir.path().join("cache"));
         let out = phx_testkit::run_with_stdin(cmd, doc.to_string().as_bytes());
         doc = phx_testkit::ok(&out);
