@@ -208,7 +208,7 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
         .iter()
         .map(|a| a["metadata"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}: {}", stderr(&out));
     assert!(names.contains(&"aws-load-balancer-controller"), "{names:?}");
     let sc = cp.get(&["storageclass", "gp3"]);
     assert_eq!(sc["provisioner"], "ebs.csi.aws.com");
