@@ -39,7 +39,8 @@ who=$(phx-state whoami ${region:+--region "$region"} 2>&1) || die "${who#phx-sta
 say "AWS identity: $(jq -r .arn <<< "$who")"
 # The nodes' input (the SSH public key, instance fields) as phx-nodes
 # itself checks it, read-only: one place knows where keys are looked for.
-phx-nodes -q plan < "$doc" > /dev/null || die "fix the above before deploying (nothing was changed)"
+# Quiet unless it refuses: then its one line says why.
+pre=$(phx-nodes -q plan < "$doc" 2>&1 > /dev/null) || { pre=$(tail -n 1 <<< "$pre"); die "${pre#phx-nodes: }"; }
 
 if $plan; then
     # Your spec with the stored status, as `lock` would join them, unlocked.
