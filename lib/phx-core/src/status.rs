@@ -94,6 +94,18 @@ pub struct AddonStatus<T> {
     pub plan: Option<Vec<PlannedChange>>,
 }
 
+/// Nothing applied, not ready, no plan (derived `Default` would ask the
+/// same of `T`).
+impl<T> Default for AddonStatus<T> {
+    fn default() -> Self {
+        AddonStatus {
+            applied: None,
+            ready: false,
+            plan: None,
+        }
+    }
+}
+
 /// `status.cni`, written by `phx-cni`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -154,8 +154,7 @@ async fn converge<A: Addon>(
     tracing::info!("{}: {}", A::SUBJECT, apply::summary(&applied));
     let mut st = AddonStatus {
         applied: Some(addon.status(doc, &applied)?),
-        ready: false,
-        plan: None,
+        ..AddonStatus::default()
     };
     doc.set(&st);
     wait::until_ready(&client, &addon.checks(doc)?, args.timeout).await?;
@@ -169,11 +168,7 @@ async fn converge<A: Addon>(
 fn record_plan<A: Addon>(doc: &mut Mine<'_, A::Key>, applied: &[Applied]) -> Result<()> {
     let changes = apply::changes(applied);
     eprint!("{}", phx_core::plan::render(&changes, A::SUBJECT));
-    let mut st = doc.mine()?.unwrap_or(AddonStatus {
-        applied: None,
-        ready: false,
-        plan: None,
-    });
+    let mut st = doc.mine()?.unwrap_or_default();
     st.plan = Some(changes);
     doc.set(&st);
     Ok(())

@@ -87,8 +87,9 @@ async fn converge(doc: &mut Mine<'_, key::Iam>, dry_run: bool) -> Result<()> {
     let iam = aws.iam();
     let partition = aws.partition();
     let tags = ClusterTags::new(doc.name());
-    let Survey { wants, haves, plans } = Survey::take(doc, &iam, partition).await?;
-    let changes: Vec<_> = plans.iter().zip(&wants).flat_map(|(p, w)| p.changes(w)).collect();
+    let survey = Survey::take(doc, &iam, partition).await?;
+    let changes = survey.changes();
+    let Survey { wants, haves, plans } = survey;
     if dry_run {
         eprint!("{}", phx_core::plan::render(&changes, "IAM"));
         let mut st = doc.mine()?.unwrap_or_default();

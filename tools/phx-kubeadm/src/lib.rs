@@ -261,16 +261,37 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
             &n.name,
             "prepared (each step checked on the node)",
         ));
-        let (flag, action) = match n.role {
-            NodeRole::ControlPlane => ("initialized=no", "init"),
-            NodeRole::Worker => ("joined=no", "join"),
-        };
-        if state.contains(flag) {
+        if answer(&state, member_flag(n.role)) == Some(false) {
+            let action = match n.role {
+                NodeRole::ControlPlane => "init",
+                NodeRole::Worker => "join",
+            };
             changes.push(PlannedChange::new(action, "node", &n.name, ""));
         }
     }
     record_plan(doc, changes)?;
     first(errors)
+}
+
+/// One flag of a node's answer to `remote::STATE` (`initialized=yes
+/// joined=no`): `Some(true)` for yes, `Some(false)` for no, `None` when
+/// the node did not say.
+fn answer(state: &str, flag: &str) -> Option<bool> {
+    state
+        .split_whitespace()
+        .find_map(|w| match w.strip_prefix(flag)?.strip_prefix('=')? {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        })
+}
+
+/// The flag that says a node of `role` is in the cluster.
+fn member_flag(role: NodeRole) -> &'static str {
+    match role {
+        NodeRole::ControlPlane => "initialized",
+        NodeRole::Worker => "joined",
+    }
 }
 
 /// The plan as a table on stderr and in `status.kubeadm.plan`.
@@ -332,22 +353,18 @@ async fn status(args: &SshArgs) -> Result<()> {
     let nodes = fleet::nodes(&doc)?;
     let mut out = Vec::new();
     for (n, c) in connect_all(&doc, &nodes, args).await? {
-        let answer = match c {
+        let said = match c {
             Ok((s, _)) => s.capture(remote::RUN_AS_ROOT, remote::STATE.as_bytes()).await,
             Err(e) => Err(e),
         };
         let mut row = serde_json::json!({"name": n.name, "role": n.role});
-        match answer {
+        match said {
             Ok(line) => {
-                let yes = |flag: &str| line.contains(&format!("{flag}=yes"));
-                let member = match n.role {
-                    NodeRole::ControlPlane => yes("initialized"),
-                    NodeRole::Worker => yes("joined"),
-                };
+                let yes = |flag: &str| answer(&line, flag) == Some(true);
                 row["reachable"] = true.into();
                 row["initialized"] = yes("initialized").into();
                 row["joined"] = yes("joined").into();
-                row["member"] = member.into();
+                row["member"] = yes(member_flag(n.role)).into();
             }
             Err(e) => {
                 row["reachable"] = false.into();
