@@ -54,7 +54,7 @@ fi
 # The cloud controller manager before the CNI: it initializes the nodes
 # (the uninitialized taint comes off), which Calico's controllers wait for
 # to be scheduled at all (found on the real Kubernetes sandbox).
-run_locked deploy.sh "$doc" "phx-net apply" "phx-iam apply" "phx-nodes apply" "phx-kubeadm apply" \
+run_locked deploy.sh "$doc" "phx-net apply & phx-iam apply" "phx-nodes apply" "phx-kubeadm apply" \
     "phx-ccm apply" "phx-cni apply" "phx-platform apply"
 
 stored=$(phx-state pull < "$doc")

@@ -50,7 +50,7 @@ if ! $yes; then
 fi
 
 kubeconfig=$(jq -r '.status.kubeadm.kubeconfig // empty' <<< "$stored")
-run_locked destroy.sh "$doc" "phx-platform destroy" "phx-nodes destroy" "phx-iam destroy" "phx-net destroy"
+run_locked destroy.sh "$doc" "phx-platform destroy" "phx-nodes destroy" "phx-iam destroy & phx-net destroy"
 # The admin kubeconfig phx-kubeadm wrote points at nothing now.
 if [[ -n $kubeconfig && -f $kubeconfig ]]; then
     rm -f "$kubeconfig"

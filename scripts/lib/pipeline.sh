@@ -25,13 +25,62 @@ _stages() { # index stage...
     # stage ended.
     if [[ $# -eq 0 ]]; then
         trap : INT TERM
-        # shellcheck disable=SC2086 # a stage is a command and its verb
-        $s
+        run_stage "$s"
         echo $? > "$codes/$i"
         return
     fi
+    { trap : INT TERM; run_stage "$s"; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+}
+
+# One stage: a command and its verb, or stages that need nothing from each
+# other joined by " & " ("phx-net apply & phx-iam apply"): those run side
+# by side on the same input, each writing its own copy, and `phx-state
+# join` makes the copies one document (each stage writes only its own
+# status key). Exit status: the first failing member's, else the join's.
+# (The AWS benchmark times this function as deploy.sh runs it.)
+run_stage() { # stage
+    if [[ $1 != *' & '* ]]; then
+        # shellcheck disable=SC2086 # a stage is a command and its verb
+        $1
+        return
+    fi
+    local dir members i code=0 c
+    dir=$(umask 077 && mktemp -d)
+    mapfile -t members <<< "${1// & /$'\n'}"
+    cat > "$dir/in"
+    for i in "${!members[@]}"; do mkdir "$dir/$i"; done
+    # A pipeline, not `&`: its members get Ctrl-C like any stage (a
+    # background job of a script ignores SIGINT). Nothing flows through
+    # its pipes; each member writes its copy to a file.
+    _side_by_side "$dir" 0 "${members[@]}"
+    for i in "${!members[@]}"; do
+        c=$(cat "$dir/$i.code" 2>/dev/null || echo 1)
+        if [[ $code -eq 0 ]]; then code=$c; fi
+    done
+    # The join is deaf to Ctrl-C and SIGTERM, as the copy on the way to
+    # push is: killed, it would lose every member's document.
+    (
+        trap '' INT TERM
+        exec phx-state join "$dir"/*/* < "$dir/in"
+    )
+    c=$?
+    rm -rf "$dir"
+    if [[ $code -eq 0 ]]; then code=$c; fi
+    return "$code"
+}
+
+_side_by_side() { # dir index member...
+    local dir=$1 i=$2 m=$3
+    shift 3
+    local out="$dir/$i/${m%% *}"
+    if [[ $# -eq 0 ]]; then
+        # shellcheck disable=SC2086
+        { trap : INT TERM; $m < "$dir/in" > "$out"; echo $? > "$dir/$i.code"; }
+        return
+    fi
     # shellcheck disable=SC2086
-    { trap : INT TERM; $s; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+    { trap : INT TERM; $m < "$dir/in" > "$out"; echo $? > "$dir/$i.code"; } |
+        _side_by_side "$dir" $((i + 1)) "$@"
 }
 
 # The copy on the way to push: tee, deaf to Ctrl-C and SIGTERM (ignored

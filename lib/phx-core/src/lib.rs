@@ -14,6 +14,7 @@ pub mod document;
 pub mod error;
 pub mod home;
 pub mod io;
+pub mod join;
 pub mod pki;
 pub mod plan;
 pub mod redact;

@@ -62,7 +62,8 @@ impl Survey {
     async fn take(doc: &Document, ec2: &phx_aws::ec2::Client, tags: &ClusterTags) -> Result<Survey> {
         let want = Desired::from_spec(&doc.spec().network, doc.spec().region.as_deref())?;
         let zones_wanted = want.zones.is_none().then_some(want.zone_count);
-        let obs = observed::observe(ec2, tags, want.byo.as_ref(), zones_wanted).await?;
+        let recorded = doc.get::<key::Network>()?.is_some();
+        let obs = observed::observe(ec2, tags, want.byo.as_ref(), zones_wanted, recorded).await?;
         if let (Some(byo), None) = (&want.byo, &obs.vpc) {
             return Err(phx_core::Error::failed(format!(
                 "spec.network.vpcId: VPC {} not found",

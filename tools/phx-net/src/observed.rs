@@ -4,7 +4,9 @@
 //! Round one looks up by tag what can exist before the VPC does (an
 //! interrupted apply may have left an internet gateway or an Elastic IP);
 //! round two, by VPC id, what moto cannot filter by tag (NAT gateways) and
-//! the VPC's DNS attributes.
+//! the VPC's DNS attributes. A fresh network has no VPC, so it needs no
+//! round two: every round trip here is on the critical path of a deploy
+//! (the AWS benchmark counts them).
 
 use crate::desired::Byo;
 use crate::rules::{flatten, Rule};
@@ -94,12 +96,16 @@ fn filter(name: &str, value: &str) -> Filter {
 /// Look up everything the cluster owns; with `byo`, the user's VPC and
 /// subnets by id (stored under components `byo/<subnet-id>`). `zones_wanted`
 /// is how many zones the spec asks for when it names none: the region's
-/// zones are listed only if the existing public subnets do not say them.
+/// zones are listed only if the existing public subnets do not say them;
+/// when the document records no network (`recorded` false: most likely a
+/// first apply) they are listed at once in round one rather than after it,
+/// one read that a no-op converge, which has a record, does not make.
 pub async fn observe(
     ec2: &Client,
     tags: &ClusterTags,
     byo: Option<&Byo>,
     zones_wanted: Option<usize>,
+    recorded: bool,
 ) -> Result<Observed> {
     let byo_vpc = byo.map(|b| b.vpc_id.as_str());
     let owned = filter(&format!("tag:{}", tags.cluster_key()), phx_aws::tags::OWNED);
@@ -148,9 +154,27 @@ pub async fn observe(
             .await
             .phx_in("describing security groups")
     };
-    let (vpcs, igws, subnets, rtbs, sgs) = tokio::try_join!(vpcs, igws, subnets, rtbs, sgs)?;
+    let eip = async {
+        if byo.is_some() {
+            return Ok(None);
+        }
+        observe_eip(ec2, tags).await
+    };
+    let zones_at_once = byo.is_none() && zones_wanted.is_some() && !recorded;
+    let zones = async {
+        if !zones_at_once {
+            return Ok(None);
+        }
+        region_zones(ec2).await.map(Some)
+    };
+    let (vpcs, igws, subnets, rtbs, sgs, eip, zones) =
+        tokio::try_join!(vpcs, igws, subnets, rtbs, sgs, eip, zones)?;
 
-    let mut obs = Observed::default();
+    let mut obs = Observed {
+        eip,
+        region_zones: zones,
+        ..Observed::default()
+    };
     let vpc = vpcs
         .vpcs()
         .iter()
@@ -254,14 +278,15 @@ pub async fn observe(
         );
     }
 
-    // Round two: what needs the VPC id, and the lookups a fresh network
-    // needs (its Elastic IP, the region's zones), all at once.
+    // Round two: what needs the VPC id, and the region's zones if the
+    // subnets found do not say them after all.
     let public = obs
         .subnets
         .keys()
         .filter(|c| c.starts_with("subnet/public/"))
         .count();
-    let need_zones = byo.is_none() && zones_wanted.is_some_and(|n| n != public);
+    let need_zones =
+        byo.is_none() && obs.region_zones.is_none() && zones_wanted.is_some_and(|n| n != public);
     let vpc_id = obs.vpc.as_ref().filter(|_| byo.is_none()).map(|v| v.id.clone());
     let attr = |name: VpcAttributeName| {
         let id = vpc_id.clone();
@@ -286,27 +311,21 @@ pub async fn observe(
             .map(Some)
             .phx_in("describing NAT gateways")
     };
-    let eip = async {
-        if byo.is_some() {
-            return Ok(None);
-        }
-        observe_eip(ec2, tags).await
-    };
     let zones = async {
         if !need_zones {
             return Ok(None);
         }
         region_zones(ec2).await.map(Some)
     };
-    let (support, hostnames, nats, eip, zones) = tokio::try_join!(
+    let (support, hostnames, nats, zones) = tokio::try_join!(
         attr(VpcAttributeName::EnableDnsSupport),
         attr(VpcAttributeName::EnableDnsHostnames),
         nats,
-        eip,
         zones
     )?;
-    obs.eip = eip;
-    obs.region_zones = zones;
+    if zones.is_some() {
+        obs.region_zones = zones;
+    }
     if let Some(vpc) = obs.vpc.as_mut() {
         if let Some(s) = support {
             vpc.dns_support = s.enable_dns_support().and_then(|v| v.value()).unwrap_or(false);

@@ -131,7 +131,27 @@ fn full() -> BTreeMap<&'static str, usize> {
 #[test]
 fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     let moto = Moto::start();
+    moto.start_recording();
     let out = ok(&net(&moto, &["apply"], &reference()));
+    // A first apply looks once (one round of reads, zones included) before
+    // it makes anything: round two needs a VPC, and there is none.
+    let calls = moto.recording().actions().into_iter().map(str::to_string).collect::<Vec<_>>();
+    let first_write = calls.iter().position(|a| !a.starts_with("Describe")).unwrap();
+    let mut looks = calls[..first_write].to_vec();
+    looks.sort();
+    assert_eq!(
+        looks,
+        [
+            "DescribeAddresses",
+            "DescribeAvailabilityZones",
+            "DescribeInternetGateways",
+            "DescribeRouteTables",
+            "DescribeSecurityGroups",
+            "DescribeSubnets",
+            "DescribeVpcs"
+        ],
+        "{calls:?}"
+    );
     let st = &out["status"]["network"];
     assert_eq!(inventory(&moto), full());
     assert_eq!(st["zones"], json!(["us-east-1a", "us-east-1b", "us-east-1c"]));

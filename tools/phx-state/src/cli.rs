@@ -143,6 +143,21 @@ pub enum Verb {
         /// The id of the lock to release
         lock_id: String,
     },
+    /// Join the documents of stages that ran side by side on the document on stdin
+    #[command(
+        after_help = "Takes from each copy the status keys its stage changed and the first .error in \
+        the order given,\nand prints the joined document (deploy.sh runs phx-net and phx-iam this way). \
+        A copy that is\nmissing, or that changed anything but status and .error, or a status key two \
+        copies changed\ndifferently, marks the joined document failed (exit 1); every status a copy \
+        made is kept.\n\nExample:\n  \
+        phx-net apply < in.json > net/phx-net & phx-iam apply < in.json > iam/phx-iam; wait\n  \
+        phx-state join net/phx-net iam/phx-iam < in.json"
+    )]
+    Join {
+        /// One stage's copy each; the file name names the stage in messages
+        #[arg(required = true, value_name = "FILE")]
+        copies: Vec<std::path::PathBuf>,
+    },
     /// Move the state to another backend, keeping a backup of the old one
     #[command(
         after_help = "Prints the document with spec.state describing the new backend.\n\nExample:\n  \

@@ -45,5 +45,6 @@ pub async fn run(verb: Verb) -> phx_core::Result<()> {
         Verb::Unlock { backend } => verbs::lock::unlock(&backend).await,
         Verb::ForceUnlock { backend, lock_id } => verbs::lock::force_unlock(&backend, &lock_id).await,
         Verb::Migrate { backend, to, force } => verbs::migrate::migrate(&backend, to, force).await,
+        Verb::Join { copies } => verbs::join::join(&copies),
     }
 }

@@ -1,6 +1,7 @@
 //! One file per verb family; shared reading of stored documents lives here.
 
 pub mod init;
+pub mod join;
 pub mod lock;
 pub mod migrate;
 pub mod new;
