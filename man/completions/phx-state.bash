@@ -28,6 +28,9 @@ _phx__state() {
             phx__state,init)
                 cmd="phx__state__subcmd__init"
                 ;;
+            phx__state,join)
+                cmd="phx__state__subcmd__join"
+                ;;
             phx__state,lock)
                 cmd="phx__state__subcmd__lock"
                 ;;
@@ -64,6 +67,9 @@ _phx__state() {
             phx__state__subcmd__help,init)
                 cmd="phx__state__subcmd__help__subcmd__init"
                 ;;
+            phx__state__subcmd__help,join)
+                cmd="phx__state__subcmd__help__subcmd__join"
+                ;;
             phx__state__subcmd__help,lock)
                 cmd="phx__state__subcmd__help__subcmd__lock"
                 ;;
@@ -95,7 +101,7 @@ _phx__state() {
 
     case "${cmd}" in
         phx__state)
-            opts="-v -q -h -V --verbose --quiet --help --version new schema whoami init lock push pull history unlock force-unlock migrate help"
+            opts="-v -q -h -V --verbose --quiet --help --version new schema whoami init lock push pull history unlock force-unlock join migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +153,7 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help)
-            opts="new schema whoami init lock push pull history unlock force-unlock migrate help"
+            opts="new schema whoami init lock push pull history unlock force-unlock join migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,6 +209,20 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__help__subcmd__join)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -397,6 +417,20 @@ _phx__state() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__join)
+            opts="-v -q -h --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -42,9 +42,24 @@ const RUNS: &[(&str, &str, &str, u32)] = &[
     ("phx-iam apply (no-op)", "phx-iam", "apply", 1),
     ("phx-iam destroy", "phx-iam", "destroy", 4),
     ("phx-net destroy", "phx-net", "destroy", 10),
-    ("net & iam apply (fresh)", SIDE_BY_SIDE, "phx-net apply -q & phx-iam apply -q", 7),
-    ("net & iam apply (no-op)", SIDE_BY_SIDE, "phx-net apply -q & phx-iam apply -q", 2),
-    ("iam & net destroy", SIDE_BY_SIDE, "phx-iam destroy -q & phx-net destroy -q", 10),
+    (
+        "net & iam apply (fresh)",
+        SIDE_BY_SIDE,
+        "phx-net apply -q & phx-iam apply -q",
+        7,
+    ),
+    (
+        "net & iam apply (no-op)",
+        SIDE_BY_SIDE,
+        "phx-net apply -q & phx-iam apply -q",
+        2,
+    ),
+    (
+        "iam & net destroy",
+        SIDE_BY_SIDE,
+        "phx-iam destroy -q & phx-net destroy -q",
+        10,
+    ),
 ];
 
 /// A run of pipeline.sh's `run_stage` (its "verb" is the stage).

@@ -148,7 +148,11 @@ fn a_failing_side_stage_is_named_and_its_partners_work_is_stored() {
     let b = Bench::new();
     let out = b.run(&[("FAIL", "b")]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("test.sh: FAILED in phx-b: boom"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("test.sh: FAILED in phx-b: boom"),
+        "{}",
+        stderr(&out)
+    );
     let doc = b.stored();
     assert_eq!(doc["status"]["a"]["made"], true, "{doc}");
     assert_eq!(doc["status"]["b"]["made"], true, "{doc}");
@@ -165,12 +169,19 @@ fn a_side_stage_that_dies_without_writing_is_named_and_the_other_is_kept() {
     let doc = b.stored();
     assert_eq!(doc["error"]["tool"], "phx-a", "{doc}");
     assert!(
-        doc["error"]["message"].as_str().unwrap().contains("wrote no document"),
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrote no document"),
         "{doc}"
     );
     assert_eq!(doc["status"].get("a"), None);
     assert_eq!(doc["status"]["b"]["made"], true, "{doc}");
-    assert!(stderr(&out).contains("FAILED in phx-a: wrote no document"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FAILED in phx-a: wrote no document"),
+        "{}",
+        stderr(&out)
+    );
     b.assert_clean();
 }
 
@@ -184,7 +195,10 @@ fn ctrl_c_reaches_both_side_stages_and_stores_both() {
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     while !(b.path().join("marks/a").exists() && b.path().join("marks/b").exists()) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the stages never started");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the stages never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // phx-a is done or about to be; phx-b waits for Ctrl-C.
@@ -196,10 +210,17 @@ fn ctrl_c_reaches_both_side_stages_and_stores_both() {
     assert!(sent.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("test.sh: INTERRUPTED in phx-b"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("test.sh: INTERRUPTED in phx-b"),
+        "{}",
+        stderr(&out)
+    );
     let doc = b.stored();
     assert_eq!(doc["status"]["a"]["made"], true, "{doc}");
     assert_eq!(doc["status"]["b"]["made"], true, "phx-b wrote on Ctrl-C: {doc}");
-    assert!(doc["error"]["message"].as_str().unwrap().contains("interrupted"), "{doc}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("interrupted"),
+        "{doc}"
+    );
     b.assert_clean();
 }

@@ -192,8 +192,9 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
     let roles = cp.get(&["clusterrole", "-l", "phx.dev/tool=phx-ccm"]);
     assert!(!roles["items"].as_array().unwrap().is_empty(), "{roles}");
 
-    // The platform: Argo CD's install.yaml, the storage class and the
-    // add-ons as Applications, validated against Argo CD's real CRD schema.
+    // The platform: the storage class and Argo CD's install.yaml, then a
+    // wait for Argo CD to run, which it never does here: no Application is
+    // made before it runs (the waves are the next test's).
     let out = run("phx-platform", &["apply", "--timeout", "3s"], &d, cache.path());
     assert_eq!(
         out.status.code(),
@@ -201,15 +202,13 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
         "Argo CD never runs here: {}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("Argo CD v3.5.1 holds up wave 0 (cloud and storage: "),
+        "{}",
+        stderr(&out)
+    );
     let apps = cp.get(&["applications.argoproj.io", "-n", "argocd"]);
-    let names: Vec<&str> = apps["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["metadata"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names.len(), 5, "{names:?}: {}", stderr(&out));
-    assert!(names.contains(&"aws-load-balancer-controller"), "{names:?}");
+    assert_eq!(apps["items"], json!([]), "no Application before Argo CD runs");
     let sc = cp.get(&["storageclass", "gp3"]);
     assert_eq!(sc["provisioner"], "ebs.csi.aws.com");
     assert_eq!(
@@ -218,16 +217,220 @@ fn the_cloud_controller_and_the_platform_are_accepted_by_the_real_api_server() {
     );
     let argocd = cp.get(&["deployment", "-n", "argocd", "argocd-server"]);
     assert_eq!(argocd["metadata"]["labels"]["phx.dev/tool"], "phx-platform");
+}
 
-    // destroy with Argo CD not running (its pods never start here): the
-    // Applications' finalizers would hold them forever; destroy removes
-    // them after a grace period, says so, and leaves nothing of phx's.
-    let mut again: Value = serde_json::from_slice(&out.stdout).unwrap();
-    again.as_object_mut().unwrap().remove("error");
+/// Plays what cannot run here for phx-platform: the kubelet (Argo CD's
+/// workloads scaled to zero replicas count as running) and Argo CD (every
+/// Application marked Synced and Healthy once seen; syncing istio-base
+/// installs Istio's PeerAuthentication CRD). Returns each Application's
+/// name, wave annotation and the round it was first seen in.
+fn play_argocd(cp: &ControlPlane, child: &mut std::process::Child) -> Vec<(String, String, usize)> {
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
+    for round in 0.. {
+        if child.try_wait().unwrap().is_some() || round > 1200 {
+            break;
+        }
+        // (phx owns the application controller's replicas and sets them
+        // back to 1 on every apply.)
+        let workloads = cp.get(&["deployment,statefulset", "-n", "argocd"]);
+        let running = |w: &Value| w["spec"]["replicas"] == 0;
+        if !workloads["items"].as_array().unwrap().iter().all(running) {
+            let out = cp.kubectl(
+                &[
+                    "scale",
+                    "deployment,statefulset",
+                    "--all",
+                    "-n",
+                    "argocd",
+                    "--replicas=0",
+                ],
+                b"",
+            );
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        // (Until Argo CD's CRDs are in, there is no such type yet.)
+        let listed = cp.kubectl(
+            &["get", "applications.argoproj.io", "-n", "argocd", "-o", "json"],
+            b"",
+        );
+        let apps: Value = serde_json::from_slice(&listed.stdout).unwrap_or(json!({"items": []}));
+        for a in apps["items"].as_array().unwrap() {
+            let name = a["metadata"]["name"].as_str().unwrap().to_string();
+            if seen.iter().any(|(n, _, _)| *n == name) {
+                continue;
+            }
+            let wave = a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string();
+            if a["spec"]["source"]["chart"] == "base" {
+                let out = cp.kubectl(&["apply", "-f", "-"], PEER_AUTHENTICATION_CRD.as_bytes());
+                assert!(out.status.success(), "{}", stderr(&out));
+                let out = cp.kubectl(
+                    &[
+                        "wait",
+                        "--for=condition=Established",
+                        "crd/peerauthentications.security.istio.io",
+                    ],
+                    b"",
+                );
+                assert!(out.status.success(), "{}", stderr(&out));
+            }
+            // Its sync makes the destination namespace (CreateNamespace=true).
+            let ns = a["spec"]["destination"]["namespace"].as_str().unwrap();
+            let _ = cp.kubectl(&["create", "namespace", ns], b"");
+            let healthy = json!({"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}});
+            let out = cp.kubectl(
+                &[
+                    "patch",
+                    "applications.argoproj.io",
+                    "-n",
+                    "argocd",
+                    &name,
+                    "--type",
+                    "merge",
+                    "-p",
+                    &healthy.to_string(),
+                ],
+                b"",
+            );
+            assert!(out.status.success(), "{}", stderr(&out));
+            seen.push((name, wave, round));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    seen
+}
+
+/// `phx-platform apply` with [`play_argocd`] beside it.
+fn apply_with_argocd(
+    cp: &ControlPlane,
+    d: &Value,
+    cache: &std::path::Path,
+) -> (Output, Vec<(String, String, usize)>) {
+    let mut child = Command::new(bin("phx-platform"))
+        .args(["apply", "--timeout", "90s"])
+        .env("PHX_ARTIFACT_MIRROR", mirror())
+        .env("PHX_CACHE_DIR", cache)
+        .env_remove("KUBECONFIG")
+        .env_remove("PHX_KUBECONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(d.to_string().as_bytes())
+            .unwrap();
+    }
+    let seen = play_argocd(cp, &mut child);
+    (child.wait_with_output().unwrap(), seen)
+}
+
+/// Istio's PeerAuthentication CRD as istio-base 1.28 installs it, its
+/// schema reduced to the field phx sets (the API server validates it).
+const PEER_AUTHENTICATION_CRD: &str = r#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+ "metadata": {"name": "peerauthentications.security.istio.io"},
+ "spec": {"group": "security.istio.io", "scope": "Namespaced",
+  "names": {"kind": "PeerAuthentication", "plural": "peerauthentications", "singular": "peerauthentication",
+            "listKind": "PeerAuthenticationList"},
+  "versions": [{"name": "v1", "served": true, "storage": true,
+   "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+     "mtls": {"type": "object", "properties": {"mode": {"type": "string",
+       "enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}}}}}}}}}]}}"#;
+
+/// The add-ons as Applications, validated against Argo CD's real CRD
+/// schema, made wave by wave: a wave's Applications appear only after the
+/// wave before is Synced and Healthy. With Istio, mesh-wide STRICT mTLS
+/// once Istio's CRD exists, and the booking namespace labelled for sidecar
+/// injection. Then destroy with Argo CD gone (the test stops playing it):
+/// the finalizers would hold the Applications forever; destroy removes
+/// them after a grace period, says so, and leaves nothing of phx's.
+#[test]
+fn the_add_ons_come_up_in_waves_with_mesh_wide_mtls() {
+    let cp = ControlPlane::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut d = doc(&cp);
+    let on = [
+        "argocd",
+        "aws-load-balancer-controller",
+        "aws-ebs-csi-driver",
+        "istio",
+        "cert-manager",
+        "opensearch",
+    ];
+    let addons: serde_json::Map<String, Value> = on.iter().map(|a| (a.to_string(), json!(true))).collect();
+    d["spec"]["platform"] = json!({"addons": addons,
+        "gitops": {"repoURL": "https://git.example.com/phoenix/booking-config.git", "path": "apps"}});
+
+    let (out, seen) = apply_with_argocd(&cp, &d, cache.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Every Application carries its wave, and the waves appeared in order,
+    // each in a later round than the one before (phx waited for it).
+    let waves: Vec<(&str, &str)> = seen.iter().map(|(n, w, _)| (n.as_str(), w.as_str())).collect();
+    let mut sorted = waves.clone();
+    sorted.sort_by_key(|(n, w)| (w.parse::<u8>().unwrap(), *n));
+    assert_eq!(
+        sorted,
+        [
+            ("aws-ebs-csi-driver", "0"),
+            ("aws-load-balancer-controller", "0"),
+            ("cert-manager", "0"),
+            ("istio-base", "1"),
+            ("istiod", "2"),
+            ("istio-ingressgateway", "3"),
+            ("opensearch", "4"),
+            ("phoenix-booking-apps", "5"),
+        ]
+    );
+    for pair in seen.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.1 != b.1 {
+            assert!(
+                a.1.parse::<u8>().unwrap() < b.1.parse::<u8>().unwrap() && a.2 < b.2,
+                "{} (wave {}) came no earlier than {} (wave {}): {seen:?}",
+                a.0,
+                a.1,
+                b.0,
+                b.1
+            );
+        }
+    }
+    let pa = cp.get(&["peerauthentication", "-n", "istio-system", "default"]);
+    assert_eq!(pa["spec"]["mtls"]["mode"], "STRICT", "{pa}");
+    let ns = cp.get(&["namespace", "phoenix-booking"]);
+    assert_eq!(ns["metadata"]["labels"]["istio-injection"], "enabled", "{ns}");
+    let gitops = cp.get(&["applications.argoproj.io", "-n", "argocd", "phoenix-booking-apps"]);
+    assert_eq!(gitops["spec"]["destination"]["namespace"], "phoenix-booking");
+
+    // A second apply changes nothing.
+    let before = writes(
+        &cp,
+        "phx-platform",
+        "applications.argoproj.io,peerauthentications,namespaces",
+    );
+    let (again, _) = apply_with_argocd(&cp, &d, cache.path());
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        writes(
+            &cp,
+            "phx-platform",
+            "applications.argoproj.io,peerauthentications,namespaces"
+        ),
+        before
+    );
+
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     let out = run(
         "phx-platform",
         &["destroy", "--timeout", "45s"],
-        &again,
+        &done,
         cache.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));

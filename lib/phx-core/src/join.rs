@@ -50,7 +50,11 @@ pub fn join(base: &Document, copies: Vec<Copy>) -> (Document, bool) {
             ));
         }
         let (before, after) = (statuses(base), statuses(&doc));
-        let keys = before.keys().chain(after.keys()).cloned().collect::<std::collections::BTreeSet<_>>();
+        let keys = before
+            .keys()
+            .chain(after.keys())
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>();
         for key in keys {
             let value = after.get(&key);
             if value == before.get(&key) {
@@ -129,7 +133,11 @@ mod tests {
     fn run(base: Value, copies: Vec<Copy>) -> (Value, Option<String>, bool) {
         let (out, broken) = join(&doc(base), copies);
         let j = out.into_json();
-        (j["status"].clone(), j["error"]["tool"].as_str().map(str::to_string), broken)
+        (
+            j["status"].clone(),
+            j["error"]["tool"].as_str().map(str::to_string),
+            broken,
+        )
     }
 
     #[test]
@@ -138,13 +146,23 @@ mod tests {
         let r = run(
             base,
             vec![
-                copy("phx-net", json!({"status":{"state":{"serial":1},"network":{"vpcId":"v"}}})),
-                copy("phx-iam", json!({"status":{"state":{"serial":1},"network":{"old":1},"iam":{"r":1}}})),
+                copy(
+                    "phx-net",
+                    json!({"status":{"state":{"serial":1},"network":{"vpcId":"v"}}}),
+                ),
+                copy(
+                    "phx-iam",
+                    json!({"status":{"state":{"serial":1},"network":{"old":1},"iam":{"r":1}}}),
+                ),
             ],
         );
         assert_eq!(
             r,
-            (json!({"state":{"serial":1},"network":{"vpcId":"v"},"iam":{"r":1}}), None, false)
+            (
+                json!({"state":{"serial":1},"network":{"vpcId":"v"},"iam":{"r":1}}),
+                None,
+                false
+            )
         );
     }
 
@@ -152,7 +170,10 @@ mod tests {
     fn a_removed_key_is_removed() {
         let r = run(
             json!({"status":{"network":{"a":1},"iam":{"b":2}}}),
-            vec![copy("phx-net", json!({"status":{"iam":{"b":2}}})), copy("phx-iam", json!({"status":{}}))],
+            vec![
+                copy("phx-net", json!({"status":{"iam":{"b":2}}})),
+                copy("phx-iam", json!({"status":{}})),
+            ],
         );
         assert_eq!(r, (json!({}), None, false));
     }
@@ -162,11 +183,24 @@ mod tests {
         let r = run(
             json!({}),
             vec![
-                copy("phx-net", json!({"status":{"network":{"a":1}},"error":{"tool":"phx-net","message":"x"}})),
-                copy("phx-iam", json!({"status":{"iam":{"b":2}},"error":{"tool":"phx-iam","message":"y"}})),
+                copy(
+                    "phx-net",
+                    json!({"status":{"network":{"a":1}},"error":{"tool":"phx-net","message":"x"}}),
+                ),
+                copy(
+                    "phx-iam",
+                    json!({"status":{"iam":{"b":2}},"error":{"tool":"phx-iam","message":"y"}}),
+                ),
             ],
         );
-        assert_eq!(r, (json!({"network":{"a":1},"iam":{"b":2}}), Some("phx-net".into()), false));
+        assert_eq!(
+            r,
+            (
+                json!({"network":{"a":1},"iam":{"b":2}}),
+                Some("phx-net".into()),
+                false
+            )
+        );
     }
 
     #[test]
@@ -197,14 +231,23 @@ mod tests {
         assert!(broken);
         assert_eq!(j["status"], json!({"k":1}));
         assert_eq!(j["error"]["tool"], "b");
-        assert!(j["error"]["message"].as_str().unwrap().contains("which a changed too"), "{j}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("which a changed too"),
+            "{j}"
+        );
     }
 
     #[test]
     fn the_same_change_twice_is_no_clash() {
         let r = run(
             json!({}),
-            vec![copy("a", json!({"status":{"k":1}})), copy("b", json!({"status":{"k":1}}))],
+            vec![
+                copy("a", json!({"status":{"k":1}})),
+                copy("b", json!({"status":{"k":1}})),
+            ],
         );
         assert_eq!(r, (json!({"k":1}), None, false));
     }
@@ -219,7 +262,10 @@ mod tests {
         assert!(broken);
         assert_eq!(j["spec"], json!({}));
         assert_eq!(j["status"], json!({"k":1}));
-        assert!(j["error"]["message"].as_str().unwrap().contains("outside status"), "{j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("outside status"),
+            "{j}"
+        );
     }
 
     #[test]

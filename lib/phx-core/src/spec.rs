@@ -316,6 +316,25 @@ pub struct PlatformSpec {
     /// The app-of-apps Application for the booking services' config repo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gitops: Option<GitopsSpec>,
+    /// The service mesh's settings (when the istio add-on is on).
+    pub istio: IstioSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IstioSpec {
+    /// Mesh-wide mutual TLS: `strict` (the default: plain text between
+    /// workloads is refused) or `permissive` (accepted too, while
+    /// workloads move into the mesh).
+    pub mtls: Mtls,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mtls {
+    #[default]
+    Strict,
+    Permissive,
 }
 
 /// Add-ons of the reference platform, on by default.
@@ -344,6 +363,7 @@ impl Default for PlatformSpec {
         PlatformSpec {
             addons: on.chain(off).collect(),
             gitops: None,
+            istio: IstioSpec::default(),
         }
     }
 }
@@ -357,6 +377,11 @@ pub struct GitopsSpec {
     pub path: String,
     #[serde(default = "GitopsSpec::default_revision")]
     pub target_revision: String,
+    /// The namespace phx makes for the booking services and the
+    /// app-of-apps deploys into (labelled for Istio's sidecar injection
+    /// when Istio is on).
+    #[serde(default = "GitopsSpec::default_namespace")]
+    pub namespace: String,
 }
 
 impl GitopsSpec {
@@ -365,5 +390,8 @@ impl GitopsSpec {
     }
     fn default_revision() -> String {
         "HEAD".into()
+    }
+    fn default_namespace() -> String {
+        "phoenix-booking".into()
     }
 }

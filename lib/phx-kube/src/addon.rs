@@ -6,7 +6,9 @@
 //! - `apply`: build the objects (bad input stops here, before any
 //!   request), server-side apply them as field manager `phx`, record
 //!   `status.<tool>` with `ready: false`, wait for the checks, record
-//!   `ready: true`;
+//!   `ready: true`; a tool whose parts depend on each other applies them
+//!   in waves ([`Addon::waves`]), each waited for before the next, and a
+//!   wave that never gets ready is named with the waves it holds up;
 //! - `plan`: the same apply as a server-side dry run (or, before the
 //!   cluster exists, everything to create), printed as a table on stderr
 //!   and recorded in `status.<tool>.plan`;
@@ -74,6 +76,15 @@ pub fn main<A: Addon>(cmd: clap::Command, addon: &A) -> std::process::ExitCode {
     phx_core::cli::main(A::TOOL, cmd, |verb| run(addon, verb))
 }
 
+/// A part of an add-on that must be ready before the next is applied.
+#[derive(Debug)]
+pub struct Wave {
+    /// What the part is called in messages (`wave 1 (istio-base)`).
+    pub name: String,
+    pub objects: Vec<DynamicObject>,
+    pub checks: Vec<Check>,
+}
+
 /// One add-on tool: its objects and its readiness.
 #[allow(async_fn_in_trait)] // used generically within the workspace, never as `dyn`
 pub trait Addon {
@@ -94,6 +105,16 @@ pub trait Addon {
 
     /// What must hold for `apply` to be done.
     fn checks(&self, doc: &Document) -> Result<Vec<Check>>;
+
+    /// The order `apply` applies in: by default one wave, everything at
+    /// once. A plan and `status` see all waves at once.
+    async fn waves(&self, doc: &Document) -> Result<Vec<Wave>> {
+        Ok(vec![Wave {
+            name: Self::SUBJECT.to_string(),
+            objects: self.objects(doc).await?,
+            checks: self.checks(doc)?,
+        }])
+    }
 
     /// What to record once `applied` went through.
     fn status(&self, doc: &Document, applied: &[Applied]) -> Result<Self::Status>;
@@ -140,24 +161,38 @@ async fn converge<A: Addon>(
     args: &KubeArgs,
     dry_run: bool,
 ) -> Result<()> {
-    let objects = addon.objects(doc).await?;
+    let waves = addon.waves(doc).await?;
     let flag = args.kubeconfig.as_deref();
-    if dry_run && client::before_cluster(doc, flag)? {
-        return record_plan::<A>(doc, &apply::all_created(&objects));
+    if dry_run {
+        let objects: Vec<DynamicObject> = waves.into_iter().flat_map(|w| w.objects).collect();
+        if client::before_cluster(doc, flag)? {
+            return record_plan::<A>(doc, &apply::all_created(&objects));
+        }
+        let client = client::connect(doc, flag).await?;
+        let mut applier = Applier::new(client, A::TOOL, A::NAMESPACE).await?;
+        return record_plan::<A>(doc, &applier.apply(objects, true, args.timeout).await?);
     }
     let client = client::connect(doc, flag).await?;
     let mut applier = Applier::new(client.clone(), A::TOOL, A::NAMESPACE).await?;
-    let applied = applier.apply(objects, dry_run, args.timeout).await?;
-    if dry_run {
-        return record_plan::<A>(doc, &applied);
+    let names: Vec<String> = waves.iter().map(|w| w.name.clone()).collect();
+    let mut applied = Vec::new();
+    let mut st = AddonStatus::default();
+    for (i, wave) in waves.into_iter().enumerate() {
+        let done = applier.apply(wave.objects, false, args.timeout).await?;
+        if names.len() > 1 {
+            tracing::info!("{}: {}", wave.name, apply::summary(&done));
+        }
+        applied.extend(done);
+        st.applied = Some(addon.status(doc, &applied)?);
+        doc.set(&st);
+        wait::until_ready(&client, &wave.checks, args.timeout)
+            .await
+            .map_err(|e| match &names[i + 1..] {
+                [] => e,
+                later => e.context(format!("{} holds up {}", wave.name, later.join(", "))),
+            })?;
     }
     tracing::info!("{}: {}", A::SUBJECT, apply::summary(&applied));
-    let mut st = AddonStatus {
-        applied: Some(addon.status(doc, &applied)?),
-        ..AddonStatus::default()
-    };
-    doc.set(&st);
-    wait::until_ready(&client, &addon.checks(doc)?, args.timeout).await?;
     st.ready = true;
     doc.set(&st);
     Ok(())

@@ -79,6 +79,17 @@ impl Applier {
             labels.insert(MANAGED_BY.into(), "phx".into());
             labels.insert(TOOL_LABEL.into(), self.tool.clone());
         }
+        // A kind whose CRD something else installed since discovery ran
+        // (Istio's, synced by Argo CD in an earlier wave): look again.
+        let brings_crds = objects.iter().any(|o| kind(o) == "CustomResourceDefinition");
+        if !dry_run
+            && !brings_crds
+            && objects
+                .iter()
+                .any(|o| !first_phase(o) && self.resolve(o).is_none())
+        {
+            self.rediscover().await?;
+        }
         let (first, rest): (Vec<_>, Vec<_>) = objects.into_iter().partition(first_phase);
         let mut done = self.apply_batch(first.clone(), dry_run).await?;
         let crds: Vec<String> = first
@@ -88,13 +99,18 @@ impl Applier {
             .collect();
         if !dry_run && !crds.is_empty() {
             wait::crds_established(&self.client, &crds, timeout).await?;
-            self.discovery = Discovery::new(self.client.clone())
-                .run()
-                .await
-                .map_err(|e| err("refreshing API discovery", e))?;
+            self.rediscover().await?;
         }
         done.extend(self.apply_batch(rest, dry_run).await?);
         Ok(done)
+    }
+
+    async fn rediscover(&mut self) -> Result<()> {
+        self.discovery = Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| err("refreshing API discovery", e))?;
+        Ok(())
     }
 
     async fn apply_batch(&self, objects: Vec<DynamicObject>, dry_run: bool) -> Result<Vec<Applied>> {

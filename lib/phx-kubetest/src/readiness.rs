@@ -8,7 +8,7 @@ use crate::store::Key;
 use serde_json::{json, Value};
 
 pub fn step(state: &mut State, key: &Key, polls: u32) {
-    let ready = state.ready_after.is_some_and(|n| polls >= n);
+    let ready = state.ready_after.is_some_and(|n| polls >= n) && !state.stuck.contains(&key.3);
     let nodes = state
         .objects
         .keys()
@@ -59,6 +59,34 @@ pub fn step(state: &mut State, key: &Key, polls: u32) {
             }
         }
         "applications" => {
+            // Syncing Istio's base chart installs the mesh's CRDs, as Argo
+            // CD would; what comes after it may use them.
+            let istio_base = ready
+                && v["status"]["health"]["status"] != "Healthy"
+                && v["spec"]["source"]["chart"] == "base"
+                && v["spec"]["source"]["repoURL"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("istio"));
+            // A sync with CreateNamespace=true makes the destination namespace.
+            let creates_ns = v["spec"]["syncPolicy"]["syncOptions"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|x| x == "CreateNamespace=true"));
+            let dest = v["spec"]["destination"]["namespace"].as_str().map(str::to_string);
+            if istio_base {
+                state.put_crd(istio_peer_authentication_crd());
+            }
+            if let (true, true, Some(ns)) = (ready, creates_ns, dest) {
+                if state.get("", "namespaces", "", &ns).is_none() {
+                    state.put(
+                        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                        "argocd-controller",
+                    );
+                }
+            }
+            let Some(obj) = state.objects.get_mut(key) else {
+                return;
+            };
+            let v = &mut obj.value;
             v["status"] = if ready {
                 json!({"sync": {"status": "Synced", "revision": v["spec"]["source"]["targetRevision"].clone()},
                        "health": {"status": "Healthy"}})
@@ -69,5 +97,15 @@ pub fn step(state: &mut State, key: &Key, polls: u32) {
         }
         _ => {}
     }
-    let _: &Value = v;
+}
+
+/// The one Istio CRD phx uses (PeerAuthentication), as istio-base has it,
+/// reduced to what the stand-in serves.
+fn istio_peer_authentication_crd() -> Value {
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "peerauthentications.security.istio.io"},
+           "spec": {"group": "security.istio.io", "scope": "Namespaced",
+                    "names": {"kind": "PeerAuthentication", "plural": "peerauthentications",
+                              "singular": "peerauthentication", "listKind": "PeerAuthenticationList"},
+                    "versions": [{"name": "v1", "served": true, "storage": true}]}})
 }

@@ -18,6 +18,9 @@ pub struct State {
     /// Workloads, nodes and Applications turn ready after this many GETs;
     /// `None`: never.
     pub ready_after: Option<u32>,
+    /// Names of objects that never turn ready, whatever `ready_after` says
+    /// (one stuck Application among ready ones).
+    pub stuck: Vec<String>,
     /// Every request as `METHOD path?query`, in order.
     pub log: Vec<String>,
 }
@@ -33,6 +36,7 @@ impl State {
             uid: 0,
             polls: HashMap::new(),
             ready_after,
+            stuck: Vec::new(),
             log: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -66,6 +70,21 @@ impl State {
         let (uid, rv) = self.next();
         let stored = store::apply(self.objects.get(&key), &obj, manager, &uid, rv, &now());
         self.objects.insert(key, stored);
+    }
+
+    /// Store a CRD as something other than phx installed it (a chart
+    /// synced by Argo CD), and serve its types.
+    pub fn put_crd(&mut self, crd: Value) {
+        self.put(crd.clone(), "argocd-controller");
+        let key = (
+            "apiextensions.k8s.io".to_string(),
+            "customresourcedefinitions".to_string(),
+            String::new(),
+            name_of(&crd),
+        );
+        if let Some(stored) = self.objects.get(&key).cloned() {
+            self.establish(&stored);
+        }
     }
 
     fn next(&mut self) -> (String, u64) {

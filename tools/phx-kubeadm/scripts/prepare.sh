@@ -42,6 +42,18 @@ if put /etc/sysctl.d/99-kubernetes.conf "$(printf '%s\n' \
     step "sysctl: bridge netfilter and IP forwarding"
 fi
 
+# OpenSearch (as Elasticsearch) needs vm.max_map_count >= 262144, or its
+# pods crash-loop at start (the reference found it by hand). Every node
+# gets it, whatever add-ons are on: it only raises a per-process limit, and
+# a node turns into an OpenSearch node whenever the scheduler says so. A
+# higher value (newer distributions ship 1048576) is left alone.
+max_map_count=262144
+if (($(sysctl -n vm.max_map_count) < max_map_count)); then
+    put /etc/sysctl.d/99-phx-max-map-count.conf "vm.max_map_count = $max_map_count" || true
+    sysctl -p /etc/sysctl.d/99-phx-max-map-count.conf >/dev/null
+    step "sysctl: vm.max_map_count = $max_map_count (OpenSearch)"
+fi
+
 # containerd with the systemd cgroup driver, as the kubelet expects.
 if ! dpkg -s containerd apt-transport-https ca-certificates curl gpg >/dev/null 2>&1; then
     apt-get update -q

@@ -143,6 +143,15 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
             .read("/etc/sysctl.d/99-kubernetes.conf")
             .unwrap()
             .contains("net.ipv4.ip_forward = 1"));
+        // OpenSearch's kernel setting, persisted and in force.
+        assert_eq!(
+            n.read("/etc/sysctl.d/99-phx-max-map-count.conf").unwrap(),
+            "vm.max_map_count = 262144\n"
+        );
+        assert!(n
+            .read("/var/lib/phx-sandbox/sysctl")
+            .unwrap()
+            .contains("vm.max_map_count = 262144\n"));
         assert!(n
             .read("/etc/apt/sources.list.d/kubernetes.list")
             .unwrap()
@@ -254,6 +263,38 @@ fn fresh_apply_prepares_all_inits_once_joins_three_and_leaves_the_host_alone() {
     );
     assert_eq!(env.count("apt-get install"), installs);
     assert_eq!(again["status"]["kubeadm"], result["status"]["kubeadm"]);
+
+    // A node prepared before phx set vm.max_map_count (the setting's file
+    // gone, the kernel's default back): the next apply sets that, and only
+    // that, there; a node whose value is already higher is left alone.
+    let old = "rm /etc/sysctl.d/99-phx-max-map-count.conf && sysctl -w vm.max_map_count=65530";
+    let higher = "rm /etc/sysctl.d/99-phx-max-map-count.conf && sysctl -w vm.max_map_count=1048576";
+    for (node, cmd) in [("phoenix-worker-1", old), ("phoenix-worker-2", higher)] {
+        let out = env.kubeadm(&["exec", "--node", node, "--", "sudo", "sh", "-c", cmd], &again);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let third = env.apply(&[], &again);
+    ok(&third);
+    let log = stderr(&third);
+    for name in NAMES {
+        let changed = if name == "phoenix-worker-1" { 1 } else { 0 };
+        assert!(
+            log.contains(&format!("{name:<23} | phx: prepared (changed={changed})")),
+            "{name}: {log}"
+        );
+    }
+    assert!(
+        log.contains("phoenix-worker-1        | phx: sysctl: vm.max_map_count = 262144"),
+        "{log}"
+    );
+    let w1 = &env.sandbox.nodes[1];
+    assert!(w1.read("/etc/sysctl.d/99-phx-max-map-count.conf").is_some());
+    let w2 = &env.sandbox.nodes[2];
+    assert_eq!(w2.read("/etc/sysctl.d/99-phx-max-map-count.conf"), None);
+    assert!(w2
+        .read("/var/lib/phx-sandbox/sysctl")
+        .unwrap()
+        .contains("vm.max_map_count = 1048576\n"));
 
     assert_eq!(etc_fingerprint(), etc_before, "the host's /etc changed");
 }

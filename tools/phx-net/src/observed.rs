@@ -285,8 +285,7 @@ pub async fn observe(
         .keys()
         .filter(|c| c.starts_with("subnet/public/"))
         .count();
-    let need_zones =
-        byo.is_none() && obs.region_zones.is_none() && zones_wanted.is_some_and(|n| n != public);
+    let need_zones = byo.is_none() && obs.region_zones.is_none() && zones_wanted.is_some_and(|n| n != public);
     let vpc_id = obs.vpc.as_ref().filter(|_| byo.is_none()).map(|v| v.id.clone());
     let attr = |name: VpcAttributeName| {
         let id = vpc_id.clone();

@@ -135,7 +135,12 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     let out = ok(&net(&moto, &["apply"], &reference()));
     // A first apply looks once (one round of reads, zones included) before
     // it makes anything: round two needs a VPC, and there is none.
-    let calls = moto.recording().actions().into_iter().map(str::to_string).collect::<Vec<_>>();
+    let calls = moto
+        .recording()
+        .actions()
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
     let first_write = calls.iter().position(|a| !a.starts_with("Describe")).unwrap();
     let mut looks = calls[..first_write].to_vec();
     looks.sort();
@@ -168,12 +173,16 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
                 .unwrap()
                 .starts_with("subnet/public/");
             assert_eq!(s.map_public_ip_on_launch(), Some(public));
-            let role = if public {
-                "kubernetes.io/role/elb"
+            // Where load balancers go (the reference's Istio ingress got no
+            // public address until its subnets were tagged by hand).
+            let (role, not) = if public {
+                ("kubernetes.io/role/elb", "kubernetes.io/role/internal-elb")
             } else {
-                "kubernetes.io/role/internal-elb"
+                ("kubernetes.io/role/internal-elb", "kubernetes.io/role/elb")
             };
             assert_eq!(tag(s.tags(), role), Some("1"), "{:?}", s.subnet_id());
+            assert_eq!(tag(s.tags(), not), None, "{:?}", s.subnet_id());
+            assert_eq!(tag(s.tags(), "kubernetes.io/cluster/phoenix"), Some("owned"));
             assert!(tag(s.tags(), "Name").unwrap().starts_with("phoenix-"));
         }
         let vpc = st["vpcId"].as_str().unwrap();

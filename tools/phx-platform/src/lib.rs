@@ -2,8 +2,9 @@
 //! StorageClass; Argo CD from its pinned `install.yaml` into `argocd`
 //! (namespace first; the file has none); then every enabled add-on as an
 //! Argo CD Application with a Helm source at a pinned chart version
-//! ([`addons`]), and the app-of-apps for the booking services. `apply`
-//! waits until Argo CD runs and every Application is Synced and Healthy.
+//! ([`addons`]), wave by wave, each waited for until Synced and Healthy
+//! before the next, with mesh-wide mTLS once Istio's CRDs exist; and the
+//! app-of-apps for the booking services last.
 //! `destroy` deletes the Applications, then every LoadBalancer Service and
 //! Ingress in the cluster, and waits until they are gone, so the cloud load
 //! balancers are released before phx-net removes the network.
@@ -17,7 +18,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch
 use kube::Client;
 use phx_core::status::{key, GitopsStatus, PlatformApplication, PlatformStatus};
 use phx_core::{io, Document, Error, Result};
-use phx_kube::addon::Addon;
+use phx_kube::addon::{Addon, Wave};
 use phx_kube::wait::Check;
 use phx_kube::{destroy, err, manifest, Applied, TOOL_LABEL};
 use serde_json::{json, Value};
@@ -82,7 +83,16 @@ impl Addon for Platform {
     type Key = key::Platform;
 
     async fn objects(&self, doc: &Document) -> Result<Vec<DynamicObject>> {
-        objects(doc).await
+        Ok(self
+            .waves(doc)
+            .await?
+            .into_iter()
+            .flat_map(|w| w.objects)
+            .collect())
+    }
+
+    async fn waves(&self, doc: &Document) -> Result<Vec<Wave>> {
+        waves(doc).await
     }
 
     fn checks(&self, doc: &Document) -> Result<Vec<Check>> {
@@ -135,24 +145,65 @@ fn dynamic(v: Value) -> Result<DynamicObject> {
     serde_json::from_value(v).map_err(|e| Error::failed(format!("building an object: {e}")))
 }
 
-/// Everything apply applies, in the order of the document.
-async fn objects(doc: &Document) -> Result<Vec<DynamicObject>> {
-    let mut objs = vec![
+/// What apply applies, in order: the StorageClass, the booking services'
+/// namespace and Argo CD (waited for until it runs), then the add-ons'
+/// waves ([`addons::WAVES`]), each waited for until its Applications are
+/// Synced and Healthy. Bad input is refused before anything is fetched.
+async fn waves(doc: &Document) -> Result<Vec<Wave>> {
+    let spec = doc.spec();
+    let charts = addons::enabled(spec)?;
+    let mut applications = Vec::new();
+    for c in &charts {
+        applications.push((c.wave, c.app, addons::application(c, &addons::values(c, doc)?)));
+    }
+    let mut first = vec![
         dynamic(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": addons::ARGOCD_NAMESPACE}}),
         )?,
         dynamic(addons::storage_class())?,
     ];
-    for c in &addons::enabled(doc.spec())? {
-        objs.push(dynamic(addons::application(c, &addons::values(c, doc)?))?);
-    }
-    if let Some(g) = addons::gitops(doc.spec()) {
-        objs.push(dynamic(g)?);
+    if let Some(ns) = addons::workload_namespace(spec) {
+        first.push(dynamic(ns)?);
     }
     let bytes = phx_artifacts::fetch(phx_artifacts::ARGOCD_INSTALL).await?;
     let text = String::from_utf8(bytes).map_err(|e| Error::failed(format!("Argo CD install.yaml: {e}")))?;
-    objs.extend(manifest::parse(phx_artifacts::ARGOCD_INSTALL.name, &text)?);
-    Ok(objs)
+    first.extend(manifest::parse(phx_artifacts::ARGOCD_INSTALL.name, &text)?);
+    let mut waves = vec![Wave {
+        name: format!("Argo CD {}", argocd_version()),
+        objects: first,
+        checks: argocd_checks(),
+    }];
+    for (n, purpose) in addons::WAVES.iter().enumerate() {
+        let n = n as u8;
+        let mut objects = Vec::new();
+        let mut names = Vec::new();
+        for (_, app, a) in applications.iter().filter(|(w, _, _)| *w == n) {
+            objects.push(dynamic(a.clone())?);
+            names.push(app.to_string());
+        }
+        if n == addons::GITOPS_WAVE {
+            if let Some(g) = addons::gitops(spec) {
+                objects.push(dynamic(g)?);
+                names.push(addons::GITOPS_APP.to_string());
+            }
+        }
+        let checks = names.iter().map(|a| application_check(a)).collect();
+        let mut what = names.clone();
+        if n == addons::MTLS_WAVE {
+            if let Some(p) = addons::mesh_mtls(spec) {
+                objects.push(dynamic(p)?);
+                what.push("mesh-wide mTLS".into());
+            }
+        }
+        if !objects.is_empty() {
+            waves.push(Wave {
+                name: format!("wave {n} ({purpose}: {})", what.join(", ")),
+                objects,
+                checks,
+            });
+        }
+    }
+    Ok(waves)
 }
 
 /// The Applications apply makes: every enabled add-on, and the app-of-apps.
@@ -176,6 +227,21 @@ fn argocd_version() -> &'static str {
 }
 
 fn checks(apps: &[String]) -> Vec<Check> {
+    let mut checks = argocd_checks();
+    checks.extend(apps.iter().map(|a| application_check(a)));
+    checks
+}
+
+fn application_check(app: &str) -> Check {
+    Check::Application {
+        resource: application_resource(),
+        namespace: addons::ARGOCD_NAMESPACE.to_string(),
+        name: app.to_string(),
+    }
+}
+
+/// Argo CD runs: its Deployments and its application controller.
+fn argocd_checks() -> Vec<Check> {
     let ns = addons::ARGOCD_NAMESPACE.to_string();
     let mut checks: Vec<Check> = [
         "argocd-server",
@@ -194,14 +260,9 @@ fn checks(apps: &[String]) -> Vec<Check> {
     .collect();
     checks.push(Check::Workload {
         resource: ApiResource::erase::<StatefulSet>(&()),
-        namespace: ns.clone(),
+        namespace: ns,
         name: "argocd-application-controller".into(),
     });
-    checks.extend(apps.iter().map(|a| Check::Application {
-        resource: application_resource(),
-        namespace: ns.clone(),
-        name: a.clone(),
-    }));
     checks
 }
 
@@ -331,13 +392,20 @@ async fn report(client: &Client) -> Result<()> {
         .iter()
         .map(|a| {
             let v = serde_json::to_value(a).unwrap_or_default();
-            json!({"name": a.metadata.name, "sync": v["status"]["sync"]["status"].as_str().unwrap_or("Unknown"),
+            let wave = v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+                .as_str()
+                .and_then(|w| w.parse::<u8>().ok());
+            json!({"name": a.metadata.name, "wave": wave,
+                   "sync": v["status"]["sync"]["status"].as_str().unwrap_or("Unknown"),
                    "health": v["status"]["health"]["status"].as_str().unwrap_or("Unknown"),
                    "chart": v["spec"]["source"]["chart"], "version": v["spec"]["source"]["targetRevision"],
                    "namespace": v["spec"]["destination"]["namespace"]})
         })
         .collect();
-    rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    // In the order they come up: wave, then name.
+    rows.sort_by(|a, b| {
+        (a["wave"].as_u64(), a["name"].as_str()).cmp(&(b["wave"].as_u64(), b["name"].as_str()))
+    });
     if !io::stdout_is_terminal() {
         return io::write_json(&Value::Array(rows));
     }
@@ -345,11 +413,12 @@ async fn report(client: &Client) -> Result<()> {
     let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            ["name", "sync", "health", "version"]
-                .map(|k| cell(&r[k]))
-                .to_vec()
+            let wave = r["wave"].as_u64().map_or("-".into(), |w| w.to_string());
+            let mut row = vec![wave];
+            row.extend(["name", "sync", "health", "version"].map(|k| cell(&r[k])));
+            row
         })
         .collect();
-    let table = phx_core::table::render(&["ADD-ON", "SYNC", "HEALTH", "VERSION"], &lines, 2);
+    let table = phx_core::table::render(&["WAVE", "ADD-ON", "SYNC", "HEALTH", "VERSION"], &lines, 2);
     io::write_bytes(table.as_bytes())
 }

@@ -82,8 +82,8 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
         .collect();
     assert_eq!(
         argocd.len(),
-        59 + 1 + 1 + APPS.len(),
-        "install.yaml + namespace + storage class + apps"
+        59 + 1 + 1 + 1 + 1 + APPS.len(),
+        "install.yaml + namespace + storage class + booking namespace + mTLS + apps"
     );
     let writes = api.writes();
     let ns = writes
@@ -102,6 +102,54 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
     let first_app = writes.iter().position(|w| w.contains("/applications/")).unwrap();
     assert!(last_crd < first_app, "CRDs before their custom resources");
 
+    // The waves: each Application written only after the wave before it,
+    // each carrying its wave; mesh-wide mTLS after istio-base (whose sync
+    // brought Istio's CRDs) and with istiod.
+    let pos = |needle: &str| {
+        writes
+            .iter()
+            .position(|w| w.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {writes:#?}"))
+    };
+    let order = [
+        ("/applications/aws-load-balancer-controller?", "0"),
+        ("/applications/istio-base?", "1"),
+        ("/applications/istiod?", "2"),
+        ("/applications/istio-ingressgateway?", "3"),
+        ("/applications/phoenix-booking-apps?", "5"),
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            pos(pair[0].0) < pos(pair[1].0),
+            "{} before {}: {writes:#?}",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+    let mtls = pos("/peerauthentications/default?");
+    assert!(pos("/applications/istio-base?") < mtls && mtls < pos("/applications/istio-ingressgateway?"));
+    assert!(pos("/applications/aws-ebs-csi-driver?") < pos("/applications/istio-base?"));
+    assert!(pos("/storageclasses/gp3?") < pos("/applications/aws-load-balancer-controller?"));
+    for (needle, wave) in order.iter().filter(|(n, _)| n.contains("/applications/")) {
+        let name = needle.trim_start_matches("/applications/").trim_end_matches('?');
+        let app = api.get("argoproj.io", "applications", "argocd", name).unwrap();
+        assert_eq!(
+            app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"], *wave,
+            "{name}"
+        );
+    }
+    let pa = api
+        .get(
+            "security.istio.io",
+            "peerauthentications",
+            "istio-system",
+            "default",
+        )
+        .unwrap();
+    assert_eq!(pa["spec"], json!({"mtls": {"mode": "STRICT"}}));
+    let booking = api.get("", "namespaces", "", "phoenix-booking").unwrap();
+    assert_eq!(booking["metadata"]["labels"]["istio-injection"], "enabled");
+
     let sc = api.get("storage.k8s.io", "storageclasses", "", "gp3").unwrap();
     assert_eq!(
         sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
@@ -111,11 +159,12 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
     assert_eq!(sc["volumeBindingMode"], "WaitForFirstConsumer");
     assert_eq!(sc["allowVolumeExpansion"], true);
 
-    let apps: Vec<String> = api
+    let mut apps: Vec<String> = api
         .all("argoproj.io", "applications")
         .iter()
         .map(|a| a["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
+    apps.sort();
     assert_eq!(apps, APPS);
     let lbc = api
         .get(
@@ -150,6 +199,7 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
         gitops["spec"]["syncPolicy"]["automated"],
         json!({"prune": true, "selfHeal": true})
     );
+    assert_eq!(gitops["spec"]["destination"]["namespace"], "phoenix-booking");
     assert_eq!(out["status"]["platform"]["ready"], true);
     assert_eq!(out["status"]["platform"]["argocd"], "v3.5.1");
 
@@ -170,6 +220,12 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
     let listed = ok(&e.platform(&["status"], &out));
     let rows = listed.as_array().unwrap();
     assert_eq!(rows.len(), APPS.len());
+    let listed_waves: Vec<u64> = rows.iter().map(|r| r["wave"].as_u64().unwrap()).collect();
+    assert_eq!(
+        listed_waves,
+        [0, 0, 1, 2, 3, 5],
+        "in the order they come up: {listed}"
+    );
     assert!(
         rows.iter()
             .all(|r| r["sync"] == "Synced" && r["health"] == "Healthy"),
@@ -189,18 +245,101 @@ fn an_unknown_add_on_is_refused_before_any_write() {
 }
 
 #[test]
-fn applications_that_never_sync_time_out_naming_them() {
+fn argocd_that_never_runs_holds_up_every_wave_and_is_named() {
     let api = FakeApi::start(None);
     let out = env().platform(&["apply", "--timeout", "2s"], &doc(&api));
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(
-        msg.contains("Application argocd/istiod OutOfSync, Progressing (waiting for rollout to finish)"),
+        msg.contains("Argo CD v3.5.1 holds up wave 0 (cloud and storage: aws-load-balancer-controller, aws-ebs-csi-driver), wave 1"),
         "{msg}"
     );
     assert!(
         msg.contains("StatefulSet argocd/argocd-application-controller 0/1 ready"),
         "{msg}"
+    );
+    assert!(
+        api.all("argoproj.io", "applications").is_empty(),
+        "no Application before Argo CD runs"
+    );
+}
+
+/// The first wave that does not get ready is named with the waves it holds
+/// up; nothing of those is applied, and the document records what was.
+#[test]
+fn an_application_that_never_syncs_names_its_wave_and_what_it_holds_up() {
+    let api = FakeApi::start(Some(1));
+    api.lock().stuck.push("istiod".into());
+    let out = env().platform(&["apply", "--timeout", "3s"], &doc(&api));
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains(
+            "wave 2 (mesh control plane: istiod, mesh-wide mTLS) holds up wave 3 (mesh gateway: \
+             istio-ingressgateway), wave 5 (booking services: phoenix-booking-apps): timed out after 3s: \
+             Application argocd/istiod OutOfSync, Progressing (waiting for rollout to finish)"
+        ),
+        "{msg}"
+    );
+    let mut apps: Vec<String> = api
+        .all("argoproj.io", "applications")
+        .iter()
+        .map(|a| a["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    apps.sort();
+    assert_eq!(
+        apps,
+        [
+            "aws-ebs-csi-driver",
+            "aws-load-balancer-controller",
+            "istio-base",
+            "istiod"
+        ]
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"]["platform"]["ready"], false, "{doc}");
+    assert_eq!(doc["error"]["tool"], "phx-platform");
+}
+
+/// `spec.platform.istio.mtls: permissive` is PERMISSIVE; with Istio off,
+/// no PeerAuthentication and no injection label.
+#[test]
+fn mtls_follows_the_spec_and_istio_off_means_none() {
+    let api = FakeApi::start(Some(1));
+    let mut d = doc(&api);
+    d["spec"]["platform"]["istio"] = json!({"mtls": "permissive"});
+    ok(&env().platform(&["apply", "--timeout", "60s"], &d));
+    let pa = api
+        .get(
+            "security.istio.io",
+            "peerauthentications",
+            "istio-system",
+            "default",
+        )
+        .unwrap();
+    assert_eq!(pa["spec"], json!({"mtls": {"mode": "PERMISSIVE"}}));
+
+    let api = FakeApi::start(Some(1));
+    let mut d = doc(&api);
+    d["spec"]["platform"]["addons"] = json!({"istio": false});
+    ok(&env().platform(&["apply", "--timeout", "60s"], &d));
+    assert!(api.all("security.istio.io", "peerauthentications").is_empty());
+    let booking = api.get("", "namespaces", "", "phoenix-booking").unwrap();
+    assert_eq!(
+        booking["metadata"]
+            .get("labels")
+            .and_then(|l| l.get("istio-injection")),
+        None
+    );
+
+    let mut bad = doc(&api);
+    bad["spec"]["platform"]["istio"] = json!({"mtls": "sometimes"});
+    let out = env().platform(&["apply"], &bad);
+    assert_eq!(
+        out.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

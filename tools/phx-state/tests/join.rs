@@ -46,8 +46,14 @@ fn two_copies_joined_carry_both_stages_status() {
     let (code, out, _) = join(
         &base,
         &[
-            ("phx-net", Some(doc(json!({"state":{"serial":3},"network":{"vpcId":"vpc-1"}})))),
-            ("phx-iam", Some(doc(json!({"state":{"serial":3},"iam":{"roles":[]}})))),
+            (
+                "phx-net",
+                Some(doc(json!({"state":{"serial":3},"network":{"vpcId":"vpc-1"}}))),
+            ),
+            (
+                "phx-iam",
+                Some(doc(json!({"state":{"serial":3},"iam":{"roles":[]}}))),
+            ),
         ],
     );
     assert_eq!(code, 0);
@@ -80,7 +86,10 @@ fn a_stage_reporting_its_own_failure_is_passed_on_with_exit_0() {
     failed["error"] = json!({"tool":"phx-iam","message":"AccessDenied"});
     let (code, out, _) = join(
         &doc(json!({})),
-        &[("phx-net", Some(doc(json!({"network":{}})))), ("phx-iam", Some(failed))],
+        &[
+            ("phx-net", Some(doc(json!({"network":{}})))),
+            ("phx-iam", Some(failed)),
+        ],
     );
     assert_eq!(code, 0, "the stage's own exit status says it failed");
     assert_eq!(out["error"]["message"], "AccessDenied");
