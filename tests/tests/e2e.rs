@@ -261,12 +261,7 @@ fn interrupt_then_rerun(signal: &str) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let sent = std::process::Command::new("kill")
-        .args([signal, "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
+    let out = phx_testkit::signal_group(child, signal);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("deploy.sh: INTERRUPTED"),

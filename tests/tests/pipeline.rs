@@ -203,12 +203,7 @@ fn ctrl_c_reaches_both_side_stages_and_stores_both() {
     }
     // phx-a is done or about to be; phx-b waits for Ctrl-C.
     std::thread::sleep(Duration::from_millis(300));
-    let sent = Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
+    let out = phx_testkit::signal_group(child, "-INT");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("test.sh: INTERRUPTED in phx-b"),

@@ -308,26 +308,13 @@ fn apply_with_argocd(
     d: &Value,
     cache: &std::path::Path,
 ) -> (Output, Vec<(String, String, usize)>) {
-    let mut child = Command::new(bin("phx-platform"))
-        .args(["apply", "--timeout", "90s"])
+    let mut cmd = Command::new(bin("phx-platform"));
+    cmd.args(["apply", "--timeout", "90s"])
         .env("PHX_ARTIFACT_MIRROR", mirror())
         .env("PHX_CACHE_DIR", cache)
         .env_remove("KUBECONFIG")
-        .env_remove("PHX_KUBECONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(d.to_string().as_bytes())
-            .unwrap();
-    }
+        .env_remove("PHX_KUBECONFIG");
+    let mut child = phx_testkit::start(cmd, d.to_string().as_bytes());
     let seen = play_argocd(cp, &mut child);
     (child.wait_with_output().unwrap(), seen)
 }

@@ -30,7 +30,7 @@ pub use bins::{bin, bin_of_package, path_with_bins, workspace_root};
 pub use kube::{k8s_bin, k8s_bin_dir, pinned, ControlPlane};
 pub use local::LocalSandbox;
 pub use moto::{free_port, Moto};
-pub use output::{lines_of, mirror, ok, run_with_stdin, ssh_key, start, success};
+pub use output::{lines_of, mirror, ok, run_with_stdin, signal_group, ssh_key, start, success};
 pub use proxy::LatencyProxy;
 
 /// Run `f` on a current-thread runtime: a test's own SDK or API calls

@@ -66,6 +66,17 @@ pub fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Output {
         .expect("waiting for a process")
 }
 
+/// Send `signal` (`-INT`, `-TERM`) to the whole process group `child`
+/// leads, as a terminal or a CI runner does, and wait for its output.
+pub fn signal_group(child: Child, signal: &str) -> Output {
+    let sent = Command::new("kill")
+        .args([signal, "--", &format!("-{}", child.id())])
+        .status()
+        .expect("running kill");
+    assert!(sent.success(), "kill {signal} failed");
+    child.wait_with_output().expect("waiting for a process")
+}
+
 /// A file's lines (none when it does not exist): the stand-ins' logs.
 pub fn lines_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

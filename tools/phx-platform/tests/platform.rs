@@ -138,14 +138,7 @@ fn apply_installs_argocd_then_the_add_ons_as_applications_and_a_second_apply_cha
             "{name}"
         );
     }
-    let pa = api
-        .get(
-            "security.istio.io",
-            "peerauthentications",
-            "istio-system",
-            "default",
-        )
-        .unwrap();
+    let pa = mesh_mtls(&api).unwrap();
     assert_eq!(pa["spec"], json!({"mtls": {"mode": "STRICT"}}));
     let booking = api.get("", "namespaces", "", "phoenix-booking").unwrap();
     assert_eq!(booking["metadata"]["labels"]["istio-injection"], "enabled");
@@ -309,21 +302,14 @@ fn mtls_follows_the_spec_and_istio_off_means_none() {
     let mut d = doc(&api);
     d["spec"]["platform"]["istio"] = json!({"mtls": "permissive"});
     ok(&env().platform(&["apply", "--timeout", "60s"], &d));
-    let pa = api
-        .get(
-            "security.istio.io",
-            "peerauthentications",
-            "istio-system",
-            "default",
-        )
-        .unwrap();
+    let pa = mesh_mtls(&api).unwrap();
     assert_eq!(pa["spec"], json!({"mtls": {"mode": "PERMISSIVE"}}));
 
     let api = FakeApi::start(Some(1));
     let mut d = doc(&api);
     d["spec"]["platform"]["addons"] = json!({"istio": false});
     ok(&env().platform(&["apply", "--timeout", "60s"], &d));
-    assert!(api.all("security.istio.io", "peerauthentications").is_empty());
+    assert_eq!(mesh_mtls(&api), None);
     let booking = api.get("", "namespaces", "", "phoenix-booking").unwrap();
     assert_eq!(
         booking["metadata"]
@@ -404,6 +390,16 @@ fn other_cluster() -> FakeApi {
         "user",
     );
     other
+}
+
+/// The mesh-wide PeerAuthentication, if any.
+fn mesh_mtls(api: &FakeApi) -> Option<Value> {
+    api.get(
+        "security.istio.io",
+        "peerauthentications",
+        "istio-system",
+        "default",
+    )
 }
 
 fn stderr(out: &Output) -> String {
