@@ -64,7 +64,14 @@ run_stage() { # stage
         exec phx-state join "$dir"/*/* < "$dir/in"
     )
     c=$?
-    rm -rf "$dir"
+    if [[ $c -gt 1 ]]; then
+        # No joined document came out (exit 0 and 1 both write one): the
+        # members' own are all there is, so they stay.
+        printf '%s: phx-state join failed (exit %s); the stages'"'"' documents are kept in %s\n' \
+            "${0##*/}" "$c" "$dir" >&2
+    else
+        rm -rf "$dir"
+    fi
     if [[ $code -eq 0 ]]; then code=$c; fi
     return "$code"
 }

@@ -219,3 +219,32 @@ fn ctrl_c_reaches_both_side_stages_and_stores_both() {
     );
     b.assert_clean();
 }
+
+/// When the join itself breaks, no joined document exists: the stages'
+/// own documents are kept where the message says, not deleted.
+#[test]
+fn a_broken_join_keeps_the_stages_documents_and_says_where() {
+    let b = Bench::new();
+    let real = phx_testkit::bin("phx-state");
+    let wrapper = format!(
+        "#!/usr/bin/env bash\n[[ $1 == join ]] && {{ echo 'phx-state: simulated crash' >&2; exit 70; }}\nexec {} \"$@\"\n",
+        real.display()
+    );
+    let path = b.path().join("bin/phx-state");
+    std::fs::write(&path, wrapper).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = b.run(&[]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    let kept = err
+        .lines()
+        .find_map(|l| l.split_once("the stages' documents are kept in "))
+        .map(|(_, dir)| PathBuf::from(dir.trim()))
+        .unwrap_or_else(|| panic!("{err}"));
+    for (i, stage) in ["phx-a", "phx-b"].iter().enumerate() {
+        let copy: Value =
+            serde_json::from_slice(&std::fs::read(kept.join(i.to_string()).join(stage)).unwrap()).unwrap();
+        assert_eq!(copy["status"][&stage[4..]]["made"], true, "{copy}");
+    }
+    assert!(err.contains("test.sh: FAILED to store the document"), "{err}");
+}
