@@ -38,11 +38,13 @@ pub fn command() -> clap::Command {
         A default gp3 StorageClass (EBS CSI, encrypted, WaitForFirstConsumer, expandable); Argo CD \
         from its pinned install.yaml into namespace argocd; each enabled add-on of \
         spec.platform.addons as an Application with a Helm source at a pinned chart version (no helm \
-        binary needed); the app-of-apps of spec.platform.gitops. Writes status.platform.",
+        binary needed), in sync waves: cloud and storage, the mesh (istio-base, istiod with mesh-wide \
+        mTLS, the gateway), what needs volumes or certificates, then the app-of-apps of \
+        spec.platform.gitops into its own namespace. Writes status.platform.",
         [
             (
                 "apply",
-                "Apply and wait until Argo CD runs and every Application is Synced and Healthy",
+                "Apply wave by wave, each waited for until its Applications are Synced and Healthy",
                 "Example:\n  phx-state lock < cluster.json | phx-ccm apply | phx-platform apply | phx-state push --unlock",
             ),
             (
