@@ -35,6 +35,7 @@ pub fn join(base: &Document, copies: Vec<Copy>) -> (Document, bool) {
     let mut changed_by: Vec<(String, String)> = Vec::new(); // (key, stage)
     let mut problems: Vec<StageError> = Vec::new();
     let mut first_error: Option<StageError> = base.error();
+    let (before, base_outside) = (statuses(base), base.desired());
     for copy in copies {
         let doc = match copy.written {
             Ok(doc) => doc,
@@ -43,13 +44,13 @@ pub fn join(base: &Document, copies: Vec<Copy>) -> (Document, bool) {
                 continue;
             }
         };
-        if outside_status(&doc) != outside_status(base) {
+        if doc.desired().as_json() != base_outside.as_json() {
             problems.push(error(
                 &copy.stage,
                 "changed the document outside status and .error; those changes are dropped".into(),
             ));
         }
-        let (before, after) = (statuses(base), statuses(&doc));
+        let after = statuses(&doc);
         let keys = before
             .keys()
             .chain(after.keys())
@@ -61,7 +62,7 @@ pub fn join(base: &Document, copies: Vec<Copy>) -> (Document, bool) {
                 continue;
             }
             if let Some((_, other)) = changed_by.iter().find(|(k, _)| *k == key) {
-                if statuses(&out).get(&key) != value {
+                if out.status_value(&key) != value {
                     problems.push(error(
                         &copy.stage,
                         format!("changed status.{key}, which {other} changed too; {other}'s is kept"),
@@ -100,13 +101,6 @@ fn statuses(doc: &Document) -> Map<String, Value> {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     }
-}
-
-fn outside_status(doc: &Document) -> Map<String, Value> {
-    let mut raw = doc.as_json().clone();
-    raw.remove("status");
-    raw.remove("error");
-    raw
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ pub fn step(state: &mut State, key: &Key, polls: u32) {
                 .is_some_and(|o| o.iter().any(|x| x == "CreateNamespace=true"));
             let dest = v["spec"]["destination"]["namespace"].as_str().map(str::to_string);
             if istio_base {
-                state.put_crd(istio_peer_authentication_crd());
+                state.put(istio_peer_authentication_crd(), "argocd-controller");
             }
             if let (true, true, Some(ns)) = (ready, creates_ns, dest) {
                 if state.get("", "namespaces", "", &ns).is_none() {

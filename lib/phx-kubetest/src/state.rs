@@ -48,7 +48,8 @@ impl State {
         s
     }
 
-    /// Store an object as `manager` (seeding nodes and the like).
+    /// Store an object as `manager` (seeding nodes and the like; a CRD, as
+    /// Argo CD syncing a chart would install it, is Established and served).
     pub fn put(&mut self, obj: Value, manager: &str) {
         let def = self
             .def_for(
@@ -68,23 +69,12 @@ impl State {
             name_of(&obj),
         );
         let (uid, rv) = self.next();
-        let stored = store::apply(self.objects.get(&key), &obj, manager, &uid, rv, &now());
-        self.objects.insert(key, stored);
-    }
-
-    /// Store a CRD as something other than phx installed it (a chart
-    /// synced by Argo CD), and serve its types.
-    pub fn put_crd(&mut self, crd: Value) {
-        self.put(crd.clone(), "argocd-controller");
-        let key = (
-            "apiextensions.k8s.io".to_string(),
-            "customresourcedefinitions".to_string(),
-            String::new(),
-            name_of(&crd),
-        );
-        if let Some(stored) = self.objects.get(&key).cloned() {
+        let mut stored = store::apply(self.objects.get(&key), &obj, manager, &uid, rv, &now());
+        if def.kind == "CustomResourceDefinition" {
             self.establish(&stored);
+            stored.value = establish_status(stored.value);
         }
+        self.objects.insert(key, stored);
     }
 
     fn next(&mut self) -> (String, u64) {

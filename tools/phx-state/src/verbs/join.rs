@@ -29,11 +29,11 @@ pub fn join(files: &[PathBuf]) -> Result<()> {
 
 /// A stage's copy, or why it has none (killed before writing, or garbage).
 fn read_copy(file: &Path) -> std::result::Result<phx_core::Document, String> {
-    let bytes = std::fs::File::open(file).map_err(|e| format!("wrote no document ({e})"))?;
-    io::read_from(bytes).map_err(|e| match e.to_string() {
-        m if m.contains("empty input") => "wrote no document (stopped before writing?); \
+    let bytes = std::fs::read(file).map_err(|e| format!("wrote no document ({e})"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("wrote no document (stopped before writing?); \
             what it made carries the cluster's tags and the next run finds it"
-            .to_string(),
-        m => format!("wrote no valid document: {m}"),
-    })
+            .into());
+    }
+    io::read_from(&bytes[..]).map_err(|e| format!("wrote no valid document: {e}"))
 }
