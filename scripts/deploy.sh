@@ -63,7 +63,7 @@ jq -r --arg doc "$doc" '
   "  API:        \(.status.kubeadm.apiEndpoint // "-")",
   "  kubeconfig: \(.status.kubeadm.kubeconfig // "-")",
   "  nodes:",
-  (.status.nodes // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")  ssh \(.ssh.host):\(.ssh.port)"),
+  (.status.nodes.instances // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")  ssh \(.ssh.host):\(.ssh.port)"),
   "  add-ons:    \((.status.platform.applications // {}) | keys | join(", "))",
   "next:",
   "  export KUBECONFIG=\(.status.kubeadm.kubeconfig // "~/.kube/config")",

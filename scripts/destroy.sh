@@ -31,7 +31,7 @@ stored=$(phx-state pull < "$doc" 2>/dev/null || cat "$doc")
 name=$(jq -r '.metadata.name' <<< "$stored")
 jq -r '
   "This destroys cluster \(.metadata.name):",
-  "  nodes:   \((.status.nodes // []) | map(.name) | join(", "))",
+  "  nodes:   \((.status.nodes.instances // []) | map(.name) | join(", "))",
   "  VPC:     \(.status.network.vpcId // "-")",
   "  roles:   \([.status.iam.controlPlane.role, .status.iam.workers.role] | map(select(.)) | join(", "))",
   "  add-ons: \((.status.platform.applications // {}) | keys | join(", "))"' <<< "$stored" >&2

@@ -370,8 +370,11 @@ ENV
             | .spec.kubernetes.apiEndpoint = $api' > "$dir/cluster.json"
         if real; then
             # No CRI here: kubeadm skips its preflight (which pulls images);
-            # no Argo CD controller runs to sync add-on Applications.
+            # no Argo CD controller runs to sync add-on Applications. No
+            # load balancer carries traffic here yet (#16: HAProxy for it),
+            # so the nodes' endpoint is the first control plane's name.
             jq --arg cidr "$cidr" '.spec.kubernetes.skipPhases = ["preflight"]
+              | .spec.kubernetes.apiLoadBalancer = "none"
               | .spec.network.vpcCidr = $cidr
               | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"
             mv "$dir/cluster.json.new" "$dir/cluster.json"

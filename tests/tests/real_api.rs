@@ -461,7 +461,7 @@ fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances(
     let doc = aws(&moto, "phx-net", &["apply"], &doc);
     let doc = aws(&moto, "phx-iam", &["apply"], &doc);
     let doc = aws(&moto, "phx-nodes", &["apply"], &doc);
-    let nodes = doc["status"]["nodes"].as_array().unwrap().clone();
+    let nodes = doc["status"]["nodes"]["instances"].as_array().unwrap().clone();
     assert_eq!(nodes.len(), 4);
 
     // The control plane, and each node registered as its kubelet would with

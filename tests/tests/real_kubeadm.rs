@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 use phx_core::spec::KubernetesSpec;
+use phx_kubeadm::apply::CertificateKey;
 use phx_kubeadm::config::{init_config, join_config, ControlPlane, Version};
 use phx_kubeadm::join::JoinCommand;
 use phx_kubeadm::kubeconfig;
@@ -39,7 +40,11 @@ fn validate(dir: &Path, name: &str, config: &str) -> Output {
     kubeadm(&["config", "validate", "--config", path.to_str().unwrap()])
 }
 
+/// With the API load balancer: its name is the endpoint.
+const LB: &str = "phoenix-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com";
+
 const CP: ControlPlane<'static> = ControlPlane {
+    load_balancer: Some(LB),
     private_dns: "ip-10-0-0-5.ec2.internal",
     private_ip: Some("10.0.0.5"),
     public_ip: Some("54.1.2.3"),
@@ -99,6 +104,7 @@ fn the_init_configuration_is_kubeadms_and_so_are_its_certificates_and_admin_conf
         .unwrap();
     let sans = String::from_utf8_lossy(&sans.stdout);
     for want in [
+        &format!("DNS:{LB}"),
         "DNS:api.phoenix.example.com",
         "DNS:ip-10-0-0-5.ec2.internal",
         "IP Address:54.1.2.3",
@@ -127,10 +133,7 @@ fn the_init_configuration_is_kubeadms_and_so_are_its_certificates_and_admin_conf
         hash,
         format!("sha256:{}", expected.split_whitespace().next().unwrap())
     );
-    assert!(
-        admin.contains("server: https://ip-10-0-0-5.ec2.internal:6443"),
-        "{admin}"
-    );
+    assert!(admin.contains(&format!("server: https://{LB}:6443")), "{admin}");
 
     // ... and the rewritten kubeconfig is one kubectl reads, pointing
     // where users reach the API, everything else as kubeadm wrote it.
@@ -195,7 +198,7 @@ fn the_join_configuration_is_kubeadms() {
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         ),
     };
-    let config = join_config(&join, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default()).unwrap();
+    let config = join_config(&join, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default(), None).unwrap();
     let out = validate(dir.path(), "join.yaml", &config);
     assert!(
         out.status.success(),
@@ -207,4 +210,14 @@ fn the_join_configuration_is_kubeadms() {
     let out = validate(dir.path(), "broken.yaml", &broken);
     assert!(!out.status.success(), "a malformed token passed: {}", text(&out));
     assert!(text(&out).to_lowercase().contains("token"), "{}", text(&out));
+
+    // A control plane's join: kubeadm reads its certificate key.
+    let key = CertificateKey("0f".repeat(32));
+    let cp = join_config(&join, "ip-10-0-16-5.ec2.internal", &KubernetesSpec::default(), Some(&key)).unwrap();
+    assert!(cp.contains("controlPlane:\n  certificateKey: "), "{cp}");
+    let out = validate(dir.path(), "join-cp.yaml", &cp);
+    assert!(out.status.success(), "the real kubeadm refused phx's control plane join: {}", text(&out));
+    let broken = cp.replace("certificateKey: ", "certificateKey: zz");
+    let out = validate(dir.path(), "broken-cp.yaml", &broken);
+    assert!(!out.status.success(), "a malformed certificate key passed: {}", text(&out));
 }

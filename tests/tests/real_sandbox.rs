@@ -54,7 +54,7 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
     // from the emulator's instances).
     let nodes = items(&sb.kubectl_json(&["get", "nodes"]));
     assert_eq!(nodes.len(), 4, "{nodes:?}");
-    for n in doc["status"]["nodes"].as_array().unwrap() {
+    for n in doc["status"]["nodes"]["instances"].as_array().unwrap() {
         let name = n["privateDns"].as_str().unwrap();
         let node = nodes
             .iter()
@@ -110,7 +110,7 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
     }
 
     // The control plane's static pods run as processes, with mirror pods.
-    let cp = doc["status"]["nodes"]
+    let cp = doc["status"]["nodes"]["instances"]
         .as_array()
         .unwrap()
         .iter()

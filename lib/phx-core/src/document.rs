@@ -79,7 +79,7 @@ impl Document {
 
     /// Validate a JSON value as a cluster document (errors exit 65).
     pub fn from_value(value: Value) -> Result<Document> {
-        let Value::Object(raw) = value else {
+        let Value::Object(mut raw) = value else {
             return Err(Error::invalid("the document must be a JSON object"));
         };
         check_api_version(raw.get("apiVersion"))?;
@@ -108,8 +108,9 @@ impl Document {
             }
         };
         spec.validate()?;
-        match raw.get("status") {
-            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        match raw.get_mut("status") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(status)) => upgrade_status(status),
             Some(_) => return Err(Error::invalid("status: must be an object")),
         }
         if let Some(e) = raw.get("error").filter(|e| !e.is_null()) {
@@ -236,6 +237,19 @@ impl Document {
 /// The JSON Schema of the document, generated from the Rust types.
 pub fn json_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(ClusterDocument)).expect("schema serializes")
+}
+
+/// Status shapes an earlier phx stored, rewritten to today's, so every
+/// reader (and the next push) sees one shape. The one exception to "what a
+/// tool does not own leaves as it came": each rewrite keeps every value.
+/// - `status.nodes` was the bare list of instances; it is now
+///   `{instances, plan}`.
+fn upgrade_status(status: &mut Map<String, Value>) {
+    if let Some(nodes) = status.get_mut(crate::status::keys::NODES) {
+        if nodes.is_array() {
+            *nodes = serde_json::json!({ "instances": nodes.take() });
+        }
+    }
 }
 
 fn check_api_version(v: Option<&Value>) -> Result<()> {
@@ -458,5 +472,22 @@ mod tests {
         let out = d.desired().into_json();
         assert!(out.get("status").is_none() && out.get("error").is_none());
         assert_eq!(out["extra"], 2);
+    }
+
+    #[test]
+    fn a_stored_bare_node_list_reads_as_instances() {
+        let node = json!({"name":"a-worker-1","role":"worker","ssh":{"host":"h","user":"ubuntu"}});
+        let old = json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{"name":"a"},
+            "status":{"nodes":[node.clone()],"net":{"k":1}}});
+        let d = parse(old).unwrap();
+        let nodes = d.get::<crate::status::key::Nodes>().unwrap().unwrap();
+        assert_eq!(nodes.instances.len(), 1);
+        assert_eq!(nodes.instances[0].name, "a-worker-1");
+        assert_eq!(d.as_json()["status"]["nodes"], json!({"instances":[node]}));
+        assert_eq!(d.as_json()["status"]["net"], json!({"k":1}));
+        // Today's shape is left as it is.
+        let new = json!({"apiVersion":"phx/v1","kind":"Cluster","metadata":{"name":"a"},
+            "status":{"nodes":{"instances":[],"plan":[]}}});
+        assert_eq!(parse(new.clone()).unwrap().into_json(), new);
     }
 }

@@ -42,6 +42,18 @@ impl Spec {
                 )));
             }
         }
+        let cp = self.nodes.control_plane.count;
+        if cp % 2 == 0 || cp > 7 {
+            return Err(crate::Error::invalid(format!(
+                "spec.nodes.controlPlane.count: {cp} is not 1, 3, 5 or 7 (etcd needs an odd number of members)"
+            )));
+        }
+        if cp > 1 && self.kubernetes.api_load_balancer == ApiLoadBalancer::None {
+            return Err(crate::Error::invalid(format!(
+                "spec.nodes.controlPlane.count: {cp} control planes need spec.kubernetes.apiLoadBalancer \
+                 (internet-facing or internal), not none"
+            )));
+        }
         Ok(())
     }
 
@@ -246,6 +258,11 @@ pub struct KubernetesSpec {
     /// the kubeconfig and certificate SANs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_endpoint: Option<String>,
+    /// The network load balancer in front of the API servers (phx-net):
+    /// its name is kubeadm's `controlPlaneEndpoint` from the first init, so
+    /// control planes can be added later. `none` puts the first control
+    /// plane's name there instead: one control plane for the cluster's life.
+    pub api_load_balancer: ApiLoadBalancer,
     /// kubeadm preflight checks to report as warnings instead of errors
     /// (kubeadm's `nodeRegistration.ignorePreflightErrors`, like `NumCPU`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -264,8 +281,33 @@ impl Default for KubernetesSpec {
             pod_cidr: "192.168.0.0/16".into(),
             service_cidr: "10.96.0.0/12".into(),
             api_endpoint: None,
+            api_load_balancer: ApiLoadBalancer::default(),
             ignore_preflight_errors: Vec::new(),
             skip_phases: Vec::new(),
+        }
+    }
+}
+
+/// `spec.kubernetes.apiLoadBalancer`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiLoadBalancer {
+    /// Reachable from `spec.network.adminCidrs` and the VPC.
+    #[default]
+    InternetFacing,
+    /// Reachable from the VPC only (admins come through a VPN or bastion).
+    Internal,
+    /// No load balancer: the first control plane's name is the endpoint.
+    None,
+}
+
+impl ApiLoadBalancer {
+    /// The elbv2 scheme, or `None` for no load balancer.
+    pub fn scheme(self) -> Option<&'static str> {
+        match self {
+            ApiLoadBalancer::InternetFacing => Some("internet-facing"),
+            ApiLoadBalancer::Internal => Some("internal"),
+            ApiLoadBalancer::None => None,
         }
     }
 }

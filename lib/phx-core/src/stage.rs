@@ -82,7 +82,7 @@ impl Mine<'_, key::Nodes> {
 
 impl Mine<'_, key::Kubeadm> {
     /// Record host keys accepted on first contact (`trust on first use`)
-    /// in `status.nodes[].ssh.hostKeys`, the one field of phx-nodes'
+    /// in `status.nodes.instances[].ssh.hostKeys`, the one field of phx-nodes'
     /// status phx-kubeadm writes: it is the first to connect.
     pub fn pin_host_keys(&mut self, pinned: &[(String, String)]) -> Result<()> {
         let Some(mut nodes) = self.doc.get::<key::Nodes>()? else {
@@ -90,7 +90,7 @@ impl Mine<'_, key::Kubeadm> {
         };
         let mut any = false;
         for (name, host_key) in pinned {
-            if let Some(n) = nodes.iter_mut().find(|n| &n.name == name) {
+            if let Some(n) = nodes.instances.iter_mut().find(|n| &n.name == name) {
                 n.ssh.host_keys = vec![host_key.clone()];
                 any = true;
             }

@@ -31,7 +31,7 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iam: Option<IamStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<Vec<Node>>,
+    pub nodes: Option<NodesStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeadm: Option<KubeadmStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,7 +70,7 @@ pub mod key {
         State = STATE: StateStatus;
         Network = NETWORK: NetworkStatus;
         Iam = IAM: IamStatus;
-        Nodes = NODES: Vec<Node>;
+        Nodes = NODES: NodesStatus;
         Kubeadm = KUBEADM: KubeadmStatus;
         Cni = CNI: AddonStatus<CniStatus>;
         Ccm = CCM: AddonStatus<CcmStatus>;
@@ -217,9 +217,29 @@ pub struct NetworkStatus {
     #[serde(default)]
     pub route_tables: std::collections::BTreeMap<String, String>,
     pub security_groups: SecurityGroups,
+    /// The network load balancer in front of the API servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_load_balancer: Option<ApiLoadBalancerStatus>,
     /// What `phx-net plan` found to do (absent after apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlannedChange>>,
+}
+
+/// `status.network.apiLoadBalancer`: kubeadm's `controlPlaneEndpoint` is
+/// `dnsName:6443`; phx-nodes registers the control planes in the target
+/// group by private IP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiLoadBalancerStatus {
+    pub name: String,
+    /// `internet-facing` or `internal`.
+    pub scheme: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -238,6 +258,9 @@ pub struct SecurityGroups {
     pub control_plane: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<String>,
+    /// The API load balancer's group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_load_balancer: Option<String>,
 }
 
 /// One line of a plan (`create subnet subnet/public/us-east-1a 10.0.0.0/20`).
@@ -275,7 +298,23 @@ pub struct NodeIdentity {
     pub policies: Vec<String>,
 }
 
-/// One machine of the cluster (`status.nodes[]`, written by `phx-nodes`).
+/// `status.nodes`, written by `phx-nodes`: the cluster's machines, control
+/// plane first, and what its last `plan` found to do.
+///
+/// (Documents stored before the plan was recorded here hold the bare list;
+/// [`crate::Document`] reads that shape as `instances`.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodesStatus {
+    #[serde(default)]
+    pub instances: Vec<Node>,
+    /// What `plan` found to do (absent after apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedChange>>,
+}
+
+/// One machine of the cluster (`status.nodes.instances[]`, written by
+/// `phx-nodes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {

@@ -1,9 +1,17 @@
-//! `apply`: every node prepared at once; the control plane's `kubeadm
+//! `apply`: every node prepared at once; the first control plane's `kubeadm
 //! init` as soon as it is prepared; each worker's join as soon as it is
 //! prepared and a join command exists (one fresh token, made on first
-//! need). Nodes never wait on each other more than that, and a failing node
-//! does not stop the others: each finishes its step, and the errors are
-//! reported together.
+//! need); the other control planes' joins (`--control-plane`, with a
+//! certificate key made on first need) one at a time, as stacked etcd adds
+//! one member (a learner) at a time. Nodes never wait on each other more
+//! than that, and a failing node does not stop the others: each finishes
+//! its step, and the errors are reported together.
+//!
+//! Which control plane leads (runs init, or already holds the cluster) is
+//! decided once every control plane has said what it is: the first that is
+//! a member, else the first. A control plane whose machine was replaced
+//! (empty) therefore joins the cluster its peers keep, instead of making a
+//! second one.
 
 use crate::config::{ControlPlane, Version};
 use crate::join::{self, JoinCommand};
@@ -18,6 +26,8 @@ use tokio::sync::{watch, OnceCell};
 #[derive(Debug)]
 pub struct Outcome {
     pub name: String,
+    /// The control plane that ran init or already held the cluster.
+    pub leader: bool,
     pub verdict: Option<Verdict>,
     pub progress: NodeProgress,
     /// The control plane's session, kept for fetching admin.conf.
@@ -32,11 +42,58 @@ enum Init {
     Failed(String),
 }
 
+/// What a control plane said it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Report {
+    Pending,
+    /// Whether it holds the cluster already (`/etc/kubernetes/admin.conf`).
+    Member(bool),
+    Unreachable,
+}
+
+/// The leader among the control planes (in order): the first member, else
+/// the first.
+fn pick(roster: &[(String, Report)]) -> Option<String> {
+    roster
+        .iter()
+        .find(|(_, r)| *r == Report::Member(true))
+        .or(roster.first())
+        .map(|(n, _)| n.clone())
+}
+
+/// kubeadm's certificate key (`init phase upload-certs`): it decrypts the
+/// cluster's CA keys for a joining control plane. Never printed.
+#[derive(Clone, PartialEq)]
+pub struct CertificateKey(pub String);
+
+impl std::fmt::Debug for CertificateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertificateKey(<redacted>)")
+    }
+}
+
+impl CertificateKey {
+    /// The key in `kubeadm init phase upload-certs --upload-certs`'s output.
+    pub fn parse(output: &str) -> Result<CertificateKey> {
+        output
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|l| CertificateKey(l.to_string()))
+            .ok_or_else(|| Error::failed("kubeadm printed no certificate key"))
+    }
+}
+
 /// What the node tasks share.
 #[derive(Debug)]
 pub struct Shared {
     init: watch::Sender<Init>,
     join: OnceCell<std::result::Result<JoinCommand, String>>,
+    /// The control planes, in order, and what each said it is.
+    roster: watch::Sender<Vec<(String, Report)>>,
+    certificate_key: OnceCell<std::result::Result<CertificateKey, String>>,
+    /// Held by the control plane joining now.
+    control_plane_join: tokio::sync::Mutex<()>,
     pub version: Version,
     /// The generated kubeadm configuration for init.
     pub init_config: String,
@@ -50,11 +107,16 @@ impl Shared {
         version: Version,
         init_config: String,
         k8s: phx_core::spec::KubernetesSpec,
+        control_planes: Vec<String>,
         width: usize,
     ) -> Arc<Shared> {
+        let roster = control_planes.into_iter().map(|n| (n, Report::Pending)).collect();
         Arc::new(Shared {
             init: watch::channel(Init::Pending).0,
             join: OnceCell::new(),
+            roster: watch::channel(roster).0,
+            certificate_key: OnceCell::new(),
+            control_plane_join: tokio::sync::Mutex::new(()),
             version,
             init_config,
             k8s,
@@ -62,20 +124,64 @@ impl Shared {
         })
     }
 
-    /// The join command, once the control plane is up; one token for the run.
-    async fn join_command(&self) -> Result<JoinCommand> {
+    /// A control plane's answer; the first one counts.
+    fn report(&self, name: &str, report: Report) {
+        self.roster.send_modify(|roster| {
+            if let Some(entry) = roster.iter_mut().find(|(n, r)| n == name && *r == Report::Pending) {
+                entry.1 = report;
+            }
+        });
+    }
+
+    /// The leader, once every control plane has answered.
+    async fn leader(&self) -> Option<String> {
+        let mut rx = self.roster.subscribe();
+        loop {
+            let roster = rx.borrow_and_update().clone();
+            if roster.iter().all(|(_, r)| *r != Report::Pending) {
+                return pick(&roster);
+            }
+            if rx.changed().await.is_err() {
+                return pick(&roster);
+            }
+        }
+    }
+
+    /// The leader's session, once it holds the cluster.
+    async fn ready(&self) -> Result<Arc<Session>> {
         let mut rx = self.init.subscribe();
-        let cp = loop {
+        loop {
             let state = rx.borrow_and_update().clone();
             match state {
-                Init::Ready(s) => break s,
+                Init::Ready(s) => return Ok(s),
                 Init::Failed(m) => return Err(Error::failed(format!("waiting for the control plane: {m}"))),
                 Init::Pending => {}
             }
             rx.changed()
                 .await
                 .map_err(|_| Error::failed("the control plane's task ended without a result"))?;
-        };
+        }
+    }
+
+    /// A certificate key for control plane joins, made on the leader on
+    /// first need (kubeadm keeps the uploaded certificates two hours).
+    async fn certificate_key(&self, leader: &Session) -> Result<CertificateKey> {
+        self.certificate_key
+            .get_or_init(|| async {
+                let out = leader
+                    .capture("sudo -n kubeadm init phase upload-certs --upload-certs", b"")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                CertificateKey::parse(&out).map_err(|e| e.to_string())
+            })
+            .await
+            .clone()
+            .map_err(|m| Error::failed(format!("uploading the control plane certificates: {m}")))
+    }
+
+    /// The join command, once the control plane is up; one token for the run.
+    async fn join_command(&self) -> Result<JoinCommand> {
+        let cp = self.ready().await?;
         self.token(&cp).await
     }
 
@@ -105,6 +211,7 @@ impl Shared {
 pub async fn node(node: Node, target: Target, connector: Connector, shared: Arc<Shared>) -> Outcome {
     let mut out = Outcome {
         name: node.name.clone(),
+        leader: false,
         verdict: None,
         progress: NodeProgress::default(),
         session: None,
@@ -113,9 +220,14 @@ pub async fn node(node: Node, target: Target, connector: Connector, shared: Arc<
     let result = steps(&node, &target, &connector, &shared, &mut out).await;
     if let Err(e) = result {
         if node.role == NodeRole::ControlPlane {
-            shared
-                .init
-                .send_replace(Init::Failed(format!("{}: {e}", node.name)));
+            // Failed before it said what it is: it cannot lead. If it was to
+            // lead, nobody holds the cluster: those waiting are told.
+            shared.report(&node.name, Report::Unreachable);
+            if shared.leader().await.as_deref() == Some(node.name.as_str()) {
+                shared
+                    .init
+                    .send_replace(Init::Failed(format!("{}: {e}", node.name)));
+            }
         }
         out.progress.error = Some(e.to_string());
         out.error = Some(e.context(&node.name));
@@ -141,6 +253,9 @@ async fn steps(
         .await
         .map_err(|e| e.context("state"))?;
     let done = |what: &str| state.contains(&format!("{what}=yes"));
+    if node.role == NodeRole::ControlPlane {
+        shared.report(&node.name, Report::Member(done("initialized")));
+    }
     let vars = [
         ("PHX_K8S_MINOR", shared.version.minor.as_str()),
         ("PHX_K8S_PACKAGE_VERSION", shared.version.package.as_str()),
@@ -154,7 +269,8 @@ async fn steps(
     .await?;
     out.progress.prepared = true;
     match node.role {
-        NodeRole::ControlPlane => {
+        NodeRole::ControlPlane if shared.leader().await.as_deref() == Some(node.name.as_str()) => {
+            out.leader = true;
             if !done("initialized") {
                 let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
                 script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
@@ -165,13 +281,31 @@ async fn steps(
             shared.init.send_replace(Init::Ready(session.clone()));
             out.session = Some(session);
         }
+        NodeRole::ControlPlane => {
+            if !done("initialized") {
+                let name = node.private_dns.as_deref().unwrap_or_default();
+                let leader = shared.ready().await.map_err(|e| e.context("join"))?;
+                // One member joins etcd at a time.
+                let _turn = shared.control_plane_join.lock().await;
+                let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
+                    .map_err(|e| e.context("join"))?;
+                let config = crate::config::join_config(&j, name, &shared.k8s, Some(&key))
+                    .map_err(|e| e.context("join"))?;
+                let vars = [("PHX_JOIN_CONFIG", config.as_str())];
+                script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
+            }
+            out.progress.member = true;
+            if let Ok(s) = Arc::try_unwrap(session) {
+                s.close().await;
+            }
+        }
         NodeRole::Worker => {
             if !done("joined") {
                 // Checked before any node was touched (lib::converge).
                 let name = node.private_dns.as_deref().unwrap_or_default();
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
                 let config =
-                    crate::config::join_config(&j, name, &shared.k8s).map_err(|e| e.context("join"))?;
+                    crate::config::join_config(&j, name, &shared.k8s, None).map_err(|e| e.context("join"))?;
                 let vars = [("PHX_JOIN_CONFIG", config.as_str())];
                 script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
             }
@@ -214,14 +348,19 @@ pub async fn run(
 }
 
 /// The control plane's addresses for the kubeadm configuration.
-pub fn control_plane<'a>(cp: &'a Node, api_host: Option<&'a str>) -> Result<ControlPlane<'a>> {
+pub fn control_plane<'a>(
+    cp: &'a Node,
+    api_host: Option<&'a str>,
+    load_balancer: Option<&'a str>,
+) -> Result<ControlPlane<'a>> {
     let private_dns = cp.private_dns.as_deref().ok_or_else(|| {
         Error::invalid(format!(
-            "status.nodes: {} has no privateDns (the kubelet's node name)",
+            "status.nodes.instances: {} has no privateDns (the kubelet's node name)",
             cp.name
         ))
     })?;
     Ok(ControlPlane {
+        load_balancer,
         private_dns,
         private_ip: cp.private_ip.as_deref(),
         public_ip: cp.public_ip.as_deref(),

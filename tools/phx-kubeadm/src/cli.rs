@@ -46,8 +46,8 @@ pub fn command() -> clap::Command {
     Cli::command_for(
         "phx-kubeadm",
         "Kubernetes on the nodes over SSH: prepare, kubeadm init and join.\n\n\
-        Reads status.nodes (phx-nodes) and writes status.kubeadm. One SSH connection per node, \
-        host keys verified against status.nodes[].ssh.hostKeys or known_hosts. Every node is \
+        Reads status.nodes.instances (phx-nodes) and writes status.kubeadm. One SSH connection per node, \
+        host keys verified against status.nodes.instances[].ssh.hostKeys or known_hosts. Every node is \
         prepared in parallel (swap, kernel modules, sysctls, containerd, the pkgs.k8s.io packages); \
         the control plane runs kubeadm init as soon as it is prepared, each worker joins as soon as \
         it is prepared and the control plane is up. Steps already done are detected and skipped.",

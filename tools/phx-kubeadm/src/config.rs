@@ -1,8 +1,10 @@
 //! The kubeadm configuration for `kubeadm init`, generated from the spec
 //! and the control plane's addresses: node name = the EC2 private DNS name
 //! and `cloud-provider: external` (both required by the AWS cloud
-//! controller manager), the control-plane endpoint on the private DNS name,
-//! and certificate SANs for every name the API is reached by.
+//! controller manager), the control-plane endpoint on the API load
+//! balancer's name (else the first control plane's private DNS name: one
+//! control plane for life), and certificate SANs for every name the API is
+//! reached by.
 
 use phx_core::spec::KubernetesSpec;
 use phx_core::{Error, Result};
@@ -46,9 +48,12 @@ impl Version {
     }
 }
 
-/// Addresses of the control plane node.
+/// Addresses of the control plane node, and the load balancer in front of
+/// the control planes when there is one.
 #[derive(Debug, Clone)]
 pub struct ControlPlane<'a> {
+    /// `status.network.apiLoadBalancer.dnsName`: the endpoint when set.
+    pub load_balancer: Option<&'a str>,
     pub private_dns: &'a str,
     pub private_ip: Option<&'a str>,
     pub public_ip: Option<&'a str>,
@@ -64,10 +69,11 @@ pub fn init_config(
 ) -> Result<String> {
     // The certificate SANs, each checked under the name of its field.
     let named = [
+        ("status.network.apiLoadBalancer.dnsName", cp.load_balancer),
         ("spec.kubernetes.apiEndpoint", cp.api_host),
-        ("status.nodes[].publicIp", cp.public_ip),
-        ("status.nodes[].privateDns", Some(cp.private_dns)),
-        ("status.nodes[].privateIp", cp.private_ip),
+        ("status.nodes.instances[].publicIp", cp.public_ip),
+        ("status.nodes.instances[].privateDns", Some(cp.private_dns)),
+        ("status.nodes.instances[].privateIp", cp.private_ip),
     ];
     let mut sans: Vec<&str> = Vec::new();
     for (what, v) in named.iter().filter_map(|(w, v)| v.map(|v| (*w, v))) {
@@ -94,7 +100,7 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 clusterName: {cluster}
 kubernetesVersion: {version}
-controlPlaneEndpoint: {node}:6443
+controlPlaneEndpoint: {endpoint}:6443
 networking:
   podSubnet: {pods}
   serviceSubnet: {services}
@@ -106,6 +112,7 @@ apiServer:
     value: external
 ",
         node = cp.private_dns,
+        endpoint = cp.load_balancer.unwrap_or(cp.private_dns),
         version = version.kubeadm,
         pods = k8s.pod_cidr,
         services = k8s.service_cidr,
@@ -116,11 +123,17 @@ apiServer:
 /// phx-kubeadm sends on the join script's stdin and the script writes to a
 /// root-only file for `kubeadm join --config` (removed when it ends): the
 /// token never appears on a command line, so never in the process list.
-pub fn join_config(join: &crate::join::JoinCommand, node_name: &str, k8s: &KubernetesSpec) -> Result<String> {
+/// With a certificate key, the node joins as a control plane.
+pub fn join_config(
+    join: &crate::join::JoinCommand,
+    node_name: &str,
+    k8s: &KubernetesSpec,
+    control_plane: Option<&crate::apply::CertificateKey>,
+) -> Result<String> {
     for (what, v) in [
         ("the join endpoint", join.api.as_str()),
         ("the CA hash", join.ca_hash.as_str()),
-        ("status.nodes[].privateDns", node_name),
+        ("status.nodes.instances[].privateDns", node_name),
     ] {
         plain(what, v)?;
     }
@@ -130,10 +143,17 @@ pub fn join_config(join: &crate::join::JoinCommand, node_name: &str, k8s: &Kuber
         ));
     }
     let (skip, ignore) = kubeadm_lists(k8s)?;
+    let control_plane = match control_plane {
+        Some(k) if k.0.len() == 64 && k.0.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            format!("controlPlane:\n  certificateKey: {}\n", k.0)
+        }
+        Some(_) => return Err(Error::failed("kubeadm made a certificate key of an unexpected form")),
+        None => String::new(),
+    };
     Ok(format!(
         "apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
-{skip}discovery:
+{skip}{control_plane}discovery:
   bootstrapToken:
     apiServerEndpoint: {api}
     token: {token}
@@ -219,6 +239,7 @@ mod tests {
     #[test]
     fn config_names_the_node_by_private_dns_and_externalizes_the_cloud() {
         let cp = ControlPlane {
+            load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: Some("10.0.0.5"),
             public_ip: Some("54.1.2.3"),
@@ -249,13 +270,39 @@ mod tests {
     }
 
     #[test]
+    fn the_load_balancer_is_the_endpoint_and_a_san() {
+        let cp = ControlPlane {
+            load_balancer: Some("phoenix-api-1.us-east-1.elb.amazonaws.com"),
+            private_dns: "ip-10-0-0-5.ec2.internal",
+            private_ip: Some("10.0.0.5"),
+            public_ip: None,
+            api_host: None,
+        };
+        let c = init_config(
+            "phoenix",
+            &KubernetesSpec::default(),
+            &Version::parse("1.34").unwrap(),
+            &cp,
+        )
+        .unwrap();
+        assert!(
+            c.contains("controlPlaneEndpoint: phoenix-api-1.us-east-1.elb.amazonaws.com:6443\n"),
+            "{c}"
+        );
+        assert!(c.contains("nodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n"), "{c}");
+        assert!(c.contains(
+            "  certSANs:\n  - phoenix-api-1.us-east-1.elb.amazonaws.com\n  - ip-10-0-0-5.ec2.internal\n  - 10.0.0.5\n"
+        ), "{c}");
+    }
+
+    #[test]
     fn the_join_configuration_carries_the_token_and_the_node_name() {
         let j = crate::join::JoinCommand {
             api: "ip-10-0-0-5.ec2.internal:6443".into(),
             token: "abcdef.0123456789abcdef".into(),
             ca_hash: format!("sha256:{}", "a".repeat(64)),
         };
-        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default()).unwrap();
+        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default(), None).unwrap();
         assert!(c.contains("kind: JoinConfiguration\n"), "{c}");
         assert!(
             c.contains(
@@ -272,8 +319,8 @@ mod tests {
             token: "x\ntoken: y".into(),
             ..j.clone()
         };
-        assert!(join_config(&bad, "n", &KubernetesSpec::default()).is_err());
-        assert!(join_config(&j, "n\nkind: Evil", &KubernetesSpec::default()).is_err());
+        assert!(join_config(&bad, "n", &KubernetesSpec::default(), None).is_err());
+        assert!(join_config(&j, "n\nkind: Evil", &KubernetesSpec::default(), None).is_err());
     }
 
     #[test]
@@ -284,6 +331,7 @@ mod tests {
             ..KubernetesSpec::default()
         };
         let cp = ControlPlane {
+            load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: None,
             public_ip: None,
@@ -296,7 +344,7 @@ mod tests {
             token: "abcdef.0123456789abcdef".into(),
             ca_hash: format!("sha256:{}", "a".repeat(64)),
         };
-        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &k8s).unwrap();
+        let c = join_config(&j, "ip-10-0-1-7.ec2.internal", &k8s, None).unwrap();
         assert!(
             c.contains("kind: JoinConfiguration\nskipPhases:\n- preflight\ndiscovery:"),
             "{c}"
@@ -313,6 +361,7 @@ mod tests {
     #[test]
     fn odd_values_are_refused_not_injected() {
         let cp = ControlPlane {
+            load_balancer: None,
             private_dns: "x\nkind: Evil",
             private_ip: None,
             public_ip: None,

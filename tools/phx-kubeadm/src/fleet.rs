@@ -11,14 +11,14 @@ use phx_ssh::auth::Credentials;
 use phx_ssh::{Connector, HostKeyPolicy, Target, Verdict};
 
 pub fn nodes(doc: &Document) -> Result<Vec<Node>> {
-    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default();
+    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default().instances;
     if nodes.is_empty() {
-        return Err(Error::invalid("status.nodes is empty: run phx-nodes apply first"));
+        return Err(Error::invalid("status.nodes.instances is empty: run phx-nodes apply first"));
     }
     for n in &nodes {
         if n.ssh.host.is_empty() {
             return Err(Error::invalid(format!(
-                "status.nodes: {} has no ssh.host",
+                "status.nodes.instances: {} has no ssh.host",
                 n.name
             )));
         }

@@ -61,12 +61,20 @@ fn control_plane(nodes: &[Node]) -> Result<&Node> {
     nodes
         .iter()
         .find(|n| n.role == NodeRole::ControlPlane)
-        .ok_or_else(|| Error::invalid("status.nodes has no control-plane node: run phx-nodes apply first"))
+        .ok_or_else(|| Error::invalid("status.nodes.instances has no control-plane node: run phx-nodes apply first"))
 }
 
-/// `spec.kubernetes.apiEndpoint` (`host` or `host:port`), else the control
-/// plane's public address, on 6443.
-fn api_endpoint(doc: &Document, cp: &Node) -> (String, String) {
+/// The API load balancer's DNS name (`status.network.apiLoadBalancer`).
+fn load_balancer(doc: &Document) -> Result<Option<String>> {
+    Ok(doc
+        .get::<key::Network>()?
+        .and_then(|n| n.api_load_balancer)
+        .and_then(|lb| lb.dns_name))
+}
+
+/// `spec.kubernetes.apiEndpoint` (`host` or `host:port`), else the API
+/// load balancer, else the control plane's public address, on 6443.
+fn api_endpoint(doc: &Document, cp: &Node, load_balancer: Option<&str>) -> (String, String) {
     let configured = doc.spec().kubernetes.api_endpoint.as_deref().map(|e| {
         let e = e.trim_start_matches("https://").trim_end_matches('/');
         match e.rsplit_once(':') {
@@ -74,7 +82,8 @@ fn api_endpoint(doc: &Document, cp: &Node) -> (String, String) {
             _ => (e.to_string(), format!("{e}:6443")),
         }
     });
-    configured.unwrap_or_else(|| {
+    let balanced = load_balancer.map(|h| (h.to_string(), format!("{h}:6443")));
+    configured.or(balanced).unwrap_or_else(|| {
         let host = cp
             .public_ip
             .clone()
@@ -92,14 +101,15 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     for n in &nodes {
         let name = n.private_dns.as_deref().ok_or_else(|| {
             Error::invalid(format!(
-                "status.nodes: {} has no privateDns (the kubelet's node name)",
+                "status.nodes.instances: {} has no privateDns (the kubelet's node name)",
                 n.name
             ))
         })?;
-        config::plain("status.nodes[].privateDns", name)?;
+        config::plain("status.nodes.instances[].privateDns", name)?;
     }
     let version = Version::parse(&doc.spec().kubernetes.version)?;
-    let (api_host, api) = api_endpoint(doc, &cp);
+    let lb = load_balancer(doc)?;
+    let (api_host, api) = api_endpoint(doc, &cp, lb.as_deref());
     let configured_host = doc
         .spec()
         .kubernetes
@@ -110,14 +120,25 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         doc.name(),
         &doc.spec().kubernetes,
         &version,
-        &apply::control_plane(&cp, configured_host)?,
+        &apply::control_plane(&cp, configured_host, lb.as_deref())?,
     )?;
     let kubeconfig_path = match &args.kubeconfig_out {
         Some(p) => p.clone(),
         None => phx_core::home::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
     };
     let connector = fleet::connector(doc, &args.ssh).await?;
-    let shared = Shared::new(version, init, doc.spec().kubernetes.clone(), width(&nodes));
+    let control_planes = nodes
+        .iter()
+        .filter(|n| n.role == NodeRole::ControlPlane)
+        .map(|n| n.name.clone())
+        .collect();
+    let shared = Shared::new(
+        version,
+        init,
+        doc.spec().kubernetes.clone(),
+        control_planes,
+        width(&nodes),
+    );
     let tasks = nodes.iter().map(|n| {
         let target = fleet::target(n, &args.ssh);
         tokio::spawn(apply::node(n.clone(), target, connector.clone(), shared.clone()))
@@ -134,7 +155,11 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     fleet::pin(doc, &accepted)?;
     let previous = doc.mine()?.unwrap_or_default();
     let mut st = KubeadmStatus {
-        control_plane: Some(cp.name.clone()),
+        control_plane: outcomes
+            .iter()
+            .find(|o| o.leader)
+            .map(|o| o.name.clone())
+            .or(previous.control_plane),
         ca_cert_hash: shared.ca_hash().or(previous.ca_cert_hash),
         kubeconfig: previous.kubeconfig,
         api_endpoint: previous.api_endpoint,
@@ -210,7 +235,7 @@ async fn connect_all(
 
 async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
     Version::parse(&doc.spec().kubernetes.version)?;
-    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default();
+    let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default().instances;
     // Nodes phx-nodes has yet to launch: prepared, then init (the first
     // control plane) or join, from scratch.
     let spec = &doc.spec().nodes;
@@ -229,13 +254,12 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
             &name,
             "prepared (a new node)",
         ));
-        let first = role == NodeRole::ControlPlane && i == 1;
-        changes.push(PlannedChange::new(
-            if first { "init" } else { "join" },
-            "node",
-            &name,
-            "",
-        ));
+        let (action, detail) = match role {
+            NodeRole::ControlPlane if i == 1 && nodes.is_empty() => ("init", ""),
+            NodeRole::ControlPlane => ("join", "as a control plane"),
+            NodeRole::Worker => ("join", ""),
+        };
+        changes.push(PlannedChange::new(action, "node", &name, detail));
     }
     if nodes.is_empty() {
         return record_plan(doc, changes);
@@ -243,30 +267,36 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
     let nodes = fleet::nodes(doc)?;
     control_plane(&nodes)?;
     let mut errors = Vec::new();
+    let mut states = Vec::new();
     for (n, c) in connect_all(doc, &nodes, args).await? {
         let state = match c {
             Ok((s, _)) => s.capture(remote::RUN_AS_ROOT, remote::STATE.as_bytes()).await,
             Err(e) => Err(e),
         };
-        let state = match state {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
+        match state {
+            Ok(s) => states.push((n, s)),
+            Err(e) => errors.push(e),
+        }
+    }
+    // A control plane inits only if none holds the cluster; the others join.
+    let cluster = states
+        .iter()
+        .any(|(n, s)| n.role == NodeRole::ControlPlane && answer(s, "initialized") == Some(true));
+    let mut leads = !cluster;
+    for (n, state) in &states {
         changes.push(PlannedChange::new(
             "ensure",
             "node",
             &n.name,
             "prepared (each step checked on the node)",
         ));
-        if answer(&state, member_flag(n.role)) == Some(false) {
-            let action = match n.role {
-                NodeRole::ControlPlane => "init",
-                NodeRole::Worker => "join",
+        if answer(state, member_flag(n.role)) == Some(false) {
+            let (action, detail) = match n.role {
+                NodeRole::ControlPlane if std::mem::take(&mut leads) => ("init", ""),
+                NodeRole::ControlPlane => ("join", "as a control plane"),
+                NodeRole::Worker => ("join", ""),
             };
-            changes.push(PlannedChange::new(action, "node", &n.name, ""));
+            changes.push(PlannedChange::new(action, "node", &n.name, detail));
         }
     }
     record_plan(doc, changes)?;
@@ -389,7 +419,7 @@ async fn exec(args: ExecArgs) -> Result<u8> {
         .collect();
     if let Some(missing) = args.nodes.iter().find(|n| !nodes.iter().any(|x| &x.name == *n)) {
         return Err(Error::usage(format!(
-            "--node {missing}: no such node in status.nodes"
+            "--node {missing}: no such node in status.nodes.instances"
         )));
     }
     if nodes.is_empty() {

@@ -56,7 +56,7 @@ impl Env {
             .collect();
         json!({"apiVersion": "phx/v1", "kind": "Cluster", "metadata": {"name": "phoenix"},
                "spec": {"nodes": {"ssh": {"privateKeyFile": self.sandbox.client_key()}}},
-               "status": {"nodes": nodes}})
+               "status": {"nodes": {"instances": nodes}}})
     }
 
     fn kubeconfig(&self) -> std::path::PathBuf {
@@ -319,7 +319,7 @@ fn unknown_host_keys_are_refused_then_accepted_with_the_flag_and_pinned() {
     let pinned = ok(&env.apply(&["--accept-new-host-keys"], &doc));
     for (i, n) in env.sandbox.nodes.iter().enumerate() {
         assert_eq!(
-            pinned["status"]["nodes"][i]["ssh"]["hostKeys"],
+            pinned["status"]["nodes"]["instances"][i]["ssh"]["hostKeys"],
             json!([n.host_key()])
         );
     }
@@ -338,8 +338,8 @@ fn unknown_host_keys_are_refused_then_accepted_with_the_flag_and_pinned() {
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(doc["error"]["tool"], "phx-kubeadm");
         assert_eq!(
-            doc["status"]["nodes"][0]["ssh"]["hostKeys"],
-            pinned["status"]["nodes"][0]["ssh"]["hostKeys"]
+            doc["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"],
+            pinned["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"]
         );
     }
     assert_eq!(
@@ -573,7 +573,7 @@ fn status_asks_each_node_and_destroy_takes_the_cluster_down() {
     assert!(env.kubeconfig().exists());
     let down = ok(&env.kubeadm(&["destroy"], &up));
     assert!(down["status"].get("kubeadm").is_none());
-    assert!(down["status"]["nodes"].is_array(), "the machines stay");
+    assert!(down["status"]["nodes"]["instances"].is_array(), "the machines stay");
     assert!(
         !env.kubeconfig().exists(),
         "the admin kubeconfig went with the cluster"
@@ -594,7 +594,7 @@ fn bad_input_is_refused_before_any_connection() {
         stderr(&out)
     );
     let mut none = env.doc(true);
-    none["status"]["nodes"] = json!([]);
+    none["status"]["nodes"] = json!({"instances": []});
     let out = env.apply(&[], &none);
     assert_eq!(out.status.code(), Some(65));
     assert!(stderr(&out).contains("run phx-nodes apply first"));
@@ -631,4 +631,70 @@ fn nodes_behind_a_jump_host_are_reached_through_one_bastion_connection() {
     let again = env.apply(&["--connect-timeout", "2s"], &doc);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("jump host"), "{}", stderr(&again));
+}
+
+/// Three control planes behind the API load balancer, and a worker: the
+/// load balancer's name is the endpoint (init's, the joins', the
+/// kubeconfig's); the first inits, the others join as control planes with
+/// a certificate key made once on the first and carried on stdin only; a
+/// replaced first control plane (an empty machine) joins the cluster its
+/// peers keep instead of making a second one.
+#[test]
+fn three_control_planes_behind_the_load_balancer() {
+    const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
+    let mut env = Env::new();
+    let mut doc = env.doc(true);
+    for i in [1, 2] {
+        let n = &mut doc["status"]["nodes"]["instances"][i];
+        n["name"] = json!(format!("phoenix-control-plane-{}", i + 1));
+        n["role"] = json!("control-plane");
+    }
+    doc["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
+        "subnets": [], "securityGroups": {},
+        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});
+    let out = env.apply(&[], &doc);
+    let up = ok(&out);
+
+    let init = |n: &phx_testkit::SandboxNode| n.count("kubeadm init --config");
+    let inits: Vec<usize> = env.sandbox.nodes.iter().map(init).collect();
+    assert_eq!(inits, [1, 0, 0, 0]);
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1]);
+    assert_eq!(env.count("kubeadm init phase upload-certs"), [1, 0, 0, 0], "one key for both joins");
+    let config = env.sandbox.nodes[0].read("/etc/kubernetes/phx-kubeadm.yaml").unwrap();
+    assert!(config.contains(&format!("controlPlaneEndpoint: {LB}:6443\n")), "{config}");
+    assert!(config.contains(&format!("  - {LB}\n")), "a SAN: {config}");
+    for (i, n) in env.sandbox.nodes.iter().enumerate().skip(1) {
+        let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
+        assert!(kubelet.contains(&format!("server: https://{LB}:6443\n")), "{kubelet}");
+        // Control planes joined as such (the stand-in writes admin.conf
+        // only for a JoinConfiguration with a valid certificate key).
+        assert_eq!(n.read("/etc/kubernetes/admin.conf").is_some(), i < 3, "node {i}");
+    }
+    let st = &up["status"]["kubeadm"];
+    assert_eq!(st["apiEndpoint"], format!("https://{LB}:6443"));
+    assert_eq!(st["controlPlane"], "phoenix-control-plane-1");
+    let text = std::fs::read_to_string(env.kubeconfig()).unwrap();
+    assert!(text.contains(&format!("server: https://{LB}:6443")), "{text}");
+    // The certificate key is a secret like the tokens: nowhere phx writes.
+    let secrets: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.secrets()).collect();
+    assert_eq!(secrets.len(), 3, "init's token, phx's token, the certificate key: {secrets:?}");
+    let calls: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.calls()).collect();
+    for secret in &secrets {
+        assert!(!up.to_string().contains(secret), "a secret in the document");
+        assert!(!stderr(&out).contains(secret), "a secret on stderr");
+        assert!(!calls.iter().any(|c| c.contains(secret)), "a secret on a command line");
+    }
+
+    // The first control plane's machine is replaced (empty, a new host
+    // key, as phx-nodes records it): it joins; nobody inits again.
+    env.sandbox.nodes[0].replace_host_key();
+    let mut again = up.clone();
+    again["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"] = json!([env.sandbox.nodes[0].host_key()]);
+    let healed = ok(&env.apply(&[], &again));
+    let n0 = &env.sandbox.nodes[0];
+    assert_eq!(init(n0), 1, "no second init: {:?}", n0.calls());
+    assert_eq!(n0.count("kubeadm join"), 1, "{:?}", n0.calls());
+    assert!(n0.read("/etc/kubernetes/admin.conf").is_some());
+    assert_eq!(env.count("kubeadm join")[1..], [1, 1, 1], "the others are left alone");
+    assert_eq!(healed["status"]["kubeadm"]["controlPlane"], "phoenix-control-plane-2");
 }

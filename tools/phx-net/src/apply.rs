@@ -5,7 +5,8 @@
 //! component failed so its dependents stop at once, while unrelated steps
 //! finish. What was made is always known, for the document.
 
-use crate::desired::{SubnetWant, SG_CONTROL_PLANE, SG_WORKERS};
+use crate::api_lb;
+use crate::desired::{SubnetWant, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::plan::{Step, DEFAULT_ROUTE, EIP_ADDRESS, IGW_ATTACHED, NAT_AVAILABLE};
 use phx_aws::ec2::types::{
     AttributeBooleanValue, DomainType, IpPermission, NatGatewayState, ResourceType, Tag, TagSpecification,
@@ -33,6 +34,11 @@ const NOT_YET_VISIBLE: &[&str] = &[
     "InvalidAllocationID.NotFound",
     "InvalidNatGatewayID.NotFound",
     "InvalidGatewayID.NotFound",
+    // elbv2 naming a subnet, group or VPC EC2 has just made.
+    "SubnetNotFound",
+    "InvalidSubnet",
+    "InvalidSecurityGroup",
+    "InvalidConfigurationRequest",
 ];
 
 #[derive(Debug, Default)]
@@ -101,6 +107,7 @@ impl Registry {
 #[derive(Debug)]
 pub struct Executor {
     pub ec2: Client,
+    pub elbv2: phx_aws::elbv2::Client,
     pub tags: ClusterTags,
     pub vpc_cidr: String,
     pub registry: Arc<Registry>,
@@ -108,9 +115,16 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(ec2: Client, tags: ClusterTags, vpc_cidr: String, registry: Arc<Registry>) -> Executor {
+    pub fn new(
+        ec2: Client,
+        elbv2: phx_aws::elbv2::Client,
+        tags: ClusterTags,
+        vpc_cidr: String,
+        registry: Arc<Registry>,
+    ) -> Executor {
         Executor {
             ec2,
+            elbv2,
             tags,
             vpc_cidr,
             registry,
@@ -244,6 +258,35 @@ impl Executor {
                 let nat = id("nat");
                 self.wait_nat(&nat).await?;
                 Some(nat)
+            }
+            Step::CreateTargetGroup => Some(
+                self.call("creating the API target group", || {
+                    api_lb::create_target_group(&self.elbv2, &self.tags, &ids["vpc"])
+                })
+                .await?,
+            ),
+            Step::CreateLoadBalancer { scheme, subnets } => {
+                let subnet_ids: Vec<String> = subnets.iter().map(|s| id(s)).collect();
+                let (arn, dns) = self
+                    .call("creating the API load balancer", || {
+                        api_lb::create_load_balancer(
+                            &self.elbv2,
+                            &self.tags,
+                            scheme,
+                            subnet_ids.clone(),
+                            &ids[SG_API_LB],
+                        )
+                    })
+                    .await?;
+                self.registry.set(api_lb::LB_DNS, &dns);
+                Some(arn)
+            }
+            Step::CreateListener => {
+                self.call("creating the API listener", || {
+                    api_lb::create_listener(&self.elbv2, &self.tags, &ids[api_lb::LB], &ids[api_lb::TARGET_GROUP])
+                })
+                .await?;
+                None
             }
             Step::TagShared { id: resource, .. } => {
                 self.call("tagging", || async {
@@ -626,8 +669,16 @@ mod tests {
             .endpoint_url("http://127.0.0.1:9")
             .build();
         let ec2 = Client::from_conf(conf);
+        let elbv2 = phx_aws::elbv2::Client::from_conf(
+            phx_aws::elbv2::Config::builder()
+                .behavior_version(phx_aws::elbv2::config::BehaviorVersion::latest())
+                .region(phx_aws::elbv2::config::Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
         Arc::new(Executor::new(
             ec2,
+            elbv2,
             ClusterTags::new("t"),
             "10.0.0.0/16".into(),
             Arc::default(),

@@ -4,12 +4,14 @@
 
 use crate::rules::{Rule, Source};
 use ipnet::Ipv4Net;
-use phx_core::spec::NetworkSpec;
+use phx_core::spec::{ApiLoadBalancer, NetworkSpec};
 use phx_core::{Error, Result};
 
-/// The two security groups phx-net manages.
+/// The security groups phx-net manages: the nodes' two, and the API load
+/// balancer's when there is one.
 pub const SG_CONTROL_PLANE: &str = "sg/control-plane";
 pub const SG_WORKERS: &str = "sg/workers";
+pub const SG_API_LB: &str = "sg/api-lb";
 
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -20,8 +22,12 @@ pub struct Desired {
     pub zones: Option<Vec<String>>,
     pub zone_count: usize,
     pub nat_gateway: bool,
-    /// Bring your own VPC: its id and subnets; only the groups are made.
+    /// Bring your own VPC: its id and subnets; only the groups (and the
+    /// API load balancer) are made.
     pub byo: Option<Byo>,
+    /// The API load balancer's scheme (`spec.kubernetes.apiLoadBalancer`),
+    /// or `None` for none.
+    pub api_lb: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,7 +144,25 @@ impl Desired {
             },
             nat_gateway: net.nat_gateway,
             byo,
+            api_lb: None,
         })
+    }
+
+    /// With the API load balancer of `spec.kubernetes.apiLoadBalancer`.
+    pub fn with_api_lb(self, lb: ApiLoadBalancer) -> Desired {
+        Desired {
+            api_lb: lb.scheme(),
+            ..self
+        }
+    }
+
+    /// The security groups to have.
+    pub fn groups(&self) -> Vec<&'static str> {
+        let mut g = vec![SG_CONTROL_PLANE, SG_WORKERS];
+        if self.api_lb.is_some() {
+            g.push(SG_API_LB);
+        }
+        g
     }
 
     /// The subnets for these zones: public ones in the first blocks of the
@@ -173,6 +197,16 @@ impl Desired {
     /// which AWS accepts and moto needs.
     pub fn rules(&self, group: &str) -> Vec<Rule> {
         let cidr = |c: &Ipv4Net| Source::Cidr(c.to_string());
+        if group == SG_API_LB {
+            // The API only, from the admins and from inside the VPC.
+            let mut rules = vec![Rule::tcp(6443, 6443, cidr(&self.vpc_cidr), "Kubernetes API from the VPC")];
+            for c in &self.admin_cidrs {
+                rules.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
+            }
+            rules.sort();
+            rules.dedup();
+            return rules;
+        }
         let peers = [SG_CONTROL_PLANE, SG_WORKERS].map(|g| Source::Group(g.to_string()));
         let mut rules = Vec::new();
         for c in &self.admin_cidrs {

@@ -91,7 +91,7 @@ pub async fn destroy(
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
     let (ec2, elb, elbv2) = (aws.ec2(), aws.elb(), aws.elbv2());
     let tags = ClusterTags::new(doc.name());
-    let obs = observe(&ec2, &tags, byo.as_ref(), None, true).await?;
+    let obs = observe(&ec2, None, &tags, byo.as_ref(), None, true).await?;
     let owned_vpc = if byo.is_none() {
         obs.vpc.as_ref().map(|v| v.id.clone())
     } else {

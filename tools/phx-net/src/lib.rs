@@ -7,6 +7,7 @@
 //! then runs them as a dependency graph ([`apply`]). `destroy` has its own
 //! ordered teardown ([`destroy`]).
 
+pub mod api_lb;
 pub mod apply;
 pub mod cli;
 pub mod desired;
@@ -51,6 +52,7 @@ pub async fn run(verb: Verb) -> Result<()> {
 
 /// What the cloud holds for this cluster now and what apply would do about it.
 struct Survey {
+    cluster: String,
     want: Desired,
     obs: observed::Observed,
     zones: Vec<String>,
@@ -59,22 +61,30 @@ struct Survey {
 }
 
 impl Survey {
-    async fn take(doc: &Document, ec2: &phx_aws::ec2::Client, tags: &ClusterTags) -> Result<Survey> {
-        let want = Desired::from_spec(&doc.spec().network, doc.spec().region.as_deref())?;
+    async fn take(
+        doc: &Document,
+        ec2: &phx_aws::ec2::Client,
+        elbv2: &phx_aws::elbv2::Client,
+        tags: &ClusterTags,
+    ) -> Result<Survey> {
+        let want = Desired::from_spec(&doc.spec().network, doc.spec().region.as_deref())?
+            .with_api_lb(doc.spec().kubernetes.api_load_balancer);
         let zones_wanted = want.zones.is_none().then_some(want.zone_count);
         let recorded = doc.get::<key::Network>()?.is_some();
-        let obs = observed::observe(ec2, tags, want.byo.as_ref(), zones_wanted, recorded).await?;
+        let obs = observed::observe(ec2, Some(elbv2), tags, want.byo.as_ref(), zones_wanted, recorded).await?;
         if let (Some(byo), None) = (&want.byo, &obs.vpc) {
             return Err(phx_core::Error::failed(format!(
                 "spec.network.vpcId: VPC {} not found",
                 byo.vpc_id
             )));
         }
+        check_api_lb(&want, &obs)?;
         let zones = status::zones(&want, &obs)?;
         let steps = plan::plan(&want, &obs, &zones);
         let registry = Arc::new(Registry::default());
         status::seed(&registry, &obs);
         Ok(Survey {
+            cluster: doc.name().to_string(),
             want,
             obs,
             zones,
@@ -89,7 +99,27 @@ impl Survey {
 
     /// `status.network` as things stand (made so far included).
     fn status(&self) -> NetworkStatus {
-        status::build(&self.want, &self.obs, &self.zones, &self.registry)
+        status::build(&self.cluster, &self.want, &self.obs, &self.zones, &self.registry)
+    }
+}
+
+/// The API load balancer is the cluster's endpoint, in every certificate
+/// and kubeconfig: a spec that would replace or drop it is refused, not
+/// carried out.
+fn check_api_lb(want: &Desired, obs: &observed::Observed) -> Result<()> {
+    let Some(have) = &obs.api_lb else { return Ok(()) };
+    match want.api_lb {
+        Some(scheme) if scheme == have.scheme => Ok(()),
+        Some(scheme) => Err(phx_core::Error::invalid(format!(
+            "spec.kubernetes.apiLoadBalancer: {scheme}, but the cluster's API load balancer is {}: \
+             its name is the cluster's endpoint and cannot change (destroy and redeploy the cluster)",
+            have.scheme
+        ))),
+        None => Err(phx_core::Error::invalid(format!(
+            "spec.kubernetes.apiLoadBalancer: none, but the cluster's endpoint is the {} load balancer \
+             {}: it stays (destroy and redeploy the cluster to drop it)",
+            have.scheme, have.dns_name
+        ))),
     }
 }
 
@@ -98,7 +128,7 @@ impl Survey {
 async fn status() -> Result<()> {
     let doc = io::read_stdin()?;
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
-    let survey = Survey::take(&doc, &aws.ec2(), &ClusterTags::new(doc.name())).await?;
+    let survey = Survey::take(&doc, &aws.ec2(), &aws.elbv2(), &ClusterTags::new(doc.name())).await?;
     let changes = survey.changes();
     io::write_json(&serde_json::json!({
         "inSync": changes.is_empty(),
@@ -111,9 +141,9 @@ async fn status() -> Result<()> {
 /// (what exists, including anything made before a failure).
 async fn converge(doc: &mut Mine<'_, key::Network>, dry_run: bool) -> Result<()> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
-    let ec2 = aws.ec2();
+    let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
     let tags = ClusterTags::new(doc.name());
-    let mut survey = Survey::take(doc, &ec2, &tags).await?;
+    let mut survey = Survey::take(doc, &ec2, &elbv2, &tags).await?;
     if dry_run {
         let changes = survey.changes();
         eprint!("{}", phx_core::plan::render(&changes, "the network"));
@@ -127,6 +157,7 @@ async fn converge(doc: &mut Mine<'_, key::Network>, dry_run: bool) -> Result<()>
     }
     let exec = Arc::new(Executor::new(
         ec2,
+        elbv2,
         tags,
         survey.want.vpc_cidr.to_string(),
         survey.registry.clone(),

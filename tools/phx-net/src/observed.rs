@@ -29,6 +29,10 @@ pub struct Observed {
     pub eip: Option<Eip>,
     /// The region's available zones, when they were needed.
     pub region_zones: Option<Vec<String>>,
+    /// The API load balancer and its target group (looked up only when
+    /// asked, with an elbv2 client).
+    pub api_lb: Option<crate::api_lb::LoadBalancer>,
+    pub api_tg: Option<crate::api_lb::TargetGroup>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,8 +104,10 @@ fn filter(name: &str, value: &str) -> Filter {
 /// when the document records no network (`recorded` false: most likely a
 /// first apply) they are listed at once in round one rather than after it,
 /// one read that a no-op converge, which has a record, does not make.
+/// With `elbv2`, round two also looks up the API load balancer.
 pub async fn observe(
     ec2: &Client,
+    elbv2: Option<&phx_aws::elbv2::Client>,
     tags: &ClusterTags,
     byo: Option<&Byo>,
     zones_wanted: Option<usize>,
@@ -316,15 +322,24 @@ pub async fn observe(
         }
         region_zones(ec2).await.map(Some)
     };
-    let (support, hostnames, nats, zones) = tokio::try_join!(
+    let lb = async {
+        match (elbv2, &obs.vpc) {
+            (Some(elbv2), Some(v)) => crate::api_lb::observe(elbv2, tags, &v.id, byo.is_some()).await,
+            _ => Ok((None, None)),
+        }
+    };
+    let (support, hostnames, nats, zones, (api_lb, api_tg)) = tokio::try_join!(
         attr(VpcAttributeName::EnableDnsSupport),
         attr(VpcAttributeName::EnableDnsHostnames),
         nats,
-        zones
+        zones,
+        lb
     )?;
     if zones.is_some() {
         obs.region_zones = zones;
     }
+    obs.api_lb = api_lb;
+    obs.api_tg = api_tg;
     if let Some(vpc) = obs.vpc.as_mut() {
         if let Some(s) = support {
             vpc.dns_support = s.enable_dns_support().and_then(|v| v.value()).unwrap_or(false);

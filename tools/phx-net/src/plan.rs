@@ -3,7 +3,8 @@
 //! never disagree. On a converged network the plan is empty and apply makes
 //! no mutating call.
 
-use crate::desired::{Desired, SubnetWant, SG_CONTROL_PLANE, SG_WORKERS};
+use crate::api_lb::{LB, TARGET_GROUP};
+use crate::desired::{Desired, SubnetWant, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::rules::{diff, Rule};
 
@@ -54,6 +55,13 @@ pub enum Step {
         what: String,
         id: String,
     },
+    CreateTargetGroup,
+    /// In these subnets (components), one per zone.
+    CreateLoadBalancer {
+        scheme: &'static str,
+        subnets: Vec<String>,
+    },
+    CreateListener,
 }
 
 /// The default route every table has.
@@ -77,7 +85,14 @@ impl Step {
             Step::SetVpcDns
             | Step::CreateSubnet(_)
             | Step::CreateRouteTable { .. }
-            | Step::CreateGroup { .. } => v(&["vpc"]),
+            | Step::CreateGroup { .. }
+            | Step::CreateTargetGroup => v(&["vpc"]),
+            Step::CreateLoadBalancer { subnets, .. } => {
+                let mut n = subnets.clone();
+                n.push(SG_API_LB.into());
+                n
+            }
+            Step::CreateListener => v(&[LB, TARGET_GROUP]),
             Step::AttachIgw => v(&["igw", "vpc"]),
             Step::SetMapPublicIp { subnet } => vec![subnet.clone()],
             Step::CreateNat { subnet } => vec!["eip/nat".into(), subnet.clone()],
@@ -91,7 +106,14 @@ impl Step {
                 vec![table.clone(), ready.into(), target.clone()]
             }
             Step::Associate { table, subnet } => vec![table.clone(), subnet.clone()],
-            Step::Authorize { .. } | Step::Revoke { .. } => v(&[SG_CONTROL_PLANE, SG_WORKERS]),
+            // Rules may name the nodes' groups.
+            Step::Authorize { group, .. } | Step::Revoke { group, .. } => {
+                let mut n = v(&[SG_CONTROL_PLANE, SG_WORKERS]);
+                if !n.contains(group) {
+                    n.push(group.clone());
+                }
+                n
+            }
         }
     }
 
@@ -107,6 +129,8 @@ impl Step {
             Step::CreateNat { .. } => Some("nat".into()),
             Step::CreateRouteTable { table } => Some(table.clone()),
             Step::CreateGroup { group } => Some(group.clone()),
+            Step::CreateTargetGroup => Some(TARGET_GROUP.into()),
+            Step::CreateLoadBalancer { .. } => Some(LB.into()),
             _ => None,
         }
     }
@@ -165,6 +189,19 @@ impl Step {
                 ),
             ),
             Step::TagShared { what, id } => c("change", "tag", what, format!("tag {id} as shared")),
+            Step::CreateTargetGroup => c(
+                "create",
+                "target-group",
+                TARGET_GROUP,
+                "TCP 6443, IP targets, TCP health check".into(),
+            ),
+            Step::CreateLoadBalancer { scheme, subnets } => c(
+                "create",
+                "load-balancer",
+                LB,
+                format!("network, {scheme}, in {}", subnets.join(" ")),
+            ),
+            Step::CreateListener => c("create", "listener", LB, format!("TCP 6443 to {TARGET_GROUP}")),
         }
     }
 }
@@ -177,7 +214,7 @@ pub fn plan(want: &Desired, obs: &Observed, zones: &[String]) -> Vec<Step> {
     } else {
         plan_network(want, obs, zones, &mut steps);
     }
-    for group in [SG_CONTROL_PLANE, SG_WORKERS] {
+    for group in want.groups() {
         let have = obs.groups.get(group);
         if have.is_none() {
             steps.push(Step::CreateGroup { group: group.into() });
@@ -199,7 +236,52 @@ pub fn plan(want: &Desired, obs: &Observed, zones: &[String]) -> Vec<Step> {
             });
         }
     }
+    plan_api_lb(want, obs, zones, &mut steps);
     steps
+}
+
+/// The API load balancer, its target group and the listener between them
+/// (found by the target group naming the load balancer). The load balancer
+/// goes in the public subnets, or the private ones when internal and there
+/// are any; in a VPC the user brought, in its subnets, one per zone.
+fn plan_api_lb(want: &Desired, obs: &Observed, zones: &[String], steps: &mut Vec<Step>) {
+    let Some(scheme) = want.api_lb else { return };
+    if obs.api_tg.is_none() {
+        steps.push(Step::CreateTargetGroup);
+    }
+    if obs.api_lb.is_none() {
+        let subnets = match &want.byo {
+            Some(b) => {
+                let mut seen = Vec::new();
+                b.subnet_ids
+                    .iter()
+                    .map(|id| format!("byo/{id}"))
+                    .filter(|c| {
+                        let zone = obs.subnets.get(c).map(|s| s.zone.clone());
+                        let fresh = zone.is_some() && !seen.contains(&zone);
+                        seen.push(zone);
+                        fresh
+                    })
+                    .collect()
+            }
+            None => {
+                let all = want.subnets(zones);
+                let private = scheme == "internal" && all.iter().any(|s| !s.public);
+                all.into_iter()
+                    .filter(|s| s.public != private)
+                    .map(|s| s.component)
+                    .collect()
+            }
+        };
+        steps.push(Step::CreateLoadBalancer { scheme, subnets });
+    }
+    let listening = match (&obs.api_lb, &obs.api_tg) {
+        (Some(lb), Some(tg)) => tg.load_balancers.contains(&lb.arn),
+        _ => false,
+    };
+    if !listening {
+        steps.push(Step::CreateListener);
+    }
 }
 
 fn plan_byo(obs: &Observed, steps: &mut Vec<Step>) {

@@ -2,11 +2,11 @@
 //! network spans.
 
 use crate::apply::Registry;
-use crate::desired::{Desired, SG_CONTROL_PLANE, SG_WORKERS};
+use crate::desired::{Desired, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::plan::{EIP_ADDRESS, IGW_ATTACHED, NAT_AVAILABLE};
 use ipnet::Ipv4Net;
-use phx_core::status::{NetworkStatus, SecurityGroups, SubnetStatus};
+use phx_core::status::{ApiLoadBalancerStatus, NetworkStatus, SecurityGroups, SubnetStatus};
 use phx_core::{Error, Result};
 
 /// The zones: as the spec names them, else those of the subnets that
@@ -69,6 +69,13 @@ pub fn seed(registry: &Registry, obs: &Observed) {
             registry.set(EIP_ADDRESS, ip);
         }
     }
+    if let Some(lb) = &obs.api_lb {
+        registry.set(crate::api_lb::LB, &lb.arn);
+        registry.set(crate::api_lb::LB_DNS, &lb.dns_name);
+    }
+    if let Some(tg) = &obs.api_tg {
+        registry.set(crate::api_lb::TARGET_GROUP, &tg.arn);
+    }
     if let Some(n) = &obs.nat {
         registry.set("nat", &n.id);
         if let Some(ip) = &n.public_ip {
@@ -81,7 +88,13 @@ pub fn seed(registry: &Registry, obs: &Observed) {
 }
 
 /// `status.network` from what exists now.
-pub fn build(want: &Desired, obs: &Observed, zones: &[String], registry: &Registry) -> NetworkStatus {
+pub fn build(
+    cluster: &str,
+    want: &Desired,
+    obs: &Observed,
+    zones: &[String],
+    registry: &Registry,
+) -> NetworkStatus {
     let subnets = match &want.byo {
         Some(b) => b
             .subnet_ids
@@ -128,7 +141,15 @@ pub fn build(want: &Desired, obs: &Observed, zones: &[String], registry: &Regist
         security_groups: SecurityGroups {
             control_plane: registry.get(SG_CONTROL_PLANE),
             workers: registry.get(SG_WORKERS),
+            api_load_balancer: registry.get(SG_API_LB),
         },
+        api_load_balancer: want.api_lb.map(|scheme| ApiLoadBalancerStatus {
+            name: crate::api_lb::name(cluster),
+            scheme: scheme.to_string(),
+            arn: registry.get(crate::api_lb::LB),
+            dns_name: registry.get(crate::api_lb::LB_DNS),
+            target_group_arn: registry.get(crate::api_lb::TARGET_GROUP),
+        }),
         plan: None,
     }
 }

@@ -43,9 +43,44 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
-/// How many of each kind the cluster owns, by its tag.
+/// The API load balancer, target group and listeners (by name: elbv2 has
+/// no tag filter), counted.
+fn api_lb(moto: &Moto) -> (usize, usize, usize) {
+    let elbv2 = moto.aws().elbv2();
+    phx_testkit::block_on(async {
+        let lbs = elbv2.describe_load_balancers().send().await.unwrap();
+        let lbs: Vec<_> = lbs
+            .load_balancers()
+            .iter()
+            .filter(|l| l.load_balancer_name() == Some("phoenix-api"))
+            .collect();
+        let mut listeners = 0;
+        for l in &lbs {
+            let arn = l.load_balancer_arn().unwrap();
+            listeners += elbv2
+                .describe_listeners()
+                .load_balancer_arn(arn)
+                .send()
+                .await
+                .unwrap()
+                .listeners()
+                .len();
+        }
+        let tgs = elbv2.describe_target_groups().send().await.unwrap();
+        let tgs = tgs
+            .target_groups()
+            .iter()
+            .filter(|t| t.target_group_name() == Some("phoenix-api"))
+            .count();
+        (lbs.len(), tgs, listeners)
+    })
+}
+
+/// How many of each kind the cluster owns, by its tag (and the API load
+/// balancer's parts, by name).
 fn inventory(moto: &Moto) -> BTreeMap<&'static str, usize> {
     let ec2 = ec2(moto);
+    let (lb, tg, listener) = api_lb(moto);
     phx_testkit::block_on(async {
         let vpcs = ec2.describe_vpcs().filters(owned()).send().await.unwrap();
         let nats = match vpcs.vpcs().first().and_then(|v| v.vpc_id()) {
@@ -60,6 +95,9 @@ fn inventory(moto: &Moto) -> BTreeMap<&'static str, usize> {
             None => 0,
         };
         BTreeMap::from([
+            ("lb", lb),
+            ("tg", tg),
+            ("listener", listener),
             ("vpc", vpcs.vpcs().len()),
             (
                 "subnet",
@@ -122,7 +160,10 @@ fn full() -> BTreeMap<&'static str, usize> {
         ("subnet", 6),
         ("igw", 1),
         ("rtb", 2),
-        ("sg", 2),
+        ("sg", 3),
+        ("lb", 1),
+        ("tg", 1),
+        ("listener", 1),
         ("eip", 1),
         ("nat", 1),
     ])
@@ -221,6 +262,19 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
             .await
             .unwrap();
         for g in groups.security_groups() {
+            if tag(g.tags(), "phx:component") == Some("sg/api-lb") {
+                // The load balancer's group: the API only, from the VPC and the admins.
+                let mut api: Vec<_> = g
+                    .ip_permissions()
+                    .iter()
+                    .inspect(|p| assert_eq!((p.from_port(), p.to_port()), (Some(6443), Some(6443))))
+                    .flat_map(|p| p.ip_ranges())
+                    .filter_map(|r| r.cidr_ip())
+                    .collect();
+                api.sort();
+                assert_eq!(api, ["10.0.0.0/16", "203.0.113.7/32"]);
+                continue;
+            }
             let ssh: Vec<_> = g
                 .ip_permissions()
                 .iter()
@@ -247,6 +301,62 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
         }
     });
 
+    // The API load balancer: network, internet-facing, in the public
+    // subnets behind its own group; IP targets on 6443; one listener.
+    let lb = &st["apiLoadBalancer"];
+    assert_eq!(lb["name"], "phoenix-api");
+    assert_eq!(lb["scheme"], "internet-facing");
+    let elbv2 = moto.aws().elbv2();
+    phx_testkit::block_on(async {
+        let found = elbv2.describe_load_balancers().names("phoenix-api").send().await.unwrap();
+        let l = &found.load_balancers()[0];
+        assert_eq!(l.load_balancer_arn(), lb["arn"].as_str());
+        assert_eq!(l.dns_name(), lb["dnsName"].as_str());
+        assert_eq!(l.r#type().map(|t| t.as_str()), Some("network"));
+        assert_eq!(l.scheme().map(|s| s.as_str()), Some("internet-facing"));
+        assert_eq!(l.vpc_id(), st["vpcId"].as_str());
+        assert_eq!(l.security_groups(), [st["securityGroups"]["apiLoadBalancer"].as_str().unwrap()]);
+        let mut zones: Vec<_> = l
+            .availability_zones()
+            .iter()
+            .map(|z| z.subnet_id().unwrap().to_string())
+            .collect();
+        zones.sort();
+        let mut public: Vec<String> = st["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["public"] == true)
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        public.sort();
+        assert_eq!(zones, public);
+        let tg = elbv2.describe_target_groups().names("phoenix-api").send().await.unwrap();
+        let tg = &tg.target_groups()[0];
+        assert_eq!(tg.target_group_arn(), lb["targetGroupArn"].as_str());
+        assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+        assert_eq!((tg.port(), tg.protocol().map(|p| p.as_str())), (Some(6443), Some("TCP")));
+        let listeners = elbv2
+            .describe_listeners()
+            .load_balancer_arn(l.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let forward = &listeners.listeners()[0].default_actions()[0];
+        assert_eq!(forward.target_group_arn(), tg.target_group_arn());
+        let tags = elbv2
+            .describe_tags()
+            .resource_arns(l.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let owned = tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("kubernetes.io/cluster/phoenix") && t.value() == Some("owned"));
+        assert!(owned, "{tags:?}");
+    });
+
     moto.start_recording();
     let again = ok(&net(&moto, &["apply"], &serde_json::to_string(&out).unwrap()));
     let rec = moto.recording();
@@ -255,8 +365,14 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
         "a converged apply wrote: {:?}",
         rec.mutating()
     );
+    // Nine EC2 reads, and the load balancer and target group by name.
     assert!(
-        rec.len() <= 10,
+        rec.actions().contains(&"DescribeLoadBalancers") && rec.actions().contains(&"DescribeTargetGroups"),
+        "{:?}",
+        rec.actions()
+    );
+    assert!(
+        rec.len() <= 11,
         "a no-op apply made {} reads: {:?}",
         rec.len(),
         rec.actions()
@@ -273,11 +389,12 @@ fn plan_changes_nothing_and_lists_what_apply_would_do() {
     assert!(moto.recording().mutating().is_empty());
     let plan = planned["status"]["network"]["plan"].as_array().unwrap();
     let creates = plan.iter().filter(|c| c["action"] == "create").count();
-    // VPC, IGW, 6 subnets, EIP, NAT, 2 route tables, 2 groups.
-    assert_eq!(creates, 14, "{plan:?}");
+    // VPC, IGW, 6 subnets, EIP, NAT, 2 route tables, 3 groups, and the
+    // API load balancer, its target group and listener.
+    assert_eq!(creates, 18, "{plan:?}");
     let table = String::from_utf8_lossy(&out.stderr);
     assert!(
-        table.contains("create  subnet") && table.contains("14 to create"),
+        table.contains("create  subnet") && table.contains("18 to create"),
         "{table}"
     );
     assert_eq!(inventory(&moto).values().sum::<usize>(), 0);
@@ -329,7 +446,7 @@ fn status_reports_what_apply_would_change_and_writes_no_document() {
         .iter()
         .filter(|c| c["action"] == "create")
         .count();
-    assert_eq!(creates, 14, "the plan's creates: {fresh}");
+    assert_eq!(creates, 18, "the plan's creates: {fresh}");
     assert!(
         fresh.get("kind").is_none(),
         "status prints a report, not the document"
@@ -604,8 +721,8 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
     assert_eq!(st["subnets"].as_array().unwrap().len(), 2);
     let inv = inventory(&moto);
     assert_eq!(
-        (inv["vpc"], inv["subnet"], inv["igw"], inv["nat"], inv["sg"]),
-        (0, 0, 0, 0, 2),
+        (inv["vpc"], inv["subnet"], inv["igw"], inv["nat"], inv["sg"], inv["lb"]),
+        (0, 0, 0, 0, 3, 1),
         "{inv:?}"
     );
     let shared = |id: &str| {
@@ -635,6 +752,52 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
             .unwrap();
         assert_eq!(s.subnets().len(), 2, "the user's subnets survive");
     });
-    assert_eq!(inventory(&moto)["sg"], 0);
+    let inv = inventory(&moto);
+    assert_eq!((inv["sg"], inv["lb"], inv["tg"]), (0, 0, 0), "{inv:?}");
     assert_eq!(shared(&vpc), None, "the shared tag is taken off");
+}
+
+/// An internal load balancer goes in the private subnets; the endpoint's
+/// scheme cannot change afterwards, nor can it be dropped: both refused
+/// (65) before any write.
+#[test]
+fn an_internal_api_load_balancer_and_a_scheme_that_cannot_change() {
+    let moto = Moto::start();
+    let internal = |lb: &str| {
+        let mut d: Value = serde_json::from_str(&reference()).unwrap();
+        d["spec"]["kubernetes"] = json!({"apiLoadBalancer": lb});
+        d.to_string()
+    };
+    let out = ok(&net(&moto, &["apply"], &internal("internal")));
+    let st = &out["status"]["network"];
+    assert_eq!(st["apiLoadBalancer"]["scheme"], "internal");
+    let private: Vec<String> = st["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["public"] == false)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let elbv2 = moto.aws().elbv2();
+    phx_testkit::block_on(async {
+        let found = elbv2.describe_load_balancers().names("phoenix-api").send().await.unwrap();
+        let l = &found.load_balancers()[0];
+        assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
+        for z in l.availability_zones() {
+            assert!(private.contains(&z.subnet_id().unwrap().to_string()), "{z:?} not private");
+        }
+    });
+
+    moto.start_recording();
+    for (spec, says) in [
+        (internal("internet-facing"), "apiLoadBalancer: internet-facing, but the cluster's API load balancer is internal"),
+        (internal("none"), "apiLoadBalancer: none, but the cluster's endpoint is the internal load balancer"),
+    ] {
+        let out = net(&moto, &["apply"], &spec);
+        assert_eq!(out.status.code(), Some(65), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(moto.recording().mutating().is_empty());
+    assert_eq!(api_lb(&moto), (1, 1, 1));
 }

@@ -32,7 +32,7 @@ pub fn command() -> clap::Command {
 
 #[derive(Debug, Subcommand)]
 pub enum Verb {
-    /// Launch what is missing and wait until every node is running (status.nodes)
+    /// Launch what is missing and wait until every node is running (status.nodes.instances)
     #[command(
         after_help = "Lowering a count removes the highest-numbered workers only with \
         --allow-remove; drain them first (kubectl drain NODE --ignore-daemonsets).\n\n\
@@ -41,7 +41,10 @@ pub enum Verb {
     )]
     Apply(ApplyArgs),
     /// Show what apply would launch, start or terminate; changes nothing
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-nodes plan > /dev/null")]
+    #[command(
+        after_help = "The table goes to stderr; the same list is in status.nodes.plan.\n\n\
+        Example:\n  phx-state pull < cluster.json | phx-nodes plan | jq .status.nodes.plan"
+    )]
     Plan(ApplyArgs),
     /// Terminate the cluster's instances, wait until they are gone, delete the key pair
     #[command(

@@ -18,6 +18,7 @@ pub mod list;
 pub mod observed;
 pub mod plan;
 mod status;
+pub mod targets;
 pub mod wait;
 
 use cli::{ApplyArgs, Verb};
@@ -26,7 +27,7 @@ use phx_aws::ec2::types::InstanceType;
 use phx_aws::ec2::Client;
 use phx_aws::{ClusterTags, Sent};
 use phx_core::stage::{self, Mine};
-use phx_core::status::{key as owner, Node, PlannedChange};
+use phx_core::status::{key as owner, Node, NodesStatus, PlannedChange};
 use phx_core::{io, Document, Error, Result};
 use std::process::ExitCode;
 
@@ -54,8 +55,18 @@ pub async fn run(verb: Verb) -> Result<()> {
 type Doc<'a> = Mine<'a, owner::Nodes>;
 
 async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
-    let (ec2, tags) = connect(doc).await?;
-    let result = destroy::destroy(&ec2, &tags, w.timeout).await;
+    let (aws, tags) = connect(doc).await?;
+    let ec2 = aws.ec2();
+    let mut result = destroy::destroy(&ec2, &tags, w.timeout).await;
+    // The machines are gone: so are the API load balancer's targets.
+    if let (Ok(()), Some(tg)) = (&result, targets::target_group(doc)?) {
+        let elbv2 = aws.elbv2();
+        let left = match targets::registered(&elbv2, &tg).await {
+            Ok(ips) => targets::changes(&[], &ips).apply(&elbv2, &tg).await,
+            Err(e) => Err(e),
+        };
+        result = left;
+    }
     // What is left (a timeout) stays recorded.
     let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
     match (&result, left) {
@@ -66,19 +77,21 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
     result
 }
 
-async fn connect(doc: &Document) -> Result<(Client, ClusterTags)> {
+async fn connect(doc: &Document) -> Result<(phx_aws::Aws, ClusterTags)> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
-    Ok((aws.ec2(), ClusterTags::new(doc.name())))
+    Ok((aws, ClusterTags::new(doc.name())))
 }
 
 fn previous(doc: &Document) -> Result<Vec<Node>> {
-    Ok(doc.get::<owner::Nodes>()?.unwrap_or_default())
+    Ok(doc.get::<owner::Nodes>()?.unwrap_or_default().instances)
 }
 
+/// Record the instances found (what a last `plan` found to do is dropped:
+/// apply has done it).
 fn record(doc: &mut Doc<'_>, haves: &[observed::Have]) -> Result<()> {
     let prev = previous(doc)?;
-    let nodes = status::build(doc.name(), &doc.spec().nodes.ssh, &prev, haves);
-    doc.set(&nodes);
+    let instances = status::build(doc.name(), &doc.spec().nodes.ssh, &prev, haves);
+    doc.set(&NodesStatus { instances, plan: None });
     Ok(())
 }
 
@@ -89,8 +102,11 @@ struct Survey {
     public_key: key::PublicKey,
     inputs: Inputs,
     ec2: Client,
+    elbv2: phx_aws::elbv2::Client,
     tags: ClusterTags,
     haves: Vec<observed::Have>,
+    /// The API target group and the IPs registered in it.
+    api_targets: Option<(String, Vec<String>)>,
     plan: plan::Plan,
     key_step: key::KeyStep,
     image: Option<image::Image>,
@@ -114,10 +130,19 @@ impl Survey {
         };
         let wants = desired::nodes(doc.name(), &spec, &inputs)?;
 
-        let (ec2, tags) = connect(doc).await?;
-        let (haves, key_have) = tokio::try_join!(
+        let (aws, tags) = connect(doc).await?;
+        let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
+        let tg = targets::target_group(doc)?;
+        let registered = async {
+            match &tg {
+                Some(tg) => targets::registered(&elbv2, tg).await.map(|ips| Some((tg.clone(), ips))),
+                None => Ok(None),
+            }
+        };
+        let (haves, key_have, api_targets) = tokio::try_join!(
             observed::instances(&ec2, &tags, observed::ALIVE),
-            key::observe(&ec2, &tags)
+            key::observe(&ec2, &tags),
+            registered
         )?;
         let plan = plan::plan(doc.name(), &wants, &haves);
         let key_step = key::step(&key_have, &public_key);
@@ -146,6 +171,9 @@ impl Survey {
             key::KeyStep::None => vec![],
         };
         changes.extend(plan.changes(args.allow_remove));
+        if let Some((_, ips)) = &api_targets {
+            changes.extend(targets::changes(&haves, ips).planned());
+        }
         if let Some(img) = &image {
             tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
         }
@@ -160,8 +188,10 @@ impl Survey {
             public_key,
             inputs,
             ec2,
+            elbv2,
             tags,
             haves,
+            api_targets,
             plan,
             key_step,
             image,
@@ -189,8 +219,10 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
         public_key,
         inputs,
         ec2,
+        elbv2,
         tags,
         haves,
+        api_targets,
         plan,
         key_step,
         image,
@@ -198,6 +230,13 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
     } = Survey::take(doc, args, dry_run).await?;
     if dry_run {
         eprint!("{}", phx_core::plan::render(&changes, "the nodes"));
+        // The instances stay as recorded: a plan reads, it does not look
+        // them up for later stages.
+        let instances = previous(doc)?;
+        doc.set(&NodesStatus {
+            instances,
+            plan: Some(changes),
+        });
         return Ok(());
     }
     if !plan.surplus.is_empty() && !args.allow_remove {
@@ -281,7 +320,12 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
     let ready = ready?;
     gone?;
     record(doc, &ready)?;
-    fill_host_keys(doc, &ec2).await
+    fill_host_keys(doc, &ec2).await?;
+    // The control planes behind the API load balancer, now they have IPs.
+    if let Some((tg, registered)) = &api_targets {
+        targets::changes(&ready, registered).apply(&elbv2, tg).await?;
+    }
+    Ok(())
 }
 
 fn change(action: &str, tags: &ClusterTags, key: &key::PublicKey) -> phx_core::status::PlannedChange {
@@ -351,15 +395,18 @@ async fn fill_host_keys(doc: &mut Doc<'_>, ec2: &Client) -> Result<()> {
             unknown.join(", ")
         );
     }
-    doc.set(&nodes);
+    doc.set(&NodesStatus {
+        instances: nodes,
+        plan: None,
+    });
     Ok(())
 }
 
 /// `list`: read-only, prints nodes rather than the document.
 async fn list() -> Result<()> {
     let doc = io::read_stdin()?;
-    let (ec2, tags) = connect(&doc).await?;
-    let haves = observed::instances(&ec2, &tags, observed::NOT_TERMINATED).await?;
+    let (aws, tags) = connect(&doc).await?;
+    let haves = observed::instances(&aws.ec2(), &tags, observed::NOT_TERMINATED).await?;
     let rows = list::rows(doc.name(), &haves);
     if io::stdout_is_terminal() {
         return io::write_bytes(list::table(&rows).as_bytes());

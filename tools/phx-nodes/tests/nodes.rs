@@ -203,7 +203,7 @@ fn fresh_apply_launches_four_secure_nodes_over_three_zones_and_a_rerun_writes_no
             == 4,
         "one RunInstances per node"
     );
-    let nodes = out["status"]["nodes"].as_array().unwrap();
+    let nodes = out["status"]["nodes"]["instances"].as_array().unwrap();
     let names: Vec<&str> = nodes.iter().map(|n| n["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -344,7 +344,26 @@ fn plan_shows_the_launches_and_changes_nothing() {
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
-    assert!(planned["status"].get("nodes").is_none());
+    let recorded = &planned["status"]["nodes"];
+    assert_eq!(recorded["instances"], json!([]), "{recorded}");
+    let plan = recorded["plan"].as_array().unwrap();
+    let actions: Vec<(&str, &str)> = plan
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions.len(), 5, "{plan:?}");
+    assert_eq!(actions[0], ("import", "phoenix-key"));
+    assert!(actions[1..].iter().all(|(a, _)| *a == "launch"), "{plan:?}");
+
+    // Apply does what was planned and drops the plan; a plan of one more
+    // worker keeps the instances recorded and lists the one launch.
+    let up = ok(&env.nodes(&["apply"], &planned));
+    assert!(up["status"]["nodes"].get("plan").is_none(), "{}", up["status"]["nodes"]);
+    let again = ok(&env.nodes(&["plan"], &with_workers(&up, 4)));
+    assert_eq!(again["status"]["nodes"]["instances"], up["status"]["nodes"]["instances"]);
+    let plan = again["status"]["nodes"]["plan"].as_array().unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert_eq!(plan[0]["name"], "phoenix-worker-4");
 }
 
 #[test]
@@ -411,7 +430,7 @@ fn an_apply_killed_mid_launch_and_run_again_gives_exactly_four_nodes() {
     // The re-run starts from the document without status.nodes.
     let out = ok(&env.nodes(&["apply"], &doc));
     assert_eq!(env.names(), all_names(3), "after a kill that left {partial:?}");
-    assert_eq!(out["status"]["nodes"].as_array().unwrap().len(), 4);
+    assert_eq!(out["status"]["nodes"]["instances"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -420,7 +439,7 @@ fn workers_scale_up_and_down_only_with_allow_remove() {
     let three = ok(&env.nodes(&["apply"], &doc));
     let five = ok(&env.nodes(&["apply"], &with_workers(&three, 5)));
     assert_eq!(env.names(), all_names(5));
-    let new: Vec<&str> = five["status"]["nodes"]
+    let new: Vec<&str> = five["status"]["nodes"]["instances"]
         .as_array()
         .unwrap()
         .iter()
@@ -458,7 +477,7 @@ fn workers_scale_up_and_down_only_with_allow_remove() {
         kept.iter().all(|id| before.contains(id)),
         "survivors are the same instances"
     );
-    assert_eq!(three_again["status"]["nodes"].as_array().unwrap().len(), 4);
+    assert_eq!(three_again["status"]["nodes"]["instances"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -518,7 +537,7 @@ fn a_changed_public_key_is_reimported_and_the_image_kept() {
         ["DeleteKeyPair", "ImportKeyPair", "RunInstances"],
         "{writes:?}"
     );
-    let w4 = out["status"]["nodes"]
+    let w4 = out["status"]["nodes"]["instances"]
         .as_array()
         .unwrap()
         .iter()
@@ -543,4 +562,71 @@ fn destroy_terminates_every_instance_and_deletes_the_key_pair() {
         env.moto.recording().mutating().is_empty(),
         "a second destroy changes nothing"
     );
+}
+
+impl Env {
+    /// The IPs registered with the API load balancer's target group.
+    fn api_targets(&self, doc: &Value) -> Vec<String> {
+        let tg = doc["status"]["network"]["apiLoadBalancer"]["targetGroupArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let elbv2 = self.moto.aws().elbv2();
+        let out = phx_testkit::block_on(elbv2.describe_target_health().target_group_arn(tg).send()).unwrap();
+        let mut ips: Vec<String> = out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| d.target().unwrap().id().unwrap().to_string())
+            .collect();
+        ips.sort();
+        ips
+    }
+}
+
+/// Three control planes behind the API load balancer: each registered by
+/// private IP once it has one, in the plan first; workers never; a re-run
+/// registers nothing again; destroy deregisters them with the machines.
+#[test]
+fn the_control_planes_are_the_api_load_balancers_targets() {
+    let (env, mut doc) = Env::new();
+    doc["spec"]["nodes"]["controlPlane"] = json!({"count": 3, "instanceType": "t3.large", "diskGiB": 50});
+    let planned = ok(&env.nodes(&["plan"], &doc));
+    assert!(env.api_targets(&doc).is_empty());
+    let launches = planned["status"]["nodes"]["plan"].as_array().unwrap();
+    assert_eq!(launches.iter().filter(|c| c["action"] == "launch").count(), 6);
+
+    let up = ok(&env.nodes(&["apply"], &doc));
+    let mut cps: Vec<String> = up["status"]["nodes"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "control-plane")
+        .map(|n| n["privateIp"].as_str().unwrap().to_string())
+        .collect();
+    cps.sort();
+    assert_eq!(cps.len(), 3);
+    assert_eq!(env.api_targets(&up), cps);
+
+    // Converged: nothing to register, nothing written.
+    env.moto.start_recording();
+    let again = ok(&env.nodes(&["plan"], &up));
+    assert_eq!(again["status"]["nodes"]["plan"], json!([]), "{}", again["status"]["nodes"]);
+    ok(&env.nodes(&["apply"], &up));
+    assert!(env.moto.recording().mutating().is_empty(), "{:?}", env.moto.recording().mutating());
+
+    // A target that is no control plane's (left by hand, or a replaced
+    // machine's) is planned away and deregistered.
+    let tg = up["status"]["network"]["apiLoadBalancer"]["targetGroupArn"].as_str().unwrap();
+    let elbv2 = env.moto.aws().elbv2();
+    let stray = phx_aws::elbv2::types::TargetDescription::builder().id("10.0.99.9").port(6443).build();
+    phx_testkit::block_on(elbv2.register_targets().target_group_arn(tg).targets(stray).send()).unwrap();
+    let drift = ok(&env.nodes(&["plan"], &up));
+    let plan = drift["status"]["nodes"]["plan"].as_array().unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert_eq!((plan[0]["action"].as_str(), plan[0]["name"].as_str()), (Some("deregister"), Some("10.0.99.9")));
+    ok(&env.nodes(&["apply"], &up));
+    assert_eq!(env.api_targets(&up), cps);
+
+    let down = ok(&env.nodes(&["destroy"], &up));
+    assert!(env.api_targets(&down).is_empty());
 }

@@ -110,7 +110,7 @@ pub enum Verb {
         force: bool,
     },
     /// Print the stored document
-    #[command(after_help = "Example:\n  phx-state pull < cluster.json | jq .status.nodes")]
+    #[command(after_help = "Example:\n  phx-state pull < cluster.json | jq .status.nodes.instances")]
     Pull {
         #[command(flatten)]
         backend: BackendArgs,
