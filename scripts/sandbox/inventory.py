@@ -73,13 +73,18 @@ for e in ec2.describe_network_interfaces()["NetworkInterfaces"]:
         continue
     if tagged(e):
         add("network-interface", e["NetworkInterfaceId"])
-# Load balancers the cloud controller manager made for Services.
+# The API load balancer (phx-net), those the cloud controller manager made
+# for Services, and their target groups.
 elbv2 = boto3.client("elbv2")
 lbs = elbv2.describe_load_balancers()["LoadBalancers"]
 for lb in lbs:
     tags = elbv2.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
     if any(t["Key"] == tag for t in tags):
         add("load-balancer", lb["LoadBalancerName"])
+for tg in elbv2.describe_target_groups()["TargetGroups"]:
+    tags = elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][0]["Tags"]
+    if any(t["Key"] == tag for t in tags):
+        add("target-group", tg["TargetGroupName"])
 elb = boto3.client("elb")
 for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
     tags = elb.describe_tags(LoadBalancerNames=[lb["LoadBalancerName"]])["TagDescriptions"][0]["Tags"]

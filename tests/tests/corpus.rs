@@ -279,7 +279,10 @@ fn each_tool_refuses_the_fields_it_reads_before_any_call() {
                 ("spec.nodes.ssh.jumpHost", json!("bastion:port")),
                 ("status.nodes", json!([])),
                 ("status.nodes", json!({"phoenix-worker-1": {}})),
-                ("status.nodes", json!({"instances": [{"name": "phoenix-worker-1"}]})),
+                (
+                    "status.nodes",
+                    json!({"instances": [{"name": "phoenix-worker-1"}]}),
+                ),
             ],
         ),
         (

@@ -112,9 +112,15 @@ fn deploy_redeploy_scale_and_destroy_leave_nothing_behind() {
     assert!(stderr(&out).contains("cluster sandbox is up"), "{}", stderr(&out));
     let doc = sb.stored();
     assert_eq!(doc["error"], Value::Null);
-    assert_eq!(doc["status"]["nodes"]["instances"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(
+        doc["status"]["nodes"]["instances"].as_array().unwrap().len(),
+        4,
+        "{doc}"
+    );
     for i in 1..=4 {
-        let name = doc["status"]["nodes"]["instances"][i - 1]["name"].as_str().unwrap();
+        let name = doc["status"]["nodes"]["instances"][i - 1]["name"]
+            .as_str()
+            .unwrap();
         assert_eq!(doc["status"]["kubeadm"]["nodes"][name]["member"], true, "{doc}");
     }
     assert_eq!(doc["status"]["cni"]["ready"], true, "{doc}");
@@ -209,7 +215,11 @@ fn a_stage_failing_midway_stores_the_state_and_a_rerun_converges() {
     );
     let doc = sb.stored();
     assert_eq!(doc["error"]["tool"], "phx-kubeadm", "{doc}");
-    assert_eq!(doc["status"]["nodes"]["instances"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(
+        doc["status"]["nodes"]["instances"].as_array().unwrap().len(),
+        4,
+        "{doc}"
+    );
     assert!(doc["status"]["network"]["vpcId"].is_string(), "{doc}");
     assert_eq!(
         doc["status"]["kubeadm"]["nodes"]["sandbox-worker-1"]["member"],
@@ -273,7 +283,11 @@ fn interrupt_then_rerun(signal: &str) {
         doc["error"]["message"].as_str().unwrap().contains("interrupted"),
         "{doc}"
     );
-    assert_eq!(doc["status"]["nodes"]["instances"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(
+        doc["status"]["nodes"]["instances"].as_array().unwrap().len(),
+        4,
+        "{doc}"
+    );
     assert_lock_free(&sb);
 
     success("re-run", &deploy(&sb));

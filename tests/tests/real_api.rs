@@ -633,12 +633,15 @@ fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances(
 }
 
 /// The (v2) load balancers the emulator holds, by DNS name.
+/// The load balancers the cloud controller manager made (not phx-net's
+/// API load balancer, `phoenix-api`).
 fn load_balancers(moto: &Moto) -> Vec<String> {
     let aws = moto.aws();
     phx_testkit::block_on(async {
         let out = aws.elbv2().describe_load_balancers().send().await.unwrap();
         out.load_balancers()
             .iter()
+            .filter(|d| d.load_balancer_name() != Some("phoenix-api"))
             .filter_map(|d| d.dns_name().map(str::to_string))
             .collect()
     })

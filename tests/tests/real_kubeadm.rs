@@ -198,7 +198,13 @@ fn the_join_configuration_is_kubeadms() {
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         ),
     };
-    let config = join_config(&join, "ip-10-0-1-7.ec2.internal", &KubernetesSpec::default(), None).unwrap();
+    let config = join_config(
+        &join,
+        "ip-10-0-1-7.ec2.internal",
+        &KubernetesSpec::default(),
+        None,
+    )
+    .unwrap();
     let out = validate(dir.path(), "join.yaml", &config);
     assert!(
         out.status.success(),
@@ -213,11 +219,25 @@ fn the_join_configuration_is_kubeadms() {
 
     // A control plane's join: kubeadm reads its certificate key.
     let key = CertificateKey("0f".repeat(32));
-    let cp = join_config(&join, "ip-10-0-16-5.ec2.internal", &KubernetesSpec::default(), Some(&key)).unwrap();
+    let cp = join_config(
+        &join,
+        "ip-10-0-16-5.ec2.internal",
+        &KubernetesSpec::default(),
+        Some(&key),
+    )
+    .unwrap();
     assert!(cp.contains("controlPlane:\n  certificateKey: "), "{cp}");
     let out = validate(dir.path(), "join-cp.yaml", &cp);
-    assert!(out.status.success(), "the real kubeadm refused phx's control plane join: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "the real kubeadm refused phx's control plane join: {}",
+        text(&out)
+    );
     let broken = cp.replace("certificateKey: ", "certificateKey: zz");
     let out = validate(dir.path(), "broken-cp.yaml", &broken);
-    assert!(!out.status.success(), "a malformed certificate key passed: {}", text(&out));
+    assert!(
+        !out.status.success(),
+        "a malformed certificate key passed: {}",
+        text(&out)
+    );
 }

@@ -43,7 +43,7 @@ impl Spec {
             }
         }
         let cp = self.nodes.control_plane.count;
-        if cp % 2 == 0 || cp > 7 {
+        if cp.is_multiple_of(2) || cp > 7 {
             return Err(crate::Error::invalid(format!(
                 "spec.nodes.controlPlane.count: {cp} is not 1, 3, 5 or 7 (etcd needs an odd number of members)"
             )));

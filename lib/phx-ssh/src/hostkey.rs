@@ -75,7 +75,10 @@ impl HostKeyPolicy {
             let expected: Vec<String> = pinned.iter().map(fingerprint).collect();
             return Verdict::Changed {
                 fingerprint: fp,
-                expected: format!("{} (status.nodes.instances[].ssh.hostKeys)", expected.join(" or ")),
+                expected: format!(
+                    "{} (status.nodes.instances[].ssh.hostKeys)",
+                    expected.join(" or ")
+                ),
             };
         }
         if let Some(path) = &self.known_hosts {

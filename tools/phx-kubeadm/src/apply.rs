@@ -127,7 +127,10 @@ impl Shared {
     /// A control plane's answer; the first one counts.
     fn report(&self, name: &str, report: Report) {
         self.roster.send_modify(|roster| {
-            if let Some(entry) = roster.iter_mut().find(|(n, r)| n == name && *r == Report::Pending) {
+            if let Some(entry) = roster
+                .iter_mut()
+                .find(|(n, r)| n == name && *r == Report::Pending)
+            {
                 entry.1 = report;
             }
         });

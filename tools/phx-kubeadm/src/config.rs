@@ -147,7 +147,11 @@ pub fn join_config(
         Some(k) if k.0.len() == 64 && k.0.bytes().all(|b| b.is_ascii_hexdigit()) => {
             format!("controlPlane:\n  certificateKey: {}\n", k.0)
         }
-        Some(_) => return Err(Error::failed("kubeadm made a certificate key of an unexpected form")),
+        Some(_) => {
+            return Err(Error::failed(
+                "kubeadm made a certificate key of an unexpected form",
+            ))
+        }
         None => String::new(),
     };
     Ok(format!(
@@ -289,7 +293,10 @@ mod tests {
             c.contains("controlPlaneEndpoint: phoenix-api-1.us-east-1.elb.amazonaws.com:6443\n"),
             "{c}"
         );
-        assert!(c.contains("nodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n"), "{c}");
+        assert!(
+            c.contains("nodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n"),
+            "{c}"
+        );
         assert!(c.contains(
             "  certSANs:\n  - phoenix-api-1.us-east-1.elb.amazonaws.com\n  - ip-10-0-0-5.ec2.internal\n  - 10.0.0.5\n"
         ), "{c}");

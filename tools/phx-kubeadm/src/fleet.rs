@@ -13,7 +13,9 @@ use phx_ssh::{Connector, HostKeyPolicy, Target, Verdict};
 pub fn nodes(doc: &Document) -> Result<Vec<Node>> {
     let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default().instances;
     if nodes.is_empty() {
-        return Err(Error::invalid("status.nodes.instances is empty: run phx-nodes apply first"));
+        return Err(Error::invalid(
+            "status.nodes.instances is empty: run phx-nodes apply first",
+        ));
     }
     for n in &nodes {
         if n.ssh.host.is_empty() {

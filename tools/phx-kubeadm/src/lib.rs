@@ -61,7 +61,9 @@ fn control_plane(nodes: &[Node]) -> Result<&Node> {
     nodes
         .iter()
         .find(|n| n.role == NodeRole::ControlPlane)
-        .ok_or_else(|| Error::invalid("status.nodes.instances has no control-plane node: run phx-nodes apply first"))
+        .ok_or_else(|| {
+            Error::invalid("status.nodes.instances has no control-plane node: run phx-nodes apply first")
+        })
 }
 
 /// The API load balancer's DNS name (`status.network.apiLoadBalancer`).

@@ -573,7 +573,10 @@ fn status_asks_each_node_and_destroy_takes_the_cluster_down() {
     assert!(env.kubeconfig().exists());
     let down = ok(&env.kubeadm(&["destroy"], &up));
     assert!(down["status"].get("kubeadm").is_none());
-    assert!(down["status"]["nodes"]["instances"].is_array(), "the machines stay");
+    assert!(
+        down["status"]["nodes"]["instances"].is_array(),
+        "the machines stay"
+    );
     assert!(
         !env.kubeconfig().exists(),
         "the admin kubeconfig went with the cluster"
@@ -659,13 +662,25 @@ fn three_control_planes_behind_the_load_balancer() {
     let inits: Vec<usize> = env.sandbox.nodes.iter().map(init).collect();
     assert_eq!(inits, [1, 0, 0, 0]);
     assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1]);
-    assert_eq!(env.count("kubeadm init phase upload-certs"), [1, 0, 0, 0], "one key for both joins");
-    let config = env.sandbox.nodes[0].read("/etc/kubernetes/phx-kubeadm.yaml").unwrap();
-    assert!(config.contains(&format!("controlPlaneEndpoint: {LB}:6443\n")), "{config}");
+    assert_eq!(
+        env.count("kubeadm init phase upload-certs"),
+        [1, 0, 0, 0],
+        "one key for both joins"
+    );
+    let config = env.sandbox.nodes[0]
+        .read("/etc/kubernetes/phx-kubeadm.yaml")
+        .unwrap();
+    assert!(
+        config.contains(&format!("controlPlaneEndpoint: {LB}:6443\n")),
+        "{config}"
+    );
     assert!(config.contains(&format!("  - {LB}\n")), "a SAN: {config}");
     for (i, n) in env.sandbox.nodes.iter().enumerate().skip(1) {
         let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
-        assert!(kubelet.contains(&format!("server: https://{LB}:6443\n")), "{kubelet}");
+        assert!(
+            kubelet.contains(&format!("server: https://{LB}:6443\n")),
+            "{kubelet}"
+        );
         // Control planes joined as such (the stand-in writes admin.conf
         // only for a JoinConfiguration with a valid certificate key).
         assert_eq!(n.read("/etc/kubernetes/admin.conf").is_some(), i < 3, "node {i}");
@@ -677,12 +692,19 @@ fn three_control_planes_behind_the_load_balancer() {
     assert!(text.contains(&format!("server: https://{LB}:6443")), "{text}");
     // The certificate key is a secret like the tokens: nowhere phx writes.
     let secrets: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.secrets()).collect();
-    assert_eq!(secrets.len(), 3, "init's token, phx's token, the certificate key: {secrets:?}");
+    assert_eq!(
+        secrets.len(),
+        3,
+        "init's token, phx's token, the certificate key: {secrets:?}"
+    );
     let calls: Vec<String> = env.sandbox.nodes.iter().flat_map(|n| n.calls()).collect();
     for secret in &secrets {
         assert!(!up.to_string().contains(secret), "a secret in the document");
         assert!(!stderr(&out).contains(secret), "a secret on stderr");
-        assert!(!calls.iter().any(|c| c.contains(secret)), "a secret on a command line");
+        assert!(
+            !calls.iter().any(|c| c.contains(secret)),
+            "a secret on a command line"
+        );
     }
 
     // The first control plane's machine is replaced (empty, a new host
@@ -695,6 +717,13 @@ fn three_control_planes_behind_the_load_balancer() {
     assert_eq!(init(n0), 1, "no second init: {:?}", n0.calls());
     assert_eq!(n0.count("kubeadm join"), 1, "{:?}", n0.calls());
     assert!(n0.read("/etc/kubernetes/admin.conf").is_some());
-    assert_eq!(env.count("kubeadm join")[1..], [1, 1, 1], "the others are left alone");
-    assert_eq!(healed["status"]["kubeadm"]["controlPlane"], "phoenix-control-plane-2");
+    assert_eq!(
+        env.count("kubeadm join")[1..],
+        [1, 1, 1],
+        "the others are left alone"
+    );
+    assert_eq!(
+        healed["status"]["kubeadm"]["controlPlane"],
+        "phoenix-control-plane-2"
+    );
 }

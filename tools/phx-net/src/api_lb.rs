@@ -15,7 +15,9 @@
 //! observation, by name, and proven the cluster's by their VPC (ours by
 //! tag); in a VPC the user brought, by their cluster tag as well.
 
-use phx_aws::elbv2::types::{Action, ActionTypeEnum, LoadBalancerSchemeEnum, ProtocolEnum, Tag, TargetTypeEnum};
+use phx_aws::elbv2::types::{
+    Action, ActionTypeEnum, LoadBalancerSchemeEnum, ProtocolEnum, Tag, TargetTypeEnum,
+};
 use phx_aws::elbv2::Client;
 use phx_aws::{ClusterTags, Sent};
 use phx_core::Result;
@@ -36,9 +38,9 @@ pub fn name(cluster: &str) -> String {
     if plain.len() <= 32 {
         return plain;
     }
-    let hash = cluster
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = cluster.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let head = cluster[..23].trim_end_matches('-');
     format!("{head}-{:04x}-api", hash & 0xffff)
 }
@@ -99,7 +101,11 @@ pub async fn observe(
     };
     let (mut lb, mut tg) = tokio::try_join!(lb, tg)?;
     if prove_by_tag {
-        let arns: Vec<String> = lb.iter().map(|l| l.arn.clone()).chain(tg.iter().map(|t| t.arn.clone())).collect();
+        let arns: Vec<String> = lb
+            .iter()
+            .map(|l| l.arn.clone())
+            .chain(tg.iter().map(|t| t.arn.clone()))
+            .collect();
         if !arns.is_empty() {
             let out = elbv2
                 .describe_tags()
@@ -109,9 +115,9 @@ pub async fn observe(
                 .phx_in("describing the API load balancer's tags")?;
             let key = tags.cluster_key();
             let ours = |arn: &str| {
-                out.tag_descriptions()
-                    .iter()
-                    .any(|d| d.resource_arn() == Some(arn) && d.tags().iter().any(|t| t.key() == Some(key.as_str())))
+                out.tag_descriptions().iter().any(|d| {
+                    d.resource_arn() == Some(arn) && d.tags().iter().any(|t| t.key() == Some(key.as_str()))
+                })
             };
             lb = lb.filter(|l| ours(&l.arn));
             tg = tg.filter(|t| ours(&t.arn));
@@ -177,7 +183,9 @@ pub async fn create_load_balancer(
         .phx()?;
     let lb = out.load_balancers().first();
     Ok((
-        lb.and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_string(),
+        lb.and_then(|l| l.load_balancer_arn())
+            .unwrap_or_default()
+            .to_string(),
         lb.and_then(|l| l.dns_name()).unwrap_or_default().to_string(),
     ))
 }

@@ -283,7 +283,12 @@ impl Executor {
             }
             Step::CreateListener => {
                 self.call("creating the API listener", || {
-                    api_lb::create_listener(&self.elbv2, &self.tags, &ids[api_lb::LB], &ids[api_lb::TARGET_GROUP])
+                    api_lb::create_listener(
+                        &self.elbv2,
+                        &self.tags,
+                        &ids[api_lb::LB],
+                        &ids[api_lb::TARGET_GROUP],
+                    )
                 })
                 .await?;
                 None

@@ -199,7 +199,12 @@ impl Desired {
         let cidr = |c: &Ipv4Net| Source::Cidr(c.to_string());
         if group == SG_API_LB {
             // The API only, from the admins and from inside the VPC.
-            let mut rules = vec![Rule::tcp(6443, 6443, cidr(&self.vpc_cidr), "Kubernetes API from the VPC")];
+            let mut rules = vec![Rule::tcp(
+                6443,
+                6443,
+                cidr(&self.vpc_cidr),
+                "Kubernetes API from the VPC",
+            )];
             for c in &self.admin_cidrs {
                 rules.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
             }

@@ -71,7 +71,8 @@ impl Survey {
             .with_api_lb(doc.spec().kubernetes.api_load_balancer);
         let zones_wanted = want.zones.is_none().then_some(want.zone_count);
         let recorded = doc.get::<key::Network>()?.is_some();
-        let obs = observed::observe(ec2, Some(elbv2), tags, want.byo.as_ref(), zones_wanted, recorded).await?;
+        let obs =
+            observed::observe(ec2, Some(elbv2), tags, want.byo.as_ref(), zones_wanted, recorded).await?;
         if let (Some(byo), None) = (&want.byo, &obs.vpc) {
             return Err(phx_core::Error::failed(format!(
                 "spec.network.vpcId: VPC {} not found",

@@ -308,14 +308,22 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     assert_eq!(lb["scheme"], "internet-facing");
     let elbv2 = moto.aws().elbv2();
     phx_testkit::block_on(async {
-        let found = elbv2.describe_load_balancers().names("phoenix-api").send().await.unwrap();
+        let found = elbv2
+            .describe_load_balancers()
+            .names("phoenix-api")
+            .send()
+            .await
+            .unwrap();
         let l = &found.load_balancers()[0];
         assert_eq!(l.load_balancer_arn(), lb["arn"].as_str());
         assert_eq!(l.dns_name(), lb["dnsName"].as_str());
         assert_eq!(l.r#type().map(|t| t.as_str()), Some("network"));
         assert_eq!(l.scheme().map(|s| s.as_str()), Some("internet-facing"));
         assert_eq!(l.vpc_id(), st["vpcId"].as_str());
-        assert_eq!(l.security_groups(), [st["securityGroups"]["apiLoadBalancer"].as_str().unwrap()]);
+        assert_eq!(
+            l.security_groups(),
+            [st["securityGroups"]["apiLoadBalancer"].as_str().unwrap()]
+        );
         let mut zones: Vec<_> = l
             .availability_zones()
             .iter()
@@ -331,11 +339,19 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
             .collect();
         public.sort();
         assert_eq!(zones, public);
-        let tg = elbv2.describe_target_groups().names("phoenix-api").send().await.unwrap();
+        let tg = elbv2
+            .describe_target_groups()
+            .names("phoenix-api")
+            .send()
+            .await
+            .unwrap();
         let tg = &tg.target_groups()[0];
         assert_eq!(tg.target_group_arn(), lb["targetGroupArn"].as_str());
         assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
-        assert_eq!((tg.port(), tg.protocol().map(|p| p.as_str())), (Some(6443), Some("TCP")));
+        assert_eq!(
+            (tg.port(), tg.protocol().map(|p| p.as_str())),
+            (Some(6443), Some("TCP"))
+        );
         let listeners = elbv2
             .describe_listeners()
             .load_balancer_arn(l.load_balancer_arn().unwrap())
@@ -721,7 +737,14 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
     assert_eq!(st["subnets"].as_array().unwrap().len(), 2);
     let inv = inventory(&moto);
     assert_eq!(
-        (inv["vpc"], inv["subnet"], inv["igw"], inv["nat"], inv["sg"], inv["lb"]),
+        (
+            inv["vpc"],
+            inv["subnet"],
+            inv["igw"],
+            inv["nat"],
+            inv["sg"],
+            inv["lb"]
+        ),
         (0, 0, 0, 0, 3, 1),
         "{inv:?}"
     );
@@ -780,21 +803,40 @@ fn an_internal_api_load_balancer_and_a_scheme_that_cannot_change() {
         .collect();
     let elbv2 = moto.aws().elbv2();
     phx_testkit::block_on(async {
-        let found = elbv2.describe_load_balancers().names("phoenix-api").send().await.unwrap();
+        let found = elbv2
+            .describe_load_balancers()
+            .names("phoenix-api")
+            .send()
+            .await
+            .unwrap();
         let l = &found.load_balancers()[0];
         assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
         for z in l.availability_zones() {
-            assert!(private.contains(&z.subnet_id().unwrap().to_string()), "{z:?} not private");
+            assert!(
+                private.contains(&z.subnet_id().unwrap().to_string()),
+                "{z:?} not private"
+            );
         }
     });
 
     moto.start_recording();
     for (spec, says) in [
-        (internal("internet-facing"), "apiLoadBalancer: internet-facing, but the cluster's API load balancer is internal"),
-        (internal("none"), "apiLoadBalancer: none, but the cluster's endpoint is the internal load balancer"),
+        (
+            internal("internet-facing"),
+            "apiLoadBalancer: internet-facing, but the cluster's API load balancer is internal",
+        ),
+        (
+            internal("none"),
+            "apiLoadBalancer: none, but the cluster's endpoint is the internal load balancer",
+        ),
     ] {
         let out = net(&moto, &["apply"], &spec);
-        assert_eq!(out.status.code(), Some(65), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(65),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{err}");
     }

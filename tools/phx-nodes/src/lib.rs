@@ -91,7 +91,10 @@ fn previous(doc: &Document) -> Result<Vec<Node>> {
 fn record(doc: &mut Doc<'_>, haves: &[observed::Have]) -> Result<()> {
     let prev = previous(doc)?;
     let instances = status::build(doc.name(), &doc.spec().nodes.ssh, &prev, haves);
-    doc.set(&NodesStatus { instances, plan: None });
+    doc.set(&NodesStatus {
+        instances,
+        plan: None,
+    });
     Ok(())
 }
 
@@ -135,7 +138,9 @@ impl Survey {
         let tg = targets::target_group(doc)?;
         let registered = async {
             match &tg {
-                Some(tg) => targets::registered(&elbv2, tg).await.map(|ips| Some((tg.clone(), ips))),
+                Some(tg) => targets::registered(&elbv2, tg)
+                    .await
+                    .map(|ips| Some((tg.clone(), ips))),
                 None => Ok(None),
             }
         };

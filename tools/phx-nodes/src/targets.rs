@@ -106,7 +106,10 @@ impl Changes {
                 .send()
                 .await
                 .phx_in("deregistering from the API load balancer")?;
-            tracing::info!("deregistered {} from the API load balancer", self.deregister.join(", "));
+            tracing::info!(
+                "deregistered {} from the API load balancer",
+                self.deregister.join(", ")
+            );
         }
         Ok(())
     }
@@ -141,9 +144,15 @@ mod tests {
             have("p-control-plane-3", None, "pending"),
             have("p-worker-1", Some("10.0.0.9"), "running"),
         ];
-        let c = changes(&haves, &["10.0.0.5".into(), "10.0.0.9".into(), "10.0.32.7".into()]);
+        let c = changes(
+            &haves,
+            &["10.0.0.5".into(), "10.0.0.9".into(), "10.0.32.7".into()],
+        );
         assert_eq!(c.register, vec![("p-control-plane-2".into(), "10.0.16.5".into())]);
-        assert_eq!(c.deregister, vec!["10.0.0.9".to_string(), "10.0.32.7".to_string()]);
+        assert_eq!(
+            c.deregister,
+            vec!["10.0.0.9".to_string(), "10.0.32.7".to_string()]
+        );
         let done = changes(&haves[..2], &["10.0.0.5".into(), "10.0.16.5".into()]);
         assert!(done.is_empty(), "{done:?}");
     }

@@ -358,9 +358,16 @@ fn plan_shows_the_launches_and_changes_nothing() {
     // Apply does what was planned and drops the plan; a plan of one more
     // worker keeps the instances recorded and lists the one launch.
     let up = ok(&env.nodes(&["apply"], &planned));
-    assert!(up["status"]["nodes"].get("plan").is_none(), "{}", up["status"]["nodes"]);
+    assert!(
+        up["status"]["nodes"].get("plan").is_none(),
+        "{}",
+        up["status"]["nodes"]
+    );
     let again = ok(&env.nodes(&["plan"], &with_workers(&up, 4)));
-    assert_eq!(again["status"]["nodes"]["instances"], up["status"]["nodes"]["instances"]);
+    assert_eq!(
+        again["status"]["nodes"]["instances"],
+        up["status"]["nodes"]["instances"]
+    );
     let plan = again["status"]["nodes"]["plan"].as_array().unwrap();
     assert_eq!(plan.len(), 1, "{plan:?}");
     assert_eq!(plan[0]["name"], "phoenix-worker-4");
@@ -477,7 +484,13 @@ fn workers_scale_up_and_down_only_with_allow_remove() {
         kept.iter().all(|id| before.contains(id)),
         "survivors are the same instances"
     );
-    assert_eq!(three_again["status"]["nodes"]["instances"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        three_again["status"]["nodes"]["instances"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -610,20 +623,44 @@ fn the_control_planes_are_the_api_load_balancers_targets() {
     // Converged: nothing to register, nothing written.
     env.moto.start_recording();
     let again = ok(&env.nodes(&["plan"], &up));
-    assert_eq!(again["status"]["nodes"]["plan"], json!([]), "{}", again["status"]["nodes"]);
+    assert_eq!(
+        again["status"]["nodes"]["plan"],
+        json!([]),
+        "{}",
+        again["status"]["nodes"]
+    );
     ok(&env.nodes(&["apply"], &up));
-    assert!(env.moto.recording().mutating().is_empty(), "{:?}", env.moto.recording().mutating());
+    assert!(
+        env.moto.recording().mutating().is_empty(),
+        "{:?}",
+        env.moto.recording().mutating()
+    );
 
     // A target that is no control plane's (left by hand, or a replaced
     // machine's) is planned away and deregistered.
-    let tg = up["status"]["network"]["apiLoadBalancer"]["targetGroupArn"].as_str().unwrap();
+    let tg = up["status"]["network"]["apiLoadBalancer"]["targetGroupArn"]
+        .as_str()
+        .unwrap();
     let elbv2 = env.moto.aws().elbv2();
-    let stray = phx_aws::elbv2::types::TargetDescription::builder().id("10.0.99.9").port(6443).build();
-    phx_testkit::block_on(elbv2.register_targets().target_group_arn(tg).targets(stray).send()).unwrap();
+    let stray = phx_aws::elbv2::types::TargetDescription::builder()
+        .id("10.0.99.9")
+        .port(6443)
+        .build();
+    phx_testkit::block_on(
+        elbv2
+            .register_targets()
+            .target_group_arn(tg)
+            .targets(stray)
+            .send(),
+    )
+    .unwrap();
     let drift = ok(&env.nodes(&["plan"], &up));
     let plan = drift["status"]["nodes"]["plan"].as_array().unwrap();
     assert_eq!(plan.len(), 1, "{plan:?}");
-    assert_eq!((plan[0]["action"].as_str(), plan[0]["name"].as_str()), (Some("deregister"), Some("10.0.99.9")));
+    assert_eq!(
+        (plan[0]["action"].as_str(), plan[0]["name"].as_str()),
+        (Some("deregister"), Some("10.0.99.9"))
+    );
     ok(&env.nodes(&["apply"], &up));
     assert_eq!(env.api_targets(&up), cps);
 

@@ -169,18 +169,50 @@ fn a_document_stored_by_an_earlier_phx_comes_back_in_todays_shape() {
     let node = json!({"name": "phoenix-worker-1", "role": "worker", "instanceId": "i-1",
                       "ssh": {"host": "10.0.1.5", "port": 22, "user": "ubuntu", "hostKeys": []}});
     // Stored as an earlier phx stored it: pushed, then the list put back bare.
-    let locked = json_of(&state(dir.path(), &["lock"]).write_stdin(doc.to_string()).output().unwrap());
-    json_of(&state(dir.path(), &["push", "--unlock"]).write_stdin(locked.to_string()).output().unwrap());
+    let locked = json_of(
+        &state(dir.path(), &["lock"])
+            .write_stdin(doc.to_string())
+            .output()
+            .unwrap(),
+    );
+    json_of(
+        &state(dir.path(), &["push", "--unlock"])
+            .write_stdin(locked.to_string())
+            .output()
+            .unwrap(),
+    );
     let stored = dir.path().join(".phx-state/phoenix.json");
     let mut old: serde_json::Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
     old["status"]["nodes"] = json!([node.clone()]);
     std::fs::write(&stored, old.to_string()).unwrap();
 
-    let pulled = json_of(&state(dir.path(), &["pull"]).write_stdin(doc.to_string()).output().unwrap());
-    assert_eq!(pulled["status"]["nodes"], json!({"instances": [node]}), "{pulled}");
-    let locked = json_of(&state(dir.path(), &["lock"]).write_stdin(doc.to_string()).output().unwrap());
+    let pulled = json_of(
+        &state(dir.path(), &["pull"])
+            .write_stdin(doc.to_string())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        pulled["status"]["nodes"],
+        json!({"instances": [node]}),
+        "{pulled}"
+    );
+    let locked = json_of(
+        &state(dir.path(), &["lock"])
+            .write_stdin(doc.to_string())
+            .output()
+            .unwrap(),
+    );
     assert_eq!(locked["status"]["nodes"]["instances"][0]["instanceId"], "i-1");
-    json_of(&state(dir.path(), &["push", "--unlock"]).write_stdin(locked.to_string()).output().unwrap());
+    json_of(
+        &state(dir.path(), &["push", "--unlock"])
+            .write_stdin(locked.to_string())
+            .output()
+            .unwrap(),
+    );
     let now: serde_json::Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
-    assert_eq!(now["status"]["nodes"]["instances"][0]["name"], "phoenix-worker-1", "{now}");
+    assert_eq!(
+        now["status"]["nodes"]["instances"][0]["name"], "phoenix-worker-1",
+        "{now}"
+    );
 }
