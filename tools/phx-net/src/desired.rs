@@ -197,20 +197,22 @@ impl Desired {
     /// which AWS accepts and moto needs.
     pub fn rules(&self, group: &str) -> Vec<Rule> {
         let cidr = |c: &Ipv4Net| Source::Cidr(c.to_string());
+        // The API, from inside the VPC (the load balancer's private
+        // addresses among them) and from the admins.
+        let mut api = vec![Rule::tcp(
+            6443,
+            6443,
+            cidr(&self.vpc_cidr),
+            "Kubernetes API from the VPC",
+        )];
+        for c in &self.admin_cidrs {
+            api.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
+        }
         if group == SG_API_LB {
-            // The API only, from the admins and from inside the VPC.
-            let mut rules = vec![Rule::tcp(
-                6443,
-                6443,
-                cidr(&self.vpc_cidr),
-                "Kubernetes API from the VPC",
-            )];
-            for c in &self.admin_cidrs {
-                rules.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
-            }
-            rules.sort();
-            rules.dedup();
-            return rules;
+            // The load balancer's group: the API only.
+            api.sort();
+            api.dedup();
+            return api;
         }
         let peers = [SG_CONTROL_PLANE, SG_WORKERS].map(|g| Source::Group(g.to_string()));
         let mut rules = Vec::new();
@@ -218,15 +220,7 @@ impl Desired {
             rules.push(Rule::tcp(22, 22, cidr(c), "SSH from admins"));
         }
         if group == SG_CONTROL_PLANE {
-            rules.push(Rule::tcp(
-                6443,
-                6443,
-                cidr(&self.vpc_cidr),
-                "Kubernetes API from the VPC",
-            ));
-            for c in &self.admin_cidrs {
-                rules.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
-            }
+            rules.extend(api);
         }
         for c in &self.node_port_cidrs {
             rules.push(Rule::tcp(30000, 32767, cidr(c), "NodePorts"));

@@ -43,6 +43,14 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
+/// The one load balancer named for the cluster's API.
+fn the_api_load_balancer(moto: &Moto) -> phx_aws::elbv2::types::LoadBalancer {
+    let elbv2 = moto.aws().elbv2();
+    let found = phx_testkit::block_on(elbv2.describe_load_balancers().names("phoenix-api").send()).unwrap();
+    assert_eq!(found.load_balancers().len(), 1, "{found:?}");
+    found.load_balancers()[0].clone()
+}
+
 /// The API load balancer, target group and listeners (by name: elbv2 has
 /// no tag filter), counted.
 fn api_lb(moto: &Moto) -> (usize, usize, usize) {
@@ -307,14 +315,8 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     assert_eq!(lb["name"], "phoenix-api");
     assert_eq!(lb["scheme"], "internet-facing");
     let elbv2 = moto.aws().elbv2();
+    let l = &the_api_load_balancer(&moto);
     phx_testkit::block_on(async {
-        let found = elbv2
-            .describe_load_balancers()
-            .names("phoenix-api")
-            .send()
-            .await
-            .unwrap();
-        let l = &found.load_balancers()[0];
         assert_eq!(l.load_balancer_arn(), lb["arn"].as_str());
         assert_eq!(l.dns_name(), lb["dnsName"].as_str());
         assert_eq!(l.r#type().map(|t| t.as_str()), Some("network"));
@@ -801,23 +803,14 @@ fn an_internal_api_load_balancer_and_a_scheme_that_cannot_change() {
         .filter(|s| s["public"] == false)
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();
-    let elbv2 = moto.aws().elbv2();
-    phx_testkit::block_on(async {
-        let found = elbv2
-            .describe_load_balancers()
-            .names("phoenix-api")
-            .send()
-            .await
-            .unwrap();
-        let l = &found.load_balancers()[0];
-        assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
-        for z in l.availability_zones() {
-            assert!(
-                private.contains(&z.subnet_id().unwrap().to_string()),
-                "{z:?} not private"
-            );
-        }
-    });
+    let l = the_api_load_balancer(&moto);
+    assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
+    for z in l.availability_zones() {
+        assert!(
+            private.contains(&z.subnet_id().unwrap().to_string()),
+            "{z:?} not private"
+        );
+    }
 
     moto.start_recording();
     for (spec, says) in [
