@@ -400,9 +400,15 @@ pub struct KubeadmStatus {
     /// `sha256:...` of the cluster CA's public key (kubeadm's discovery hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert_hash: Option<String>,
-    /// The node `kubeadm init` ran on.
+    /// The leading control plane: the one `kubeadm init` ran on, or the
+    /// first that holds the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane: Option<String>,
+    /// kubeadm's `controlPlaneEndpoint` (`host:port`) the cluster was
+    /// initialized with: kubeadm cannot move it, so it decides whether
+    /// control planes can be added (only behind the API load balancer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_endpoint: Option<String>,
     /// Per node (by name): how far it got.
     #[serde(default)]
     pub nodes: std::collections::BTreeMap<String, NodeProgress>,

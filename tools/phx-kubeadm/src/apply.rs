@@ -28,6 +28,8 @@ pub struct Outcome {
     pub name: String,
     /// The control plane that ran init or already held the cluster.
     pub leader: bool,
+    /// `kubeadm init` ran here this run.
+    pub initialized: bool,
     pub verdict: Option<Verdict>,
     pub progress: NodeProgress,
     /// The control plane's session, kept for fetching admin.conf.
@@ -215,6 +217,7 @@ pub async fn node(node: Node, target: Target, connector: Connector, shared: Arc<
     let mut out = Outcome {
         name: node.name.clone(),
         leader: false,
+        initialized: false,
         verdict: None,
         progress: NodeProgress::default(),
         session: None,
@@ -277,6 +280,7 @@ async fn steps(
             if !done("initialized") {
                 let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
                 script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
+                out.initialized = true;
                 // A fresh cluster's CA hash (and the workers' token) right away.
                 shared.token(&session).await.map_err(|e| e.context("init"))?;
             }

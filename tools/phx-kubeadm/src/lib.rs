@@ -66,6 +66,29 @@ fn control_plane(nodes: &[Node]) -> Result<&Node> {
         })
 }
 
+/// The API load balancer's name if it is (or, for a cluster still to be
+/// made, will be) the cluster's endpoint. A cluster initialized with
+/// another endpoint keeps it: kubeadm cannot move one, and the API
+/// server's certificate does not name the load balancer. A cluster phx set
+/// up before it recorded the endpoint was initialized on the first control
+/// plane's private DNS name.
+fn endpoint_load_balancer(previous: &KubeadmStatus, lb: Option<String>, private_dns: &str) -> Option<String> {
+    let lb = lb?;
+    let initialized_with = previous
+        .control_plane_endpoint
+        .clone()
+        .or_else(|| previous.api_endpoint.as_ref().map(|_| format!("{private_dns}:6443")));
+    match initialized_with {
+        Some(e) if e != format!("{lb}:6443") => {
+            tracing::warn!(
+                "the cluster's endpoint is {e}, not the API load balancer {lb}: kubeadm cannot move it"
+            );
+            None
+        }
+        _ => Some(lb),
+    }
+}
+
 /// The API load balancer's DNS name (`status.network.apiLoadBalancer`).
 fn load_balancer(doc: &Document) -> Result<Option<String>> {
     Ok(doc
@@ -110,7 +133,27 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         config::plain("status.nodes.instances[].privateDns", name)?;
     }
     let version = Version::parse(&doc.spec().kubernetes.version)?;
-    let lb = load_balancer(doc)?;
+    let previous = doc.mine()?.unwrap_or_default();
+    let private_dns = cp.private_dns.clone().unwrap_or_default();
+    let lb = endpoint_load_balancer(&previous, load_balancer(doc)?, &private_dns);
+    let control_planes: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.role == NodeRole::ControlPlane)
+        .map(|n| n.name.clone())
+        .collect();
+    if control_planes.len() > 1 && lb.is_none() {
+        let endpoint = previous
+            .control_plane_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("{private_dns}:6443"));
+        return Err(Error::invalid(format!(
+            "spec.nodes.controlPlane.count: {} control planes need the API load balancer as the \
+             cluster's endpoint, and this cluster's is {endpoint} (kubeadm cannot move it): it stays \
+             at one control plane",
+            control_planes.len()
+        )));
+    }
+    let endpoint = format!("{}:6443", lb.as_deref().unwrap_or(&private_dns));
     let (api_host, api) = api_endpoint(doc, &cp, lb.as_deref());
     let configured_host = doc
         .spec()
@@ -129,11 +172,6 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         None => phx_core::home::expand_home(&format!("~/.kube/phx-{}.conf", doc.name())),
     };
     let connector = fleet::connector(doc, &args.ssh).await?;
-    let control_planes = nodes
-        .iter()
-        .filter(|n| n.role == NodeRole::ControlPlane)
-        .map(|n| n.name.clone())
-        .collect();
     let shared = Shared::new(
         version,
         init,
@@ -155,8 +193,14 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         .filter_map(|o| o.verdict.clone().map(|v| (o.name.clone(), v)))
         .collect();
     fleet::pin(doc, &accepted)?;
-    let previous = doc.mine()?.unwrap_or_default();
+    // The endpoint kubeadm was given: this run's if it ran init, else as
+    // recorded (a cluster set up before the record: unknown).
+    let initialized_here = outcomes.iter().any(|o| o.initialized);
     let mut st = KubeadmStatus {
+        control_plane_endpoint: match initialized_here {
+            true => Some(endpoint),
+            false => previous.control_plane_endpoint.clone(),
+        },
         control_plane: outcomes
             .iter()
             .find(|o| o.leader)

@@ -727,3 +727,42 @@ fn three_control_planes_behind_the_load_balancer() {
         "phoenix-control-plane-2"
     );
 }
+
+/// A cluster initialized before it had the API load balancer keeps its
+/// endpoint when one appears (kubeadm cannot move it; its certificate does
+/// not name the load balancer): the kubeconfig stays on the public IP, and
+/// more control planes are refused (65) before any node is touched.
+#[test]
+fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
+    const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
+    let env = Env::new();
+    let up = ok(&env.apply(&[], &env.doc(true)));
+    assert_eq!(
+        up["status"]["kubeadm"]["controlPlaneEndpoint"],
+        "ip-10-0-0-5.ec2.internal:6443",
+        "recorded at init"
+    );
+    // As a phx before the record left it, then given a load balancer.
+    let mut old = up.clone();
+    old["status"]["kubeadm"].as_object_mut().unwrap().remove("controlPlaneEndpoint");
+    old["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
+        "subnets": [], "securityGroups": {},
+        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});
+    let again = ok(&env.apply(&[], &old));
+    assert_eq!(again["status"]["kubeadm"]["apiEndpoint"], "https://54.0.0.1:6443");
+    let text = std::fs::read_to_string(env.kubeconfig()).unwrap();
+    assert!(!text.contains(LB), "{text}");
+
+    let mut more = old.clone();
+    more["status"]["nodes"]["instances"][1]["name"] = json!("phoenix-control-plane-2");
+    more["status"]["nodes"]["instances"][1]["role"] = json!("control-plane");
+    let calls = env.count("");
+    let out = env.apply(&[], &more);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("this cluster's is ip-10-0-0-5.ec2.internal:6443 (kubeadm cannot move it)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.count(""), calls, "no node was touched");
+}
