@@ -74,10 +74,12 @@ fn control_plane(nodes: &[Node]) -> Result<&Node> {
 /// plane's private DNS name.
 fn endpoint_load_balancer(previous: &KubeadmStatus, lb: Option<String>, private_dns: &str) -> Option<String> {
     let lb = lb?;
-    let initialized_with = previous
-        .control_plane_endpoint
-        .clone()
-        .or_else(|| previous.api_endpoint.as_ref().map(|_| format!("{private_dns}:6443")));
+    let initialized_with = previous.control_plane_endpoint.clone().or_else(|| {
+        previous
+            .api_endpoint
+            .as_ref()
+            .map(|_| format!("{private_dns}:6443"))
+    });
     match initialized_with {
         Some(e) if e != format!("{lb}:6443") => {
             tracing::warn!(

@@ -738,13 +738,15 @@ fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
     let env = Env::new();
     let up = ok(&env.apply(&[], &env.doc(true)));
     assert_eq!(
-        up["status"]["kubeadm"]["controlPlaneEndpoint"],
-        "ip-10-0-0-5.ec2.internal:6443",
+        up["status"]["kubeadm"]["controlPlaneEndpoint"], "ip-10-0-0-5.ec2.internal:6443",
         "recorded at init"
     );
     // As a phx before the record left it, then given a load balancer.
     let mut old = up.clone();
-    old["status"]["kubeadm"].as_object_mut().unwrap().remove("controlPlaneEndpoint");
+    old["status"]["kubeadm"]
+        .as_object_mut()
+        .unwrap()
+        .remove("controlPlaneEndpoint");
     old["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
         "subnets": [], "securityGroups": {},
         "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});

@@ -252,17 +252,18 @@ fn plan_api_lb(want: &Desired, obs: &Observed, zones: &[String], steps: &mut Vec
     if obs.api_lb.is_none() {
         let subnets = match &want.byo {
             Some(b) => {
-                let mut seen = Vec::new();
-                b.subnet_ids
-                    .iter()
-                    .map(|id| format!("byo/{id}"))
-                    .filter(|c| {
-                        let zone = obs.subnets.get(c).map(|s| s.zone.clone());
-                        let fresh = zone.is_some() && !seen.contains(&zone);
-                        seen.push(zone);
-                        fresh
-                    })
-                    .collect()
+                // The first of the user's subnets in each zone.
+                let mut zones_taken = std::collections::HashSet::new();
+                let mut first_per_zone = Vec::new();
+                for id in &b.subnet_ids {
+                    let component = format!("byo/{id}");
+                    if let Some(s) = obs.subnets.get(&component) {
+                        if zones_taken.insert(s.zone.clone()) {
+                            first_per_zone.push(component);
+                        }
+                    }
+                }
+                first_per_zone
             }
             None => {
                 let all = want.subnets(zones);

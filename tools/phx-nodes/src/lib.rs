@@ -179,6 +179,9 @@ impl Survey {
         if let Some((_, ips)) = &api_targets {
             changes.extend(targets::changes(&haves, ips).planned());
         }
+        if targets::balanced(doc)? {
+            changes.extend(targets::planned_launches(&plan.launch));
+        }
         if let Some(img) = &image {
             tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
         }

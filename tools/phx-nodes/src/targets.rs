@@ -23,6 +23,29 @@ pub fn target_group(doc: &Document) -> Result<Option<String>> {
         .and_then(|lb| lb.target_group_arn))
 }
 
+/// Whether the document has (or plans) an API load balancer.
+pub fn balanced(doc: &Document) -> Result<bool> {
+    Ok(doc
+        .get::<key::Network>()?
+        .is_some_and(|n| n.api_load_balancer.is_some()))
+}
+
+/// The control planes to launch, as the targets they will be.
+pub fn planned_launches(launch: &[crate::desired::NodeWant]) -> Vec<PlannedChange> {
+    launch
+        .iter()
+        .filter(|w| w.role == phx_core::status::NodeRole::ControlPlane)
+        .map(|w| {
+            PlannedChange::new(
+                "register",
+                "api-target",
+                &w.name,
+                format!("<private IP>:{PORT} once launched"),
+            )
+        })
+        .collect()
+}
+
 /// The IPs registered now.
 pub async fn registered(elbv2: &Client, tg: &str) -> Result<Vec<String>> {
     let out = elbv2

@@ -351,9 +351,11 @@ fn plan_shows_the_launches_and_changes_nothing() {
         .iter()
         .map(|c| (c["action"].as_str().unwrap(), c["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions.len(), 5, "{plan:?}");
+    assert_eq!(actions.len(), 6, "{plan:?}");
     assert_eq!(actions[0], ("import", "phoenix-key"));
-    assert!(actions[1..].iter().all(|(a, _)| *a == "launch"), "{plan:?}");
+    assert!(actions[1..5].iter().all(|(a, _)| *a == "launch"), "{plan:?}");
+    // The network has an API load balancer: the control plane will be its target.
+    assert_eq!(actions[5], ("register", "phoenix-control-plane-1"));
 
     // Apply does what was planned and drops the plan; a plan of one more
     // worker keeps the instances recorded and lists the one launch.
@@ -382,8 +384,8 @@ fn status_lists_the_instances_and_what_apply_would_change() {
     assert_eq!(fresh["inSync"], false, "{fresh}");
     assert_eq!(
         fresh["changes"].as_array().unwrap().len(),
-        5,
-        "a key and four nodes: {fresh}"
+        6,
+        "a key, four nodes, the control plane as the API target: {fresh}"
     );
     assert_eq!(fresh["instances"], json!([]));
     let up = ok(&env.nodes(&["apply"], &doc));
