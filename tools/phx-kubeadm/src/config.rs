@@ -223,6 +223,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The init configuration of the reference spec for `cp`.
+    fn default_config(cp: &ControlPlane<'_>) -> String {
+        init_config(
+            "phoenix",
+            &KubernetesSpec::default(),
+            &Version::parse("1.34").unwrap(),
+            cp,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn versions() {
         let v = Version::parse("1.34").unwrap();
@@ -249,13 +260,7 @@ mod tests {
             public_ip: Some("54.1.2.3"),
             api_host: Some("api.phoenix-project.online"),
         };
-        let c = init_config(
-            "phoenix",
-            &KubernetesSpec::default(),
-            &Version::parse("1.34").unwrap(),
-            &cp,
-        )
-        .unwrap();
+        let c = default_config(&cp);
         assert!(
             c.contains("nodeRegistration:\n  name: ip-10-0-0-5.ec2.internal\n"),
             "{c}"
@@ -282,13 +287,7 @@ mod tests {
             public_ip: None,
             api_host: None,
         };
-        let c = init_config(
-            "phoenix",
-            &KubernetesSpec::default(),
-            &Version::parse("1.34").unwrap(),
-            &cp,
-        )
-        .unwrap();
+        let c = default_config(&cp);
         assert!(
             c.contains("controlPlaneEndpoint: phoenix-api-1.us-east-1.elb.amazonaws.com:6443\n"),
             "{c}"

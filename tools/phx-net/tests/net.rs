@@ -28,6 +28,14 @@ fn net(moto: &Moto, args: &[&str], stdin: &str) -> std::process::Output {
     cmd.args(args).write_stdin(stdin.to_string()).output().unwrap()
 }
 
+/// The one line of a refusal (exit 65).
+fn refused(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
 fn ec2(moto: &Moto) -> phx_aws::ec2::Client {
     moto.aws().ec2()
 }
@@ -541,14 +549,7 @@ fn admin_cidrs_missing_or_the_world_are_refused_before_any_call() {
     for (input, expect) in cases {
         moto.start_recording();
         let out = net(&moto, &["apply"], &input);
-        assert_eq!(
-            out.status.code(),
-            Some(65),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let err = refused(&out);
         assert!(
             err.starts_with("phx-net: spec.network.adminCidrs: ") && err.contains(expect),
             "{err}"
@@ -823,14 +824,7 @@ fn an_internal_api_load_balancer_and_a_scheme_that_cannot_change() {
             "apiLoadBalancer: none, but the cluster's endpoint is the internal load balancer",
         ),
     ] {
-        let out = net(&moto, &["apply"], &spec);
-        assert_eq!(
-            out.status.code(),
-            Some(65),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused(&net(&moto, &["apply"], &spec));
         assert!(err.contains(says), "{err}");
     }
     assert!(moto.recording().mutating().is_empty());
