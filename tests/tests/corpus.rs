@@ -213,6 +213,9 @@ fn broken_documents_are_refused_by_every_reader_before_any_call() {
             ("spec.network", json!([])),
             ("spec.nodes", json!(3)),
             ("spec.nodes.workers", json!([3])),
+            // etcd's quorum: an odd number of control planes.
+            ("spec.nodes.controlPlane.count", json!(2)),
+            ("spec.kubernetes.apiLoadBalancer", json!("classic")),
             ("spec.nodes.workers.count", json!("three")),
             ("spec.nodes.workers.count", json!(-1)),
             ("spec.kubernetes", json!("1.34")),
