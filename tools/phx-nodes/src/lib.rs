@@ -59,13 +59,9 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
     let ec2 = aws.ec2();
     let mut result = destroy::destroy(&ec2, &tags, w.timeout).await;
     // The machines are gone: so are the API load balancer's targets.
-    if let (Ok(()), Some(tg)) = (&result, targets::target_group(doc)?) {
-        let elbv2 = aws.elbv2();
-        let left = match targets::registered(&elbv2, &tg).await {
-            Ok(ips) => targets::changes(&[], &ips).apply(&elbv2, &tg).await,
-            Err(e) => Err(e),
-        };
-        result = left;
+    let tg = targets::load_balancer(doc)?.and_then(|lb| lb.target_group_arn);
+    if let (Ok(()), Some(tg)) = (&result, tg) {
+        result = targets::deregister_all(&aws.elbv2(), &tg).await;
     }
     // What is left (a timeout) stays recorded.
     let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
@@ -135,7 +131,8 @@ impl Survey {
 
         let (aws, tags) = connect(doc).await?;
         let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
-        let tg = targets::target_group(doc)?;
+        let api_lb = targets::load_balancer(doc)?;
+        let tg = api_lb.as_ref().and_then(|lb| lb.target_group_arn.clone());
         let registered = async {
             match &tg {
                 Some(tg) => targets::registered(&elbv2, tg)
@@ -177,9 +174,9 @@ impl Survey {
         };
         changes.extend(plan.changes(args.allow_remove));
         if let Some((_, ips)) = &api_targets {
-            changes.extend(targets::changes(&haves, ips).planned());
+            changes.extend(targets::changes(doc.name(), &haves, ips).planned());
         }
-        if targets::balanced(doc)? {
+        if api_lb.is_some() {
             changes.extend(targets::planned_launches(&plan.launch));
         }
         if let Some(img) = &image {
@@ -331,7 +328,9 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
     fill_host_keys(doc, &ec2).await?;
     // The control planes behind the API load balancer, now they have IPs.
     if let Some((tg, registered)) = &api_targets {
-        targets::changes(&ready, registered).apply(&elbv2, tg).await?;
+        targets::changes(doc.name(), &ready, registered)
+            .apply(&elbv2, tg)
+            .await?;
     }
     Ok(())
 }

@@ -5,36 +5,28 @@
 //! group comes from the document, where phx-net recorded it after proving
 //! it the cluster's; phx-nodes never looks one up by name.
 
+use crate::desired::parse_name;
 use crate::observed::Have;
 use phx_aws::elbv2::types::TargetDescription;
 use phx_aws::elbv2::Client;
 use phx_aws::Sent;
-use phx_core::status::{key, PlannedChange};
+use phx_core::status::{key, ApiLoadBalancerStatus, NodeRole, PlannedChange};
 use phx_core::{Document, Result};
 
 /// The API server's port on the targets.
 const PORT: i32 = 6443;
 
-/// The target group of the document's API load balancer, if any.
-pub fn target_group(doc: &Document) -> Result<Option<String>> {
-    Ok(doc
-        .get::<key::Network>()?
-        .and_then(|n| n.api_load_balancer)
-        .and_then(|lb| lb.target_group_arn))
-}
-
-/// Whether the document has (or plans) an API load balancer.
-pub fn balanced(doc: &Document) -> Result<bool> {
-    Ok(doc
-        .get::<key::Network>()?
-        .is_some_and(|n| n.api_load_balancer.is_some()))
+/// The document's API load balancer, made or planned (its
+/// `targetGroupArn` once made).
+pub fn load_balancer(doc: &Document) -> Result<Option<ApiLoadBalancerStatus>> {
+    Ok(doc.get::<key::Network>()?.and_then(|n| n.api_load_balancer))
 }
 
 /// The control planes to launch, as the targets they will be.
 pub fn planned_launches(launch: &[crate::desired::NodeWant]) -> Vec<PlannedChange> {
     launch
         .iter()
-        .filter(|w| w.role == phx_core::status::NodeRole::ControlPlane)
+        .filter(|w| w.role == NodeRole::ControlPlane)
         .map(|w| {
             PlannedChange::new(
                 "register",
@@ -61,18 +53,19 @@ pub async fn registered(elbv2: &Client, tg: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// What to register (control planes alive with an IP, by name and IP) and
-/// what to deregister (every other registered IP).
+/// What to register (the cluster's control planes alive with an IP, by
+/// name and IP) and what to deregister (every other registered IP).
 #[derive(Debug, Default, PartialEq)]
 pub struct Changes {
     pub register: Vec<(String, String)>,
     pub deregister: Vec<String>,
 }
 
-pub fn changes(haves: &[Have], registered: &[String]) -> Changes {
+pub fn changes(cluster: &str, haves: &[Have], registered: &[String]) -> Changes {
+    let control_plane = |h: &Have| matches!(parse_name(cluster, &h.name), Some((NodeRole::ControlPlane, _)));
     let want: Vec<(String, String)> = haves
         .iter()
-        .filter(|h| h.is_alive() && h.name.contains("-control-plane-"))
+        .filter(|h| h.is_alive() && control_plane(h))
         .filter_map(|h| Some((h.name.clone(), h.private_ip.clone()?)))
         .collect();
     Changes {
@@ -89,11 +82,13 @@ pub fn changes(haves: &[Have], registered: &[String]) -> Changes {
     }
 }
 
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.register.is_empty() && self.deregister.is_empty()
-    }
+/// Every target out of the group (the machines are gone).
+pub async fn deregister_all(elbv2: &Client, tg: &str) -> Result<()> {
+    let ips = registered(elbv2, tg).await?;
+    changes("", &[], &ips).apply(elbv2, tg).await
+}
 
+impl Changes {
     pub fn planned(&self) -> Vec<PlannedChange> {
         let register = self
             .register
@@ -168,6 +163,7 @@ mod tests {
             have("p-worker-1", Some("10.0.0.9"), "running"),
         ];
         let c = changes(
+            "p",
             &haves,
             &["10.0.0.5".into(), "10.0.0.9".into(), "10.0.32.7".into()],
         );
@@ -176,7 +172,10 @@ mod tests {
             c.deregister,
             vec!["10.0.0.9".to_string(), "10.0.32.7".to_string()]
         );
-        let done = changes(&haves[..2], &["10.0.0.5".into(), "10.0.16.5".into()]);
-        assert!(done.is_empty(), "{done:?}");
+        let done = changes("p", &haves[..2], &["10.0.0.5".into(), "10.0.16.5".into()]);
+        assert_eq!(done, Changes::default());
+        // Another cluster's name that merely contains "-control-plane-".
+        let worker = [have("p-control-plane-x-worker-1", Some("10.0.0.7"), "running")];
+        assert_eq!(changes("p-control-plane-x", &worker, &[]), Changes::default());
     }
 }
