@@ -80,10 +80,15 @@ impl CertificateKey {
         output
             .lines()
             .map(str::trim)
-            .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .find(|l| is_certificate_key(l))
             .map(|l| CertificateKey(l.to_string()))
             .ok_or_else(|| Error::failed("kubeadm printed no certificate key"))
     }
+}
+
+/// A kubeadm certificate key: 32 bytes (an AES-256 key) in hex.
+pub fn is_certificate_key(k: &str) -> bool {
+    k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What the node tasks share.
@@ -290,16 +295,12 @@ async fn steps(
         }
         NodeRole::ControlPlane => {
             if !done("initialized") {
-                let name = node.private_dns.as_deref().unwrap_or_default();
                 let leader = shared.ready().await.map_err(|e| e.context("join"))?;
                 // One member joins etcd at a time.
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
                     .map_err(|e| e.context("join"))?;
-                let config = crate::config::join_config(&j, name, &shared.k8s, Some(&key))
-                    .map_err(|e| e.context("join"))?;
-                let vars = [("PHX_JOIN_CONFIG", config.as_str())];
-                script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
+                join(&session, shared, node, &j, Some(&key)).await?;
             }
             out.progress.member = true;
             if let Ok(s) = Arc::try_unwrap(session) {
@@ -308,13 +309,8 @@ async fn steps(
         }
         NodeRole::Worker => {
             if !done("joined") {
-                // Checked before any node was touched (lib::converge).
-                let name = node.private_dns.as_deref().unwrap_or_default();
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
-                let config =
-                    crate::config::join_config(&j, name, &shared.k8s, None).map_err(|e| e.context("join"))?;
-                let vars = [("PHX_JOIN_CONFIG", config.as_str())];
-                script(&session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
+                join(&session, shared, node, &j, None).await?;
             }
             out.progress.member = true;
             if let Ok(s) = Arc::try_unwrap(session) {
@@ -322,6 +318,24 @@ async fn steps(
             }
         }
     }
+    Ok(())
+}
+
+/// `kubeadm join` on `node` (as a control plane with a certificate key):
+/// the JoinConfiguration on the join script's stdin.
+async fn join(
+    session: &Session,
+    shared: &Shared,
+    node: &Node,
+    j: &JoinCommand,
+    certificate_key: Option<&CertificateKey>,
+) -> Result<()> {
+    // Checked before any node was touched (lib::converge).
+    let name = node.private_dns.as_deref().unwrap_or_default();
+    let config =
+        crate::config::join_config(j, name, &shared.k8s, certificate_key).map_err(|e| e.context("join"))?;
+    let vars = [("PHX_JOIN_CONFIG", config.as_str())];
+    script(session, shared, "join", remote::with_vars(remote::JOIN, &vars)).await?;
     Ok(())
 }
 

@@ -144,7 +144,7 @@ pub fn join_config(
     }
     let (skip, ignore) = kubeadm_lists(k8s)?;
     let control_plane = match control_plane {
-        Some(k) if k.0.len() == 64 && k.0.bytes().all(|b| b.is_ascii_hexdigit()) => {
+        Some(k) if crate::apply::is_certificate_key(&k.0) => {
             format!("controlPlane:\n  certificateKey: {}\n", k.0)
         }
         Some(_) => {

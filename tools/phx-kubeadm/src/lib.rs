@@ -66,20 +66,24 @@ fn control_plane(nodes: &[Node]) -> Result<&Node> {
         })
 }
 
-/// The API load balancer's name if it is (or, for a cluster still to be
-/// made, will be) the cluster's endpoint. A cluster initialized with
-/// another endpoint keeps it: kubeadm cannot move one, and the API
-/// server's certificate does not name the load balancer. A cluster phx set
-/// up before it recorded the endpoint was initialized on the first control
-/// plane's private DNS name.
-fn endpoint_load_balancer(previous: &KubeadmStatus, lb: Option<String>, private_dns: &str) -> Option<String> {
-    let lb = lb?;
-    let initialized_with = previous.control_plane_endpoint.clone().or_else(|| {
+/// The `controlPlaneEndpoint` the cluster was initialized with, if it
+/// exists: as recorded, and for a cluster phx set up before it recorded
+/// the endpoint, the first control plane's private DNS name.
+fn initialized_with(previous: &KubeadmStatus, private_dns: &str) -> Option<String> {
+    previous.control_plane_endpoint.clone().or_else(|| {
         previous
             .api_endpoint
             .as_ref()
             .map(|_| format!("{private_dns}:6443"))
-    });
+    })
+}
+
+/// The API load balancer's name if it is (or, for a cluster still to be
+/// made, will be) the cluster's endpoint. A cluster initialized with
+/// another endpoint keeps it: kubeadm cannot move one, and the API
+/// server's certificate does not name the load balancer.
+fn endpoint_load_balancer(initialized_with: Option<&str>, lb: Option<String>) -> Option<String> {
+    let lb = lb?;
     match initialized_with {
         Some(e) if e != format!("{lb}:6443") => {
             tracing::warn!(
@@ -137,17 +141,15 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let version = Version::parse(&doc.spec().kubernetes.version)?;
     let previous = doc.mine()?.unwrap_or_default();
     let private_dns = cp.private_dns.clone().unwrap_or_default();
-    let lb = endpoint_load_balancer(&previous, load_balancer(doc)?, &private_dns);
+    let initialized_with = initialized_with(&previous, &private_dns);
+    let lb = endpoint_load_balancer(initialized_with.as_deref(), load_balancer(doc)?);
     let control_planes: Vec<String> = nodes
         .iter()
         .filter(|n| n.role == NodeRole::ControlPlane)
         .map(|n| n.name.clone())
         .collect();
     if control_planes.len() > 1 && lb.is_none() {
-        let endpoint = previous
-            .control_plane_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("{private_dns}:6443"));
+        let endpoint = initialized_with.unwrap_or_else(|| format!("{private_dns}:6443"));
         return Err(Error::invalid(format!(
             "spec.nodes.controlPlane.count: {} control planes need the API load balancer as the \
              cluster's endpoint, and this cluster's is {endpoint} (kubeadm cannot move it): it stays \

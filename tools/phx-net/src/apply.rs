@@ -259,14 +259,18 @@ impl Executor {
                 self.wait_nat(&nat).await?;
                 Some(nat)
             }
-            Step::CreateTargetGroup => Some(
-                self.call("creating the API target group", || {
-                    api_lb::create_target_group(&self.elbv2, &self.tags, &ids["vpc"])
-                })
-                .await?,
-            ),
+            Step::CreateTargetGroup => {
+                let vpc = id("vpc");
+                Some(
+                    self.call("creating the API target group", || {
+                        api_lb::create_target_group(&self.elbv2, &self.tags, &vpc)
+                    })
+                    .await?,
+                )
+            }
             Step::CreateLoadBalancer { scheme, subnets } => {
                 let subnet_ids: Vec<String> = subnets.iter().map(|s| id(s)).collect();
+                let group = id(SG_API_LB);
                 let (arn, dns) = self
                     .call("creating the API load balancer", || {
                         api_lb::create_load_balancer(
@@ -274,7 +278,7 @@ impl Executor {
                             &self.tags,
                             scheme,
                             subnet_ids.clone(),
-                            &ids[SG_API_LB],
+                            &group,
                         )
                     })
                     .await?;
@@ -282,13 +286,9 @@ impl Executor {
                 Some(arn)
             }
             Step::CreateListener => {
+                let (lb, tg) = (id(api_lb::LB), id(api_lb::TARGET_GROUP));
                 self.call("creating the API listener", || {
-                    api_lb::create_listener(
-                        &self.elbv2,
-                        &self.tags,
-                        &ids[api_lb::LB],
-                        &ids[api_lb::TARGET_GROUP],
-                    )
+                    api_lb::create_listener(&self.elbv2, &self.tags, &lb, &tg)
                 })
                 .await?;
                 None
