@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The local sandbox: the whole phx pipeline on this machine, no AWS account.
 #
-# usage: scripts/sandbox.sh up [--nodes N] [--real]
-#                                            start it (N sandbox nodes, default 4;
+# usage: scripts/sandbox.sh up [--nodes N] [--control-planes K] [--real]
+#                                            start it (N sandbox nodes, default 4,
+#                                            the first K (1, 3, 5: default 1) named
+#                                            and counted as control planes;
 #                                            --real: real Kubernetes, see below)
 #        scripts/sandbox.sh env              print the environment to use it
 #        scripts/sandbox.sh down             stop it and remove its files
@@ -34,7 +36,9 @@
 # scheduler, built by scripts/k8s-bins.sh) and the AWS cloud controller
 # manager as processes; other pods are simulated (reported Running, not
 # run). scripts/sandbox/agent.py plays EC2: instance IPs and DNS names,
-# the metadata service, the forwards to the host.
+# the metadata service, the forwards to the host, and HAProxy carrying the
+# API load balancer's traffic to the registered control planes (the
+# emulator's load balancer is only a record).
 #
 # The cluster document it writes ($PHX_SANDBOX_DIR/cluster.json) reaches the
 # nodes and the API only through settings real users have too:
@@ -238,16 +242,19 @@ reset() {
 }
 
 up() {
-    local nodes=4 with_real=${PHX_SANDBOX_REAL:-}
+    local nodes=4 control_planes=1 with_real=${PHX_SANDBOX_REAL:-}
     while [[ $# -gt 0 ]]; do
         case $1 in
             --nodes) nodes=$2; shift ;;
+            --control-planes) control_planes=$2; shift ;;
             --real) with_real=1 ;;
             *) die "up: unknown option $1" ;;
         esac
         shift
     done
     [[ $nodes =~ ^[0-9]+$ && $nodes -ge 2 && $nodes -le 50 ]] || die "up: --nodes must be 2..50"
+    [[ $control_planes =~ ^[1357]$ && $control_planes -lt $nodes ]] ||
+        die "up: --control-planes must be 1, 3, 5 or 7 and fewer than --nodes"
     if alive "$dir/moto.pid"; then
         say "already up in $dir (scripts/sandbox.sh down first to start afresh)"
         cat "$dir/env"
@@ -308,7 +315,7 @@ up() {
         mkdir -p "$dir/nodes/n$i"
         cp "$dir/id_ed25519.pub" "$dir/nodes/n$i/authorized_keys"
         echo "$addr $port" >> "$dir/nodes/list"
-        if [[ $i -eq 1 ]]; then node=$name-control-plane-1; else node=$name-worker-$((i - 1)); fi
+        if [[ $i -le $control_planes ]]; then node=$name-control-plane-$i; else node=$name-worker-$((i - control_planes)); fi
         endpoints=$(jq -c --arg n "$node" --arg e "$addr:$port" '. + {($n): $e}' <<< "$endpoints")
     done
     if [[ -n $with_real ]]; then
@@ -363,18 +370,17 @@ ENV
         # shellcheck source=/dev/null
         . "$dir/env"
         phx-state new --name "$name" --region us-east-1 |
-            jq --arg user "$(id -un)" --arg key "$dir/id_ed25519" --arg api "$api" --argjson endpoints "$endpoints" '
+            jq --arg user "$(id -un)" --arg key "$dir/id_ed25519" --arg api "$api" --argjson endpoints "$endpoints" \
+                --argjson cps "$control_planes" '
               .spec.state = {bucket: "phx-sandbox-state", lockTable: "phx-sandbox-locks"}
+            | .spec.nodes.controlPlane.count = $cps
             | .spec.network.adminCidrs = ["127.0.0.1/32"]
             | .spec.nodes.ssh = {user: $user, publicKeyFile: ($key + ".pub"), privateKeyFile: $key, endpoints: $endpoints}
             | .spec.kubernetes.apiEndpoint = $api' > "$dir/cluster.json"
         if real; then
             # No CRI here: kubeadm skips its preflight (which pulls images);
-            # no Argo CD controller runs to sync add-on Applications. No
-            # load balancer carries traffic here yet (#16: HAProxy for it),
-            # so the nodes' endpoint is the first control plane's name.
+            # no Argo CD controller runs to sync add-on Applications.
             jq --arg cidr "$cidr" '.spec.kubernetes.skipPhases = ["preflight"]
-              | .spec.kubernetes.apiLoadBalancer = "none"
               | .spec.network.vpcCidr = $cidr
               | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"
             mv "$dir/cluster.json.new" "$dir/cluster.json"
@@ -443,6 +449,6 @@ case ${1:-} in
         read -r a p < <(sed -n "${2}p" "$dir/nodes/list")
         wait_for "sandbox node $a:$p" 30 ssh_banner "$a" "$p"
         say "node $2 started" ;;
-    -h|--help|'') sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|'') sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command $1 (up, env, down, status)" ;;
 esac

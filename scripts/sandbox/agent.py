@@ -13,10 +13,18 @@ cannot, for the real-Kubernetes sandbox (scripts/sandbox.sh up --real).
   VPC, answering each node about its own instance: what the AWS cloud
   controller manager asks on a real instance.
 - Forwards: the AWS API endpoint inside the VPC (the emulator on the host,
-  as a VPC interface endpoint would), each node's SSH port and the control
-  plane's API server to loopback addresses on the host (the document's
-  spec.nodes.ssh.endpoints and spec.kubernetes.apiEndpoint, as a NAT or a
-  load balancer would).
+  as a VPC interface endpoint would) and each node's SSH port to loopback
+  addresses on the host (the document's spec.nodes.ssh.endpoints, as a NAT
+  would).
+- Carries the API load balancer's traffic: the emulator's network load
+  balancer is only a record, so a real TCP load balancer (HAProxy, run and
+  reloaded here) forwards to the targets registered in its target group,
+  checking each API server's /readyz. It listens inside the VPC on the
+  router's address, which the load balancer's DNS name resolves to on
+  every node, and on the host on the document's spec.kubernetes.apiEndpoint
+  (the host's /etc/hosts is never touched, so the host reaches it by
+  address). Without a load balancer (apiLoadBalancer: none) it forwards to
+  the control planes, as a NAT in front of that one node would.
 
 usage: agent.py SANDBOX_DIR     (AWS_* in the environment; runs until killed)
 Reads SANDBOX_DIR/net (written by sandbox.sh): the namespaces and addresses.
@@ -26,6 +34,7 @@ import ipaddress
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -133,6 +142,7 @@ class Sandbox:
         self.by_ip = {}  # ip -> instance dict
         self.types = {}
         self.tokens = set()
+        self.balancer = Balancer(d, self.net, self.router)
 
     def node_ns(self, i):
         return f"{self.net['prefix']}-n{i}"
@@ -203,6 +213,11 @@ class Sandbox:
         for ip, inst in sorted(by_ip.items()):
             dns = inst.get("PrivateDnsName") or f"ip-{ip.replace('.', '-')}.ec2.internal"
             hosts.append(f"{ip} {dns} {dns.split('.')[0]}")
+        control_planes = sorted(ip for ip, inst in by_ip.items()
+                                if "-control-plane-" in next((t["Value"] for t in inst.get("Tags", [])
+                                                              if t["Key"] == "Name"), ""))
+        names, _ = self.balancer.poll(control_planes)
+        hosts.extend(f"{self.router} {n}" for n in names)
         with lock:
             self.by_ip = by_ip
         text = "\n".join(hosts) + "\n"
@@ -292,6 +307,97 @@ class Sandbox:
         return m.get(key)
 
 
+class Balancer:
+    """HAProxy for the API load balancer: its configuration written from
+    the emulator's load balancers and targets, reloaded when they change."""
+
+    def __init__(self, d, net, router):
+        self.dir = d
+        self.net = net
+        self.router = router
+        self.elbv2 = boto3.client("elbv2")
+        self.cfg = os.path.join(d, "haproxy.cfg")
+        self.proc = None
+        self.text = None
+        self.names = []
+        self.targets = []
+        self.next_look = 0
+
+    def api_balancers(self):
+        """The network load balancers with a listener on 6443, and the IP
+        targets of their target groups: (DNS names, [ip])."""
+        names, targets = [], set()
+        for lb in self.elbv2.describe_load_balancers()["LoadBalancers"]:
+            if lb.get("Type") != "network":
+                continue
+            listeners = self.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+            if not any(l["Port"] == 6443 for l in listeners):
+                continue
+            names.append(lb["DNSName"])
+            for tg in self.elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]:
+                if tg.get("TargetType") != "ip":
+                    continue
+                health = self.elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+                targets.update(t["Target"]["Id"] for t in health["TargetHealthDescriptions"])
+        return names, sorted(targets)
+
+    def poll(self, control_planes):
+        """Once a second: the load balancers looked up again, HAProxy told
+        if its backends changed. Returns the DNS names to resolve."""
+        if time.time() >= self.next_look:
+            self.next_look = time.time() + 1
+            self.names, self.targets = self.api_balancers()
+        targets = self.targets if self.names else control_planes
+        self.configure(targets)
+        return self.names, targets
+
+    def config(self, targets):
+        vpc_ns = f"{self.net['prefix']}-vpc"
+        host, port = self.net["api"].rsplit(":", 1)
+        servers = "".join(
+            f"    server {t} {t}:6443 namespace {vpc_ns} check check-ssl verify none\n" for t in targets)
+        return f"""# Written by scripts/sandbox/agent.py: the API load balancer's traffic.
+global
+    maxconn 2000
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    timeout check 2s
+    default-server inter 1s fall 2 rise 1
+frontend api
+    bind {host}:{port}
+    bind {self.router}:6443 namespace {vpc_ns}
+    default_backend control-planes
+backend control-planes
+    option httpchk GET /readyz
+    http-check expect status 200
+{servers}"""
+
+    def configure(self, targets):
+        text = self.config(targets)
+        if text == self.text and self.proc and self.proc.poll() is None:
+            return
+        tmp = self.cfg + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        check = subprocess.run(["haproxy", "-c", "-q", "-f", tmp], capture_output=True, text=True)
+        if check.returncode != 0:
+            log(f"haproxy refused its configuration: {check.stderr.strip()}")
+            return
+        os.replace(tmp, self.cfg)
+        self.text = text
+        if self.proc and self.proc.poll() is None:
+            # Master-worker: the master reloads; open connections finish on the old worker.
+            self.proc.send_signal(signal.SIGUSR2)
+        else:
+            self.proc = subprocess.Popen(["haproxy", "-W", "-f", self.cfg], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=open(os.path.join(self.dir, "haproxy.log"), "a"))
+        log(f"API load balancer: {', '.join(targets) or 'no targets'}")
+
+
 def main():
     sb = Sandbox(sys.argv[1])
     net = sb.net
@@ -307,8 +413,7 @@ def main():
     for i, ep in net["ssh"].items():
         host, port = ep.rsplit(":", 1)
         start(forward, listen_in(None, host, int(port)), to_ns(sb.node_ns(int(i)), 22))
-    host, port = net["api"].rsplit(":", 1)
-    start(forward, listen_in(None, host, int(port)), to_ns(sb.node_ns(1), 6443))
+    sb.balancer.configure([])
     open(os.path.join(sb.dir, "agent.ready"), "w").close()
     while True:
         try:

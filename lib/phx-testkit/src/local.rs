@@ -27,9 +27,23 @@ impl LocalSandbox {
     /// `scripts/sandbox.sh up --real --nodes N`: real Kubernetes (the built
     /// binaries, the sandbox kubelet, nodes with their own network).
     pub fn up_real(nodes: usize) -> LocalSandbox {
+        Self::up_real_ha(nodes, 1)
+    }
+
+    /// `scripts/sandbox.sh up --real --nodes N --control-planes K`: the
+    /// first K nodes are control planes, behind the API load balancer
+    /// (HAProxy carrying its traffic).
+    pub fn up_real_ha(nodes: usize, control_planes: usize) -> LocalSandbox {
         let dir = tempfile::tempdir().expect("sandbox dir");
         let sb = LocalSandbox { dir };
-        sb.control(&["up", "--real", "--nodes", &nodes.to_string()]);
+        sb.control(&[
+            "up",
+            "--real",
+            "--nodes",
+            &nodes.to_string(),
+            "--control-planes",
+            &control_planes.to_string(),
+        ]);
         sb
     }
 

@@ -7,6 +7,9 @@
 //! than that, and a failing node does not stop the others: each finishes
 //! its step, and the errors are reported together.
 //!
+//! A control plane joining again (its machine replaced) first has its old
+//! etcd member removed (`etcd`).
+//!
 //! Which control plane leads (runs init, or already holds the cluster) is
 //! decided once every control plane has said what it is: the first that is
 //! a member, else the first. A control plane whose machine was replaced
@@ -14,6 +17,7 @@
 //! second one.
 
 use crate::config::{ControlPlane, Version};
+use crate::etcd;
 use crate::join::{self, JoinCommand};
 use crate::remote;
 use phx_core::status::{Node, NodeProgress, NodeRole};
@@ -300,6 +304,10 @@ async fn steps(
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
                     .map_err(|e| e.context("join"))?;
+                let name = node.private_dns.as_deref().unwrap_or_default();
+                etcd::remove_stale(&leader, name, node.private_ip.as_deref())
+                    .await
+                    .map_err(|e| e.context("removing its earlier etcd member"))?;
                 join(&session, shared, node, &j, Some(&key)).await?;
             }
             out.progress.member = true;

@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod etcd;
 pub mod fleet;
 pub mod join;
 pub mod kubeconfig;

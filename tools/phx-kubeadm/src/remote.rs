@@ -8,6 +8,7 @@ pub const INIT: &str = include_str!("../scripts/init.sh");
 pub const JOIN: &str = include_str!("../scripts/join.sh");
 pub const STATE: &str = include_str!("../scripts/state.sh");
 pub const RESET: &str = include_str!("../scripts/reset.sh");
+pub const ETCD_MEMBERS: &str = include_str!("../scripts/etcd-members.sh");
 
 /// The command every script runs under.
 pub const RUN_AS_ROOT: &str = "sudo -n bash -s";

@@ -707,8 +707,30 @@ fn three_control_planes_behind_the_load_balancer() {
         );
     }
 
+    // etcd counts three members, one per control plane (the stand-in's
+    // shared membership).
+    let file = env.sandbox.dir().join("etcd-members");
+    let members = || -> Vec<String> {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
+            .collect()
+    };
+    let names: Vec<String> = (0..3)
+        .map(|i| {
+            doc["status"]["nodes"]["instances"][i]["privateDns"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(members(), names);
+
     // The first control plane's machine is replaced (empty, a new host
-    // key, as phx-nodes records it): it joins; nobody inits again.
+    // key, as phx-nodes records it): its old etcd member is removed on a
+    // peer, then it joins (the stand-in refuses a join under a member
+    // etcd still counts, as the real etcd panics); nobody inits again.
     env.sandbox.nodes[0].replace_host_key();
     let mut again = up.clone();
     again["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"] = json!([env.sandbox.nodes[0].host_key()]);
@@ -726,6 +748,18 @@ fn three_control_planes_behind_the_load_balancer() {
         healed["status"]["kubeadm"]["controlPlane"],
         "phoenix-control-plane-2"
     );
+    let mut again = members();
+    again.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(again, want, "one member each, the first's anew");
+    assert_eq!(members().last(), Some(&names[0]), "re-added last");
+    let removal = env.sandbox.nodes[1]
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("curl ") && c.contains("/v3/cluster/member/remove"))
+        .count();
+    assert_eq!(removal, 1, "removed on the leader");
 }
 
 /// A cluster initialized before it had the API load balancer keeps its
