@@ -87,6 +87,32 @@ impl LocalSandbox {
             .collect()
     }
 
+    /// The built etcdctl against the real sandbox's etcd, run inside node
+    /// `i`'s network (from 1, a control plane) with that node's API server
+    /// etcd client certificate, read through its own file system view:
+    /// `etcdctl --endpoints ENDPOINTS ARGS -w json`, its output.
+    pub fn etcdctl(&self, i: usize, endpoints: &[String], args: &[&str]) -> Output {
+        let ns = format!("{}-n{i}", self.netns_prefix());
+        let out = Command::new("ip")
+            .args(["netns", "pids", &ns])
+            .output()
+            .expect("ip netns pids");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let pid = stdout.split_whitespace().next().expect("node {i} runs nothing");
+        let pki = format!("/proc/{pid}/root/etc/kubernetes/pki");
+        Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(crate::kube::k8s_bin("etcdctl"))
+            .arg(format!("--cacert={pki}/etcd/ca.crt"))
+            .arg(format!("--cert={pki}/apiserver-etcd-client.crt"))
+            .arg(format!("--key={pki}/apiserver-etcd-client.key"))
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .args(["--command-timeout=3s", "-w", "json"])
+            .args(args)
+            .output()
+            .expect("etcdctl")
+    }
+
     /// `PHX_SANDBOX_DIR`: below the test's temporary directory, since
     /// `sandbox.sh up` makes it afresh (and no process should sit in a
     /// directory that is removed under it).

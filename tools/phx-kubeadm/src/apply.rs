@@ -105,6 +105,8 @@ pub struct Shared {
     certificate_key: OnceCell<std::result::Result<CertificateKey, String>>,
     /// Held by the control plane joining now.
     control_plane_join: tokio::sync::Mutex<()>,
+    /// Every control plane the document lists, as etcd would know it.
+    peers: Vec<etcd::Peer>,
     pub version: Version,
     /// The generated kubeadm configuration for init.
     pub init_config: String,
@@ -118,16 +120,27 @@ impl Shared {
         version: Version,
         init_config: String,
         k8s: phx_core::spec::KubernetesSpec,
-        control_planes: Vec<String>,
+        nodes: &[Node],
         width: usize,
     ) -> Arc<Shared> {
-        let roster = control_planes.into_iter().map(|n| (n, Report::Pending)).collect();
+        let control_planes = nodes.iter().filter(|n| n.role == NodeRole::ControlPlane);
+        let roster = control_planes
+            .clone()
+            .map(|n| (n.name.clone(), Report::Pending))
+            .collect();
+        let peers = control_planes
+            .map(|n| etcd::Peer {
+                name: n.private_dns.clone().unwrap_or_default(),
+                ip: n.private_ip.clone(),
+            })
+            .collect();
         Arc::new(Shared {
             init: watch::channel(Init::Pending).0,
             join: OnceCell::new(),
             roster: watch::channel(roster).0,
             certificate_key: OnceCell::new(),
             control_plane_join: tokio::sync::Mutex::new(()),
+            peers,
             version,
             init_config,
             k8s,
@@ -211,6 +224,32 @@ impl Shared {
             .await
             .clone()
             .map_err(|m| Error::failed(format!("creating a join token: {m}")))
+    }
+
+    /// Before a node joins: a Node of its name is left from an earlier
+    /// machine (this one has not joined), and goes first. kubeadm refuses
+    /// to join under the name of a Node that still looks Ready, as the old
+    /// one does for a while after its machine was wiped.
+    async fn forget_node(&self, leader: &Session, node: &Node) -> Result<()> {
+        // Checked as plain before any node was touched (lib::converge).
+        let name = node.private_dns.as_deref().unwrap_or_default();
+        let out = leader
+            .capture(
+                &format!(
+                    "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf delete node {} --ignore-not-found",
+                    remote::quote(name)
+                ),
+                b"",
+            )
+            .await
+            .map_err(|e| e.context(format!("{}: deleting its earlier Node", node.name)))?;
+        if out.contains("deleted") {
+            tracing::info!(
+                "{}: Node {name}, left from its earlier machine, deleted",
+                node.name
+            );
+        }
+        Ok(())
     }
 
     /// The CA hash, if a join command was made this run.
@@ -304,10 +343,14 @@ async fn steps(
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
                     .map_err(|e| e.context("join"))?;
-                let name = node.private_dns.as_deref().unwrap_or_default();
-                etcd::remove_stale(&leader, name, node.private_ip.as_deref())
+                let me = etcd::Peer {
+                    name: node.private_dns.clone().unwrap_or_default(),
+                    ip: node.private_ip.clone(),
+                };
+                etcd::remove_stale(&leader, &me, &shared.peers)
                     .await
-                    .map_err(|e| e.context("removing its earlier etcd member"))?;
+                    .map_err(|e| e.context("removing stale etcd members"))?;
+                shared.forget_node(&leader, node).await?;
                 join(&session, shared, node, &j, Some(&key)).await?;
             }
             out.progress.member = true;
@@ -318,6 +361,7 @@ async fn steps(
         NodeRole::Worker => {
             if !done("joined") {
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
+                shared.forget_node(&*shared.ready().await?, node).await?;
                 join(&session, shared, node, &j, None).await?;
             }
             out.progress.member = true;

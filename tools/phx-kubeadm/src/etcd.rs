@@ -4,8 +4,10 @@
 //! still counts its old member (same name, same peer URL). kubeadm's join
 //! then skips adding the member ("already exists") and starts an etcd with
 //! an empty log under the old identity, which the leader's next heartbeat
-//! makes panic. So before such a join, the stale member is removed, asked
-//! of a healthy control plane's own etcd (`scripts/etcd-members.sh`).
+//! makes panic. And a machine that was replaced under a new name leaves a
+//! member that counts against quorum forever. So before a control plane
+//! joins, such members are removed, asked of the leading control plane's
+//! own etcd (`scripts/etcd-members.sh`).
 
 use crate::remote;
 use phx_core::{Error, Result};
@@ -48,13 +50,29 @@ pub fn parse(answer: &str) -> Result<Vec<Member>> {
         .collect()
 }
 
-/// The member that was `name` (kubeadm names members for their node) or
-/// listened at `ip` (kubeadm's peer URL `https://IP:2380`).
-pub fn stale<'a>(members: &'a [Member], name: &str, ip: Option<&str>) -> Option<&'a Member> {
-    let peer = ip.map(|ip| format!("https://{ip}:2380"));
-    members.iter().find(|m| {
-        (!name.is_empty() && m.name == name) || peer.as_ref().is_some_and(|p| m.peer_urls.contains(p))
-    })
+/// A control plane as the document knows it: its kubelet name (kubeadm
+/// names its member so) and private IP (its peer URL `https://IP:2380`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+impl Peer {
+    fn owns(&self, m: &Member) -> bool {
+        let peer = self.ip.as_ref().map(|ip| format!("https://{ip}:2380"));
+        (!self.name.is_empty() && m.name == self.name) || peer.is_some_and(|p| m.peer_urls.contains(&p))
+    }
+}
+
+/// The members to remove before `joining` joins: its own earlier one, and
+/// any that belongs to no control plane the document lists (a machine
+/// since replaced or terminated, which would count against quorum forever).
+pub fn stale<'a>(members: &'a [Member], joining: &Peer, control_planes: &[Peer]) -> Vec<&'a Member> {
+    members
+        .iter()
+        .filter(|m| joining.owns(m) || !control_planes.iter().any(|p| p.owns(m)))
+        .collect()
 }
 
 async fn call(leader: &Session, call: &str, body: &str) -> Result<String> {
@@ -65,20 +83,21 @@ async fn call(leader: &Session, call: &str, body: &str) -> Result<String> {
     leader.capture(remote::RUN_AS_ROOT, &script).await
 }
 
-/// Before `name` (at `ip`) joins as a control plane: its old member, if
-/// etcd still counts one, removed on `leader`.
-pub async fn remove_stale(leader: &Session, name: &str, ip: Option<&str>) -> Result<()> {
+/// Before `joining` joins as a control plane: the stale members removed
+/// on `leader`, one at a time.
+pub async fn remove_stale(leader: &Session, joining: &Peer, control_planes: &[Peer]) -> Result<()> {
     let members = parse(&call(leader, "list", "{}").await?)?;
-    let Some(m) = stale(&members, name, ip) else {
-        return Ok(());
-    };
-    tracing::info!(
-        "etcd member {} ({}) is left from {name}'s earlier machine: removing it before the join",
-        m.id,
-        m.peer_urls.join(",")
-    );
-    let body = serde_json::json!({ "ID": m.id }).to_string();
-    call(leader, "remove", &body).await?;
+    for m in stale(&members, joining, control_planes) {
+        tracing::info!(
+            "etcd member {} ({} {}) belongs to no control plane in service: removing it before {} joins",
+            m.id,
+            m.name,
+            m.peer_urls.join(","),
+            joining.name
+        );
+        let body = serde_json::json!({ "ID": m.id }).to_string();
+        call(leader, "remove", &body).await?;
+    }
     Ok(())
 }
 
@@ -103,23 +122,38 @@ mod tests {
         assert_eq!(m[2].name, "");
     }
 
+    fn peer(name: &str, ip: &str) -> Peer {
+        Peer {
+            name: name.into(),
+            ip: Some(ip.into()),
+        }
+    }
+
     #[test]
-    fn the_stale_member_by_name_or_by_peer_url() {
+    fn the_joining_nodes_earlier_member_and_members_of_no_control_plane() {
         let m = parse(LIST).unwrap();
-        assert_eq!(
-            stale(&m, "ip-10-0-0-5.ec2.internal", None).unwrap().id,
-            "11857714448295288924"
-        );
-        assert_eq!(
-            stale(&m, "other", Some("10.0.16.5")).unwrap().id,
-            "13165641254652421808"
-        );
-        assert_eq!(stale(&m, "ip-10-0-48-5.ec2.internal", Some("10.0.48.5")), None);
-        assert_eq!(
-            stale(&m, "", Some("10.0.0.50")),
-            None,
-            "10.0.0.5 is not 10.0.0.50"
-        );
+        let ids = |v: Vec<&Member>| v.into_iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let all = [
+            peer("ip-10-0-0-5.ec2.internal", "10.0.0.5"),
+            peer("ip-10-0-16-5.ec2.internal", "10.0.16.5"),
+            peer("ip-10-0-32-5.ec2.internal", "10.0.32.5"),
+        ];
+        // By name, and (the unstarted one has none) by peer URL.
+        assert_eq!(ids(stale(&m, &all[0], &all)), ["11857714448295288924"]);
+        assert_eq!(ids(stale(&m, &all[1], &all)), ["13165641254652421808"]);
+        // A new control plane: nothing of it in etcd, every member owned.
+        assert!(stale(&m, &peer("ip-10-0-48-5.ec2.internal", "10.0.48.5"), &all).is_empty());
+        // The machine at 10.0.32.5 was replaced by one with another name
+        // and address: its member goes, the others stay.
+        let now = [
+            all[0].clone(),
+            all[1].clone(),
+            peer("ip-10-0-33-9.ec2.internal", "10.0.33.9"),
+        ];
+        assert_eq!(ids(stale(&m, &now[2], &now)), ["949732870781840173"]);
+        // 10.0.0.5 is not 10.0.0.50, and an empty name matches nothing.
+        let odd = [all[1].clone(), all[2].clone(), peer("", "10.0.0.50")];
+        assert_eq!(ids(stale(&m, &odd[2], &odd)), ["11857714448295288924"]);
     }
 
     #[test]

@@ -181,7 +181,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         version,
         init,
         doc.spec().kubernetes.clone(),
-        control_planes,
+        &nodes,
         width(&nodes),
     );
     let tasks = nodes.iter().map(|n| {

@@ -717,6 +717,10 @@ fn three_control_planes_behind_the_load_balancer() {
             .map(|l| l.split_once(' ').unwrap().1.to_string())
             .collect()
     };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
     let names: Vec<String> = (0..3)
         .map(|i| {
             doc["status"]["nodes"]["instances"][i]["privateDns"]
@@ -725,7 +729,8 @@ fn three_control_planes_behind_the_load_balancer() {
                 .to_string()
         })
         .collect();
-    assert_eq!(members(), names);
+    assert_eq!(members()[0], names[0], "the first made etcd");
+    assert_eq!(sorted(members()), sorted(names.clone()));
 
     // The first control plane's machine is replaced (empty, a new host
     // key, as phx-nodes records it): its old etcd member is removed on a
@@ -748,11 +753,11 @@ fn three_control_planes_behind_the_load_balancer() {
         healed["status"]["kubeadm"]["controlPlane"],
         "phoenix-control-plane-2"
     );
-    let mut again = members();
-    again.sort();
-    let mut want = names.clone();
-    want.sort();
-    assert_eq!(again, want, "one member each, the first's anew");
+    assert_eq!(
+        sorted(members()),
+        sorted(names.clone()),
+        "one member each, the first's anew"
+    );
     assert_eq!(members().last(), Some(&names[0]), "re-added last");
     let removal = env.sandbox.nodes[1]
         .calls()
@@ -760,6 +765,14 @@ fn three_control_planes_behind_the_load_balancer() {
         .filter(|c| c.starts_with("curl ") && c.contains("/v3/cluster/member/remove"))
         .count();
     assert_eq!(removal, 1, "removed on the leader");
+    let forget = format!("delete node {} --ignore-not-found", names[0]);
+    assert!(
+        env.sandbox.nodes[1]
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("kubectl ") && c.ends_with(&forget)),
+        "its old Node deleted on the leader first"
+    );
 }
 
 /// A cluster initialized before it had the API load balancer keeps its
