@@ -241,9 +241,10 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
             ["hostname"]
             .is_string()
     });
+    // Beside the API load balancer phx-net made.
     assert_eq!(
         sb.inventory()["load-balancer"].as_object().map(|o| o.len()),
-        Some(1)
+        Some(2)
     );
 
     // destroy.sh: nothing left in the emulator, nothing running on the nodes.
