@@ -8,11 +8,15 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// The shared mirror beside the repository (CI lays out `shared/` there),
-/// or `PHX_TEST_MIRROR`.
+/// or `PHX_TEST_MIRROR`. The crate's directory as cargo gives it when the
+/// test runs: a test binary reused from a checkout elsewhere (the target
+/// directory is shared) would otherwise look beside that one.
 fn mirror() -> PathBuf {
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     let dir = std::env::var_os("PHX_TEST_MIRROR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/artifacts"));
+        .unwrap_or_else(|| crate_dir.join("../../../shared/artifacts"));
     assert!(
         dir.join("index.json").exists(),
         "no test mirror at {}",
