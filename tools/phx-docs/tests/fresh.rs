@@ -9,10 +9,8 @@ use std::path::PathBuf;
 fn checked_in_pages_and_completions_are_current() {
     // At run time: a test binary reused from a checkout elsewhere (the
     // target directory is shared) would otherwise read that one's pages.
-    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
-        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        std::path::PathBuf::from,
-    );
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     let man = crate_dir.join("../../man");
     let mut stale = Vec::new();
     let files = phx_docs::render().unwrap();
