@@ -5,16 +5,23 @@
 # .error and everything made so far) and the lock released; this script
 # then says which stage failed and exits non-zero.
 #
-# usage: scripts/deploy.sh [--plan] [cluster.json]
-#   --plan   run the plan verbs only; changes nothing (no lock taken)
+# usage: scripts/deploy.sh [--plan] [--allow-remove] [cluster.json]
+#   --plan           run the plan verbs only; changes nothing (no lock taken)
+#   --allow-remove   lowered counts remove nodes: workers beyond the count
+#                    are terminated (drain them first); control planes beyond
+#                    it leave the cluster one at a time (kubeadm reset, etcd
+#                    member and Node removed), then are deregistered and
+#                    terminated
 set -euo pipefail
 
 plan=false
+remove=()
 doc=cluster.json
 for arg in "$@"; do
     case $arg in
         --plan) plan=true ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --allow-remove) remove=(--allow-remove) ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "deploy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac
@@ -54,8 +61,13 @@ fi
 # The cloud controller manager before the CNI: it initializes the nodes
 # (the uninitialized taint comes off), which Calico's controllers wait for
 # to be scheduled at all (found on the real Kubernetes sandbox).
-run_locked deploy.sh "$doc" "phx-net apply & phx-iam apply" "phx-nodes apply" "phx-kubeadm apply" \
-    "phx-ccm apply" "phx-cni apply" "phx-platform apply"
+# With --allow-remove, phx-nodes runs again after phx-kubeadm: control
+# planes leave the cluster before their machines go.
+nodes="phx-nodes apply ${remove[*]}"
+after=()
+[[ ${#remove[@]} -eq 0 ]] || after=("$nodes")
+run_locked deploy.sh "$doc" "phx-net apply & phx-iam apply" "$nodes" "phx-kubeadm apply ${remove[*]}" \
+    "${after[@]}" "phx-ccm apply" "phx-cni apply" "phx-platform apply"
 
 stored=$(phx-state pull < "$doc")
 jq -r --arg doc "$doc" '

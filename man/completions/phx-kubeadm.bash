@@ -79,7 +79,7 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__apply)
-            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --kubeconfig-out --verbose --quiet --help"
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --kubeconfig-out --allow-remove --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

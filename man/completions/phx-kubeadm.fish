@@ -39,6 +39,7 @@ complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l known-
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l connect-timeout -d 'How long to wait for a node\'s SSH handshake' -r
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l kubeconfig-out -d 'Where to write the admin kubeconfig (mode 0600); default ~/.kube/phx-<name>.conf' -r -F
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l accept-new-host-keys -d 'Accept a host key seen for the first time and pin it into the document'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l allow-remove -d 'Let control planes beyond spec.nodes.controlPlane.count leave the cluster, one at a time, highest-numbered first: kubeadm reset on each, its etcd member removed, its Node deleted (phx-nodes apply --allow-remove then terminates them). Without it they are refused: each takes an etcd member with it'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -s h -l help -d 'Print help'

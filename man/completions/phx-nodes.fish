@@ -35,13 +35,13 @@ complete -c phx-nodes -n "__fish_phx_nodes_needs_command" -f -a "status" -d 'Pri
 complete -c phx-nodes -n "__fish_phx_nodes_needs_command" -f -a "list" -d 'List the cluster\'s instances: a table on a terminal, a JSON array otherwise'
 complete -c phx-nodes -n "__fish_phx_nodes_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -l timeout -d 'How long to wait for instances to be running (or terminated)' -r
-complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first)'
+complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first), and control planes beyond spec.nodes.controlPlane.count that have left the cluster'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -l newest-image -d 'Launch new nodes from the newest Ubuntu image instead of the cluster\'s current one'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -l timeout -d 'How long to wait for instances to be running (or terminated)' -r
-complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first)'
+complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first), and control planes beyond spec.nodes.controlPlane.count that have left the cluster'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -l newest-image -d 'Launch new nodes from the newest Ubuntu image instead of the cluster\'s current one'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand plan" -s q -l quiet -d 'Only errors on stderr'
@@ -51,7 +51,7 @@ complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand destroy" -s v -l ver
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand destroy" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand destroy" -s h -l help -d 'Print help'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -l timeout -d 'How long to wait for instances to be running (or terminated)' -r
-complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first)'
+complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -l allow-remove -d 'Terminate workers beyond spec.nodes.workers.count (highest-numbered first), and control planes beyond spec.nodes.controlPlane.count that have left the cluster'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -l newest-image -d 'Launch new nodes from the newest Ubuntu image instead of the cluster\'s current one'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-nodes -n "__fish_phx_nodes_using_subcommand status" -s q -l quiet -d 'Only errors on stderr'

@@ -184,10 +184,11 @@ fn three_control_planes_survive_losing_one_and_heal() {
 }
 
 /// A cluster made with one control plane behind the endpoint grows to
-/// three: two control planes join, etcd counts three, the load balancer
-/// forwards to all three.
+/// three (two control planes join, etcd counts three, the load balancer
+/// forwards to all three) and back to one (only with --allow-remove: two
+/// members leave etcd, their machines and targets go).
 #[test]
-fn one_control_plane_grows_to_three() {
+fn one_control_plane_grows_to_three_and_back() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sb = LocalSandbox::up_real_ha(5, 3);
     let mut spec = sb.read_cluster();
@@ -225,10 +226,52 @@ fn one_control_plane_grows_to_three() {
         balanced(&sb) == sorted(cp_ips.clone())
     });
     wait_for("five nodes Ready", 90, || ready_nodes(&sb).len() == 5);
+
+    // 3 -> 1: refused without the flag, nothing changed; with it control
+    // planes 3 and 2 leave etcd and the cluster, then their machines go.
+    spec["spec"]["nodes"]["controlPlane"]["count"] = json!(1);
+    sb.write_cluster(&spec);
+    let out = sb.run("scripts/deploy.sh", &["cluster.json"]);
+    assert!(!out.status.success(), "3 -> 1 without --allow-remove");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("re-run with --allow-remove"), "{err}");
+    assert_eq!(members(&sb, 1, &cps).len(), 3, "no member removed");
+    let t = Instant::now();
+    success(
+        "deploy.sh --allow-remove",
+        &sb.run("scripts/deploy.sh", &["--allow-remove", "cluster.json"]),
+    );
+    let shrunk = t.elapsed();
+    let first = &cps[..1];
+    assert_eq!(members(&sb, 1, first), [first[0].0.clone()]);
+    assert_eq!(healthy(&sb, 1, first), 1);
+    assert_eq!(balanced(&sb), [first[0].1.clone()]);
+    assert_eq!(
+        sb.inventory()["instance"].as_object().map(serde_json::Map::len),
+        Some(3),
+        "the two control planes' machines terminated"
+    );
+    wait_for("three nodes, Ready", 120, || {
+        ready_nodes(&sb).len() == 3
+            && sb.kubectl_json(&["get", "nodes"])["items"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 3
+    });
+    success(
+        "kubectl get --raw /readyz",
+        &sb.kubectl(&["get", "--raw", "/readyz"]),
+    );
+
     success(
         "destroy.sh",
         &sb.run("scripts/destroy.sh", &["--yes", "cluster.json"]),
     );
     assert_eq!(sb.inventory(), json!({}));
-    println!("HA figures: 1 -> 3 control planes {:.1} s", grown.as_secs_f64());
+    println!(
+        "HA figures: 1 -> 3 control planes {:.1} s, 3 -> 1 {:.1} s",
+        grown.as_secs_f64(),
+        shrunk.as_secs_f64()
+    );
 }

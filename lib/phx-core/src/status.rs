@@ -340,12 +340,25 @@ pub struct Node {
 }
 
 impl NodeRole {
-    /// `control-plane` or `worker`, as in node names and tags.
     /// The name phx gives a cluster's node: `<cluster>-<role>-<n>`, n from 1.
     pub fn node_name(self, cluster: &str, index: u32) -> String {
         format!("{cluster}-{}-{index}", self.as_str())
     }
 
+    /// The role and number of a node name of this cluster (`node_name`'s
+    /// inverse); None for any other name.
+    pub fn parse_name(cluster: &str, name: &str) -> Option<(NodeRole, u32)> {
+        let rest = name.strip_prefix(cluster)?.strip_prefix('-')?;
+        let (role, n) = rest.rsplit_once('-')?;
+        let role = match role {
+            "control-plane" => NodeRole::ControlPlane,
+            "worker" => NodeRole::Worker,
+            _ => return None,
+        };
+        Some((role, n.parse().ok().filter(|n| *n > 0)?))
+    }
+
+    /// `control-plane` or `worker`, as in node names and tags.
     pub fn as_str(self) -> &'static str {
         match self {
             NodeRole::ControlPlane => "control-plane",

@@ -128,12 +128,7 @@ impl Shared {
             .clone()
             .map(|n| (n.name.clone(), Report::Pending))
             .collect();
-        let peers = control_planes
-            .map(|n| etcd::Peer {
-                name: n.private_dns.clone().unwrap_or_default(),
-                ip: n.private_ip.clone(),
-            })
-            .collect();
+        let peers = control_planes.map(peer).collect();
         Arc::new(Shared {
             init: watch::channel(Init::Pending).0,
             join: OnceCell::new(),
@@ -226,30 +221,9 @@ impl Shared {
             .map_err(|m| Error::failed(format!("creating a join token: {m}")))
     }
 
-    /// Before a node joins: a Node of its name is left from an earlier
-    /// machine (this one has not joined), and goes first. kubeadm refuses
-    /// to join under the name of a Node that still looks Ready, as the old
-    /// one does for a while after its machine was wiped.
-    async fn forget_node(&self, leader: &Session, node: &Node) -> Result<()> {
-        // Checked as plain before any node was touched (lib::converge).
-        let name = node.private_dns.as_deref().unwrap_or_default();
-        let out = leader
-            .capture(
-                &format!(
-                    "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf delete node {} --ignore-not-found",
-                    remote::quote(name)
-                ),
-                b"",
-            )
-            .await
-            .map_err(|e| e.context(format!("{}: deleting its earlier Node", node.name)))?;
-        if out.contains("deleted") {
-            tracing::info!(
-                "{}: Node {name}, left from its earlier machine, deleted",
-                node.name
-            );
-        }
-        Ok(())
+    /// The control planes that stay, as etcd knows them.
+    pub fn peers(&self) -> &[etcd::Peer] {
+        &self.peers
     }
 
     /// The CA hash, if a join command was made this run.
@@ -343,14 +317,10 @@ async fn steps(
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
                     .map_err(|e| e.context("join"))?;
-                let me = etcd::Peer {
-                    name: node.private_dns.clone().unwrap_or_default(),
-                    ip: node.private_ip.clone(),
-                };
-                etcd::remove_stale(&leader, &me, &shared.peers)
+                etcd::remove_stale(&leader, &peer(node), &shared.peers)
                     .await
                     .map_err(|e| e.context("removing stale etcd members"))?;
-                shared.forget_node(&leader, node).await?;
+                delete_node(&leader, node).await?;
                 join(&session, shared, node, &j, Some(&key)).await?;
             }
             out.progress.member = true;
@@ -361,7 +331,7 @@ async fn steps(
         NodeRole::Worker => {
             if !done("joined") {
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
-                shared.forget_node(&*shared.ready().await?, node).await?;
+                delete_node(&*shared.ready().await?, node).await?;
                 join(&session, shared, node, &j, None).await?;
             }
             out.progress.member = true;
@@ -371,6 +341,38 @@ async fn steps(
         }
     }
     Ok(())
+}
+
+/// On `leader`: the Node named for `node`, if one exists. Before a node
+/// joins it is left from an earlier machine (this one has not joined):
+/// kubeadm refuses to join under the name of a Node that still looks
+/// Ready, as the old one does for a while after its machine was wiped.
+/// A node leaving takes its Node with it.
+pub async fn delete_node(leader: &Session, node: &Node) -> Result<()> {
+    // Checked as plain before any node was touched (lib::converge).
+    let name = node.private_dns.as_deref().unwrap_or_default();
+    let out = leader
+        .capture(
+            &format!(
+                "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf delete node {} --ignore-not-found",
+                remote::quote(name)
+            ),
+            b"",
+        )
+        .await
+        .map_err(|e| e.context(format!("{}: deleting its Node", node.name)))?;
+    if out.contains("deleted") {
+        tracing::info!("{}: Node {name} deleted", node.name);
+    }
+    Ok(())
+}
+
+/// The node as etcd knows it (its member's name and peer address).
+pub fn peer(node: &Node) -> etcd::Peer {
+    etcd::Peer {
+        name: node.private_dns.clone().unwrap_or_default(),
+        ip: node.private_ip.clone(),
+    }
 }
 
 /// `kubeadm join` on `node` (as a control plane with a certificate key):

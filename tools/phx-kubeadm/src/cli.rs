@@ -119,6 +119,12 @@ pub struct ApplyArgs {
     /// Where to write the admin kubeconfig (mode 0600); default ~/.kube/phx-<name>.conf
     #[arg(long, value_name = "FILE", env = "PHX_KUBECONFIG_OUT")]
     pub kubeconfig_out: Option<PathBuf>,
+    /// Let control planes beyond spec.nodes.controlPlane.count leave the cluster, one at a
+    /// time, highest-numbered first: kubeadm reset on each, its etcd member removed, its Node
+    /// deleted (phx-nodes apply --allow-remove then terminates them). Without it they are
+    /// refused: each takes an etcd member with it
+    #[arg(long)]
+    pub allow_remove: bool,
 }
 
 #[derive(Debug, clap::Args)]

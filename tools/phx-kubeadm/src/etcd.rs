@@ -65,9 +65,10 @@ impl Peer {
     }
 }
 
-/// The members to remove before `joining` joins: its own earlier one, and
-/// any that belongs to no control plane the document lists (a machine
-/// since replaced or terminated, which would count against quorum forever).
+/// The members to remove before `joining` joins (or when it leaves): its
+/// own (earlier) one, and any that belongs to no control plane in service
+/// (a machine since replaced or terminated, which would count against
+/// quorum forever).
 pub fn stale<'a>(members: &'a [Member], joining: &Peer, control_planes: &[Peer]) -> Vec<&'a Member> {
     members
         .iter()
@@ -83,17 +84,16 @@ async fn call(leader: &Session, call: &str, body: &str) -> Result<String> {
     leader.capture(remote::RUN_AS_ROOT, &script).await
 }
 
-/// Before `joining` joins as a control plane: the stale members removed
-/// on `leader`, one at a time.
-pub async fn remove_stale(leader: &Session, joining: &Peer, control_planes: &[Peer]) -> Result<()> {
+/// Before `peer` joins as a control plane, or when it leaves: the stale
+/// members (`stale`) removed on `leader`, one at a time.
+pub async fn remove_stale(leader: &Session, peer: &Peer, control_planes: &[Peer]) -> Result<()> {
     let members = parse(&call(leader, "list", "{}").await?)?;
-    for m in stale(&members, joining, control_planes) {
+    for m in stale(&members, peer, control_planes) {
         tracing::info!(
-            "etcd member {} ({} {}) belongs to no control plane in service: removing it before {} joins",
+            "etcd member {} ({} {}) belongs to no control plane in service: removing it",
             m.id,
             m.name,
             m.peer_urls.join(","),
-            joining.name
         );
         let body = serde_json::json!({ "ID": m.id }).to_string();
         call(leader, "remove", &body).await?;

@@ -14,13 +14,14 @@ pub mod etcd;
 pub mod fleet;
 pub mod join;
 pub mod kubeconfig;
+pub mod leave;
 pub mod remote;
 
 use apply::Shared;
 use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
 use config::Version;
 use phx_core::stage::{self, Mine};
-use phx_core::status::{key, KubeadmStatus, Node, NodeRole, PlannedChange};
+use phx_core::status::{key, KubeadmStatus, Node, NodeProgress, NodeRole, PlannedChange};
 use phx_core::{io, Document, Error, Result};
 use phx_ssh::Verdict;
 use std::process::ExitCode;
@@ -126,7 +127,11 @@ fn api_endpoint(doc: &Document, cp: &Node, load_balancer: Option<&str>) -> (Stri
 }
 
 async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
-    let nodes = fleet::nodes(doc)?;
+    let count = doc.spec().nodes.control_plane.count;
+    let (nodes, leaving) = leave::split(doc.name(), count, fleet::nodes(doc)?);
+    if !leaving.is_empty() && !args.allow_remove {
+        return Err(leave::refused(count, &leaving));
+    }
     let cp = control_plane(&nodes)?.clone();
     // Every node's kubelet name, before any node is touched (65 means
     // nothing changed).
@@ -193,6 +198,31 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         outcomes.push(t.map_err(|e| Error::failed(format!("a node task panicked: {e}")))?);
     }
 
+    // Control planes beyond the count leave, one at a time, once those
+    // that stay hold the cluster.
+    let mut left = Vec::new();
+    if !leaving.is_empty() {
+        match outcomes.iter().find_map(|o| o.session.clone()) {
+            Some(leader) => {
+                for n in &leaving {
+                    let target = fleet::target(n, &args.ssh);
+                    let p =
+                        leave::leave(&leader, &connector, n, &target, shared.peers(), width(&nodes)).await;
+                    left.push((n.name.clone(), p));
+                }
+            }
+            None => {
+                for n in &leaving {
+                    let p = NodeProgress {
+                        error: Some("not left: no control plane that stays holds the cluster".into()),
+                        ..NodeProgress::default()
+                    };
+                    left.push((n.name.clone(), p));
+                }
+            }
+        }
+    }
+
     let accepted: Vec<(String, Verdict)> = outcomes
         .iter()
         .filter_map(|o| o.verdict.clone().map(|v| (o.name.clone(), v)))
@@ -217,6 +247,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         nodes: outcomes
             .iter()
             .map(|o| (o.name.clone(), o.progress.clone()))
+            .chain(left.iter().cloned())
             .collect(),
         plan: None,
     };
@@ -256,6 +287,10 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     }
     doc.set(&st);
     errors.extend(outcomes.into_iter().filter_map(|o| o.error));
+    errors.extend(
+        left.into_iter()
+            .filter_map(|(n, p)| p.error.map(|e| Error::failed(format!("{n}: leaving: {e}")))),
+    );
     first(errors)
 }
 
@@ -315,7 +350,17 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
     if nodes.is_empty() {
         return record_plan(doc, changes);
     }
-    let nodes = fleet::nodes(doc)?;
+    let count = doc.spec().nodes.control_plane.count;
+    let (nodes, leaving) = leave::split(doc.name(), count, fleet::nodes(doc)?);
+    for n in &leaving {
+        changes.push(PlannedChange::new(
+            "leave",
+            "node",
+            &n.name,
+            "beyond spec.nodes.controlPlane.count: kubeadm reset, its etcd member and Node removed; \
+             needs apply --allow-remove",
+        ));
+    }
     control_plane(&nodes)?;
     let mut errors = Vec::new();
     let mut states = Vec::new();

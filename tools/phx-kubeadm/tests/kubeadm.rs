@@ -644,17 +644,8 @@ fn nodes_behind_a_jump_host_are_reached_through_one_bastion_connection() {
 /// peers keep instead of making a second one.
 #[test]
 fn three_control_planes_behind_the_load_balancer() {
-    const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
     let mut env = Env::new();
-    let mut doc = env.doc(true);
-    for i in [1, 2] {
-        let n = &mut doc["status"]["nodes"]["instances"][i];
-        n["name"] = json!(format!("phoenix-control-plane-{}", i + 1));
-        n["role"] = json!("control-plane");
-    }
-    doc["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
-        "subnets": [], "securityGroups": {},
-        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});
+    let doc = three_control_planes(&env);
     let out = env.apply(&[], &doc);
     let up = ok(&out);
 
@@ -775,13 +766,83 @@ fn three_control_planes_behind_the_load_balancer() {
     );
 }
 
+const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
+
+/// The sandbox's first three nodes as control planes, behind `LB`.
+fn three_control_planes(env: &Env) -> Value {
+    let mut doc = env.doc(true);
+    doc["spec"]["nodes"]["controlPlane"] = json!({"count": 3, "instanceType": "t3.large", "diskGiB": 50});
+    for i in [1, 2] {
+        let n = &mut doc["status"]["nodes"]["instances"][i];
+        n["name"] = json!(format!("phoenix-control-plane-{}", i + 1));
+        n["role"] = json!("control-plane");
+    }
+    doc["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
+        "subnets": [], "securityGroups": {},
+        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});
+    doc
+}
+
+/// 3 -> 1: lowering the count is refused (65, no node touched) without
+/// --allow-remove; with it, control planes 3 then 2 leave the cluster
+/// (kubeadm reset on each, their etcd members gone, their Nodes deleted on
+/// the control plane that stays), the workers untouched; the plan says so.
+#[test]
+fn control_planes_leave_only_with_the_flag() {
+    let env = Env::new();
+    let up = ok(&env.apply(&[], &three_control_planes(&env)));
+    let mut shrunk = up.clone();
+    shrunk["spec"]["nodes"]["controlPlane"]["count"] = json!(1);
+    let calls = |env: &Env| -> Vec<usize> { env.sandbox.nodes.iter().map(|n| n.calls().len()).collect() };
+    let before = calls(&env);
+
+    let out = env.apply(&[], &shrunk);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "phoenix-control-plane-3, phoenix-control-plane-2 are control planes too: each takes an etcd member"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(calls(&env), before, "a node was touched");
+
+    let plan = ok(&env.kubeadm(&["plan"], &shrunk));
+    let leaves: Vec<&str> = plan["status"]["kubeadm"]["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "leave")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(leaves, ["phoenix-control-plane-3", "phoenix-control-plane-2"]);
+
+    let done = ok(&env.apply(&["--allow-remove"], &shrunk));
+    assert_eq!(env.count("kubeadm reset"), [0, 1, 1, 0]);
+    let members = std::fs::read_to_string(env.sandbox.dir().join("etcd-members")).unwrap();
+    let names: Vec<&str> = members.lines().map(|l| l.split_once(' ').unwrap().1).collect();
+    assert_eq!(names, ["ip-10-0-0-5.ec2.internal"], "one member left");
+    let leader = env.sandbox.nodes[0].calls();
+    for i in [1, 2] {
+        let node = format!("delete node ip-10-0-{i}-5.ec2.internal --ignore-not-found");
+        assert!(leader.iter().any(|c| c.ends_with(&node)), "{leader:?}");
+        let st = &done["status"]["kubeadm"]["nodes"][format!("phoenix-control-plane-{}", i + 1)];
+        assert_eq!(st["member"], false, "{st}");
+        assert!(st["error"].is_null(), "{st}");
+    }
+    assert_eq!(env.count("kubeadm join"), [0, 1, 1, 1], "nothing joined again");
+    assert_eq!(
+        done["status"]["kubeadm"]["nodes"]["phoenix-worker-3"]["member"],
+        true
+    );
+}
+
 /// A cluster initialized before it had the API load balancer keeps its
 /// endpoint when one appears (kubeadm cannot move it; its certificate does
 /// not name the load balancer): the kubeconfig stays on the public IP, and
 /// more control planes are refused (65) before any node is touched.
 #[test]
 fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
-    const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
     let env = Env::new();
     let up = ok(&env.apply(&[], &env.doc(true)));
     assert_eq!(
@@ -803,6 +864,7 @@ fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
     assert!(!text.contains(LB), "{text}");
 
     let mut more = old.clone();
+    more["spec"]["nodes"]["controlPlane"] = json!({"count": 3, "instanceType": "t3.large", "diskGiB": 50});
     more["status"]["nodes"]["instances"][1]["name"] = json!("phoenix-control-plane-2");
     more["status"]["nodes"]["instances"][1]["role"] = json!("control-plane");
     let calls = env.count("");

@@ -35,7 +35,10 @@ pub enum Verb {
     /// Launch what is missing and wait until every node is running (status.nodes.instances)
     #[command(
         after_help = "Lowering a count removes the highest-numbered workers only with \
-        --allow-remove; drain them first (kubectl drain NODE --ignore-daemonsets).\n\n\
+        --allow-remove; drain them first (kubectl drain NODE --ignore-daemonsets). Control \
+        planes beyond the count are terminated (and deregistered from the API load balancer) \
+        with --allow-remove only once they have left the cluster (phx-kubeadm apply \
+        --allow-remove).\n\n\
         Example:\n  phx-state lock < cluster.json | phx-net apply | phx-iam apply | phx-nodes apply \
         | phx-state push --unlock"
     )]
@@ -62,7 +65,8 @@ pub enum Verb {
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Terminate workers beyond spec.nodes.workers.count (highest-numbered first)
+    /// Terminate workers beyond spec.nodes.workers.count (highest-numbered first), and control
+    /// planes beyond spec.nodes.controlPlane.count that have left the cluster
     #[arg(long)]
     pub allow_remove: bool,
     /// Launch new nodes from the newest Ubuntu image instead of the cluster's current one

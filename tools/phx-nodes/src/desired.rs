@@ -130,14 +130,7 @@ pub fn node_name(cluster: &str, role: NodeRole, index: u32) -> String {
 
 /// The role and number of a node name of this cluster.
 pub fn parse_name(cluster: &str, name: &str) -> Option<(NodeRole, u32)> {
-    let rest = name.strip_prefix(cluster)?.strip_prefix('-')?;
-    let (role, n) = rest.rsplit_once('-')?;
-    let role = match role {
-        "control-plane" => NodeRole::ControlPlane,
-        "worker" => NodeRole::Worker,
-        _ => return None,
-    };
-    Some((role, n.parse().ok().filter(|n| *n > 0)?))
+    NodeRole::parse_name(cluster, name)
 }
 
 /// The fields that reach AWS or the nodes as text: an AMI id of AMI's

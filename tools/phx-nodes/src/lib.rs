@@ -146,7 +146,16 @@ impl Survey {
             key::observe(&ec2, &tags),
             registered
         )?;
-        let plan = plan::plan(doc.name(), &wants, &haves);
+        let mut plan = plan::plan(doc.name(), &wants, &haves);
+        // Control planes beyond the count go only once phx-kubeadm says
+        // they left the cluster (their etcd members with them).
+        let kubeadm = doc.get::<owner::Kubeadm>()?.unwrap_or_default();
+        plan.retire(|name| {
+            kubeadm
+                .nodes
+                .get(name)
+                .is_some_and(|p| !p.member && p.error.is_none())
+        });
         let key_step = key::step(&key_have, &public_key);
         if key_have == key::KeyHave::Foreign {
             tracing::warn!(
@@ -174,7 +183,15 @@ impl Survey {
         };
         changes.extend(plan.changes(args.allow_remove));
         if let Some((_, ips)) = &api_targets {
-            changes.extend(targets::changes(doc.name(), &haves, ips).planned());
+            let staying: Vec<_> = match args.allow_remove {
+                true => haves
+                    .iter()
+                    .filter(|h| !plan.retired.iter().any(|r| r.instance_id == h.instance_id))
+                    .cloned()
+                    .collect(),
+                false => haves.clone(),
+            };
+            changes.extend(targets::changes(doc.name(), &staying, ips).planned());
         }
         if api_lb.is_some() {
             changes.extend(targets::planned_launches(&plan.launch));
@@ -184,9 +201,10 @@ impl Survey {
         }
         for h in &plan.extra_control_plane {
             tracing::warn!(
-            "{} is beyond spec.nodes.controlPlane.count; control plane nodes are never removed by a count",
-            h.name
-        );
+                "{} is beyond spec.nodes.controlPlane.count; it stays until it has left the cluster \
+             (phx-kubeadm apply --allow-remove)",
+                h.name
+            );
         }
         Ok(Survey {
             spec,

@@ -21,6 +21,10 @@ pub struct Plan {
     pub duplicates: Vec<Have>,
     /// Control plane nodes beyond the count: never removed by a count.
     pub extra_control_plane: Vec<Have>,
+    /// Control planes beyond the count that have left the cluster
+    /// (phx-kubeadm apply --allow-remove): terminated only with
+    /// `--allow-remove`.
+    pub retired: Vec<Have>,
 }
 
 pub fn plan(cluster: &str, wants: &[NodeWant], haves: &[Have]) -> Plan {
@@ -61,6 +65,18 @@ pub fn plan(cluster: &str, wants: &[NodeWant], haves: &[Have]) -> Plan {
 }
 
 impl Plan {
+    /// The control planes beyond the count for which `left` holds move
+    /// from kept to retired.
+    pub fn retire(&mut self, left: impl Fn(&str) -> bool) {
+        let (gone, extra): (Vec<Have>, Vec<Have>) = std::mem::take(&mut self.extra_control_plane)
+            .into_iter()
+            .partition(|h| left(&h.name));
+        self.keep
+            .retain(|k| !gone.iter().any(|g| g.instance_id == k.instance_id));
+        self.extra_control_plane = extra;
+        self.retired = gone;
+    }
+
     /// What would change, for `plan` and the log.
     pub fn changes(&self, allow_remove: bool) -> Vec<PlannedChange> {
         let mut out: Vec<PlannedChange> = self
@@ -86,6 +102,10 @@ impl Plan {
             let why = format!("{} beyond spec.nodes.workers.count{gate}", h.instance_id);
             out.push(PlannedChange::new("terminate", "instance", &h.name, why));
         }
+        for h in &self.retired {
+            let why = format!("{}, a control plane that left the cluster{gate}", h.instance_id);
+            out.push(PlannedChange::new("terminate", "instance", &h.name, why));
+        }
         for h in &self.duplicates {
             let why = format!("{}, a duplicate{gate}", h.instance_id);
             out.push(PlannedChange::new("terminate", "instance", &h.name, why));
@@ -95,7 +115,11 @@ impl Plan {
 
     /// Instances `apply --allow-remove` terminates.
     pub fn removals(&self) -> Vec<&Have> {
-        self.surplus.iter().chain(&self.duplicates).collect()
+        self.surplus
+            .iter()
+            .chain(&self.retired)
+            .chain(&self.duplicates)
+            .collect()
     }
 }
 

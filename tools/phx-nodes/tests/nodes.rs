@@ -669,3 +669,78 @@ fn the_control_planes_are_the_api_load_balancers_targets() {
     let down = ok(&env.nodes(&["destroy"], &up));
     assert!(env.api_targets(&down).is_empty());
 }
+
+/// 3 -> 1 control planes: the two beyond the count stay (still targets)
+/// until phx-kubeadm records that they left the cluster, and even then go
+/// only with --allow-remove: deregistered and terminated, the first
+/// control plane and the workers untouched.
+#[test]
+fn control_planes_beyond_the_count_go_only_once_they_left() {
+    let (env, mut doc) = Env::new();
+    doc["spec"]["nodes"]["controlPlane"] = json!({"count": 3, "instanceType": "t3.large", "diskGiB": 50});
+    let up = ok(&env.nodes(&["apply"], &doc));
+    let ip = |d: &Value, name: &str| -> String {
+        d["status"]["nodes"]["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()["privateIp"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut shrunk = up.clone();
+    shrunk["spec"]["nodes"]["controlPlane"]["count"] = json!(1);
+
+    // Not left yet: kept, even with the flag.
+    let kept = ok(&env.nodes(&["apply", "--allow-remove"], &shrunk));
+    assert_eq!(env.names(), all_names_with(3, 3));
+    assert_eq!(env.api_targets(&kept).len(), 3);
+
+    // phx-kubeadm says they left: the plan terminates them, apply without
+    // the flag still keeps them, with it they go.
+    let mut left = kept.clone();
+    left["status"]["kubeadm"] = json!({"nodes": {
+        "phoenix-control-plane-1": {"prepared": true, "member": true},
+        "phoenix-control-plane-2": {"prepared": false, "member": false},
+        "phoenix-control-plane-3": {"prepared": false, "member": false}}});
+    let planned = ok(&env.nodes(&["plan"], &left));
+    let terminations: Vec<&str> = planned["status"]["nodes"]["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "terminate")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        terminations,
+        ["phoenix-control-plane-2", "phoenix-control-plane-3"]
+    );
+    ok(&env.nodes(&["apply"], &left));
+    assert_eq!(
+        env.names(),
+        all_names_with(3, 3),
+        "terminated without --allow-remove"
+    );
+
+    let done = ok(&env.nodes(&["apply", "--allow-remove"], &left));
+    assert_eq!(env.names(), all_names_with(1, 3));
+    assert_eq!(env.api_targets(&done), [ip(&kept, "phoenix-control-plane-1")]);
+    let recorded: Vec<&str> = done["status"]["nodes"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(!recorded.contains(&"phoenix-control-plane-2"), "{recorded:?}");
+}
+
+fn all_names_with(control_planes: u32, workers: u32) -> Vec<String> {
+    let mut v: Vec<String> = (1..=control_planes)
+        .map(|i| format!("phoenix-control-plane-{i}"))
+        .chain((1..=workers).map(|i| format!("phoenix-worker-{i}")))
+        .collect();
+    v.sort();
+    v
+}
