@@ -107,6 +107,9 @@ pub struct Shared {
     control_plane_join: tokio::sync::Mutex<()>,
     /// Every control plane the document lists, as etcd would know it.
     peers: Vec<etcd::Peer>,
+    /// Whether a control plane may init a new cluster this run: not while
+    /// control planes leave (those that stay must hold the cluster).
+    may_init: bool,
     pub version: Version,
     /// The generated kubeadm configuration for init.
     pub init_config: String,
@@ -121,14 +124,15 @@ impl Shared {
         init_config: String,
         k8s: phx_core::spec::KubernetesSpec,
         nodes: &[Node],
+        peers: Vec<etcd::Peer>,
+        may_init: bool,
         width: usize,
     ) -> Arc<Shared> {
-        let control_planes = nodes.iter().filter(|n| n.role == NodeRole::ControlPlane);
-        let roster = control_planes
-            .clone()
+        let roster = nodes
+            .iter()
+            .filter(|n| n.role == NodeRole::ControlPlane)
             .map(|n| (n.name.clone(), Report::Pending))
             .collect();
-        let peers = control_planes.map(peer).collect();
         Arc::new(Shared {
             init: watch::channel(Init::Pending).0,
             join: OnceCell::new(),
@@ -136,6 +140,7 @@ impl Shared {
             certificate_key: OnceCell::new(),
             control_plane_join: tokio::sync::Mutex::new(()),
             peers,
+            may_init,
             version,
             init_config,
             k8s,
@@ -221,11 +226,6 @@ impl Shared {
             .map_err(|m| Error::failed(format!("creating a join token: {m}")))
     }
 
-    /// The control planes that stay, as etcd knows them.
-    pub fn peers(&self) -> &[etcd::Peer] {
-        &self.peers
-    }
-
     /// The CA hash, if a join command was made this run.
     pub fn ca_hash(&self) -> Option<String> {
         self.join
@@ -300,6 +300,12 @@ async fn steps(
         NodeRole::ControlPlane if shared.leader().await.as_deref() == Some(node.name.as_str()) => {
             out.leader = true;
             if !done("initialized") {
+                if !shared.may_init {
+                    return Err(Error::invalid(
+                        "init: no control plane that stays holds the cluster, and others are to leave \
+                         it: this would make a second cluster (converge without lowering the count first)",
+                    ));
+                }
                 let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
                 script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
                 out.initialized = true;

@@ -65,10 +65,9 @@ impl Peer {
     }
 }
 
-/// The members to remove before `joining` joins (or when it leaves): its
-/// own (earlier) one, and any that belongs to no control plane in service
-/// (a machine since replaced or terminated, which would count against
-/// quorum forever).
+/// The members to remove before `joining` joins: its own earlier one, and
+/// any that belongs to no control plane the document lists (a machine
+/// since replaced or terminated, which would count against quorum forever).
 pub fn stale<'a>(members: &'a [Member], joining: &Peer, control_planes: &[Peer]) -> Vec<&'a Member> {
     members
         .iter()
@@ -84,13 +83,28 @@ async fn call(leader: &Session, call: &str, body: &str) -> Result<String> {
     leader.capture(remote::RUN_AS_ROOT, &script).await
 }
 
-/// Before `peer` joins as a control plane, or when it leaves: the stale
-/// members (`stale`) removed on `leader`, one at a time.
-pub async fn remove_stale(leader: &Session, peer: &Peer, control_planes: &[Peer]) -> Result<()> {
-    let members = parse(&call(leader, "list", "{}").await?)?;
-    for m in stale(&members, peer, control_planes) {
+/// Before `joining` joins as a control plane: the stale members
+/// (`stale`) removed on `leader`, one at a time.
+pub async fn remove_stale(leader: &Session, joining: &Peer, control_planes: &[Peer]) -> Result<()> {
+    let members = list(leader).await?;
+    remove(leader, stale(&members, joining, control_planes)).await
+}
+
+/// When `peer` leaves: its own member removed on `leader` (only its own:
+/// another control plane's, still running, is not this step's to remove).
+pub async fn remove_own(leader: &Session, peer: &Peer) -> Result<()> {
+    let members = list(leader).await?;
+    remove(leader, members.iter().filter(|m| peer.owns(m)).collect()).await
+}
+
+async fn list(leader: &Session) -> Result<Vec<Member>> {
+    parse(&call(leader, "list", "{}").await?)
+}
+
+async fn remove(leader: &Session, members: Vec<&Member>) -> Result<()> {
+    for m in members {
         tracing::info!(
-            "etcd member {} ({} {}) belongs to no control plane in service: removing it",
+            "etcd member {} ({} {}): removing it",
             m.id,
             m.name,
             m.peer_urls.join(","),

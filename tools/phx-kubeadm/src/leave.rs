@@ -2,9 +2,8 @@
 //! cluster (`apply --allow-remove`). Each takes an etcd member with it, so
 //! without the flag they are refused, and with it they go one at a time,
 //! highest-numbered first, after the control planes that stay have
-//! converged: `kubeadm reset` on the node (its member leaves with it), the
-//! member removed on the leader if it is still listed (a machine that no
-//! longer answers), its Node deleted. phx-nodes then terminates them.
+//! converged: its etcd member removed on the leader, `kubeadm reset` on
+//! the node, its Node deleted. phx-nodes then terminates them.
 
 use crate::{apply, etcd, remote};
 use phx_core::status::{Node, NodeProgress, NodeRole};
@@ -36,32 +35,37 @@ pub fn refused(count: u32, leaving: &[Node]) -> Error {
     ))
 }
 
-/// `node` leaves the cluster `leader` holds; `staying` are the control
-/// planes that remain (whose etcd members are kept).
+/// `node` leaves the cluster `leader` holds.
 pub async fn leave(
     leader: &Session,
     connector: &Connector,
     node: &Node,
     target: &Target,
-    staying: &[etcd::Peer],
     width: usize,
 ) -> NodeProgress {
     let mut progress = NodeProgress::default();
-    if let Err(e) = steps(leader, connector, node, target, staying, width).await {
+    if let Err(e) = steps(leader, connector, node, target, width).await {
         progress.error = Some(e.to_string());
     }
     progress
 }
 
+/// Its etcd member first, through the leader, while it still runs: etcd
+/// then shrinks by one with quorum kept at every step (kubeadm reset's
+/// own removal needs the cluster's configuration, which it may fail to
+/// read, and a member whose data is gone but which is still counted takes
+/// quorum with it).
 async fn steps(
     leader: &Session,
     connector: &Connector,
     node: &Node,
     target: &Target,
-    staying: &[etcd::Peer],
     width: usize,
 ) -> Result<()> {
     tracing::info!("{}: leaving the cluster", node.name);
+    etcd::remove_own(leader, &apply::peer(node))
+        .await
+        .map_err(|e| e.context("removing its etcd member"))?;
     match connector.connect(target).await {
         Ok((session, _)) => {
             apply::run(
@@ -74,13 +78,10 @@ async fn steps(
             .await?;
             session.close().await;
         }
-        // A machine that no longer answers cannot reset; the cluster
-        // still forgets it below.
+        // A machine that no longer answers cannot reset; the cluster has
+        // forgotten it all the same.
         Err(e) => tracing::warn!("{}: kubeadm reset skipped: {e}", node.name),
     }
-    etcd::remove_stale(leader, &apply::peer(node), staying)
-        .await
-        .map_err(|e| e.context("removing its etcd member"))?;
     apply::delete_node(leader, node).await
 }
 

@@ -128,7 +128,14 @@ fn api_endpoint(doc: &Document, cp: &Node, load_balancer: Option<&str>) -> (Stri
 
 async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let count = doc.spec().nodes.control_plane.count;
-    let (nodes, leaving) = leave::split(doc.name(), count, fleet::nodes(doc)?);
+    let all = fleet::nodes(doc)?;
+    // etcd's view: every control plane the document lists, leaving or not.
+    let peers: Vec<_> = all
+        .iter()
+        .filter(|n| n.role == NodeRole::ControlPlane)
+        .map(apply::peer)
+        .collect();
+    let (nodes, leaving) = leave::split(doc.name(), count, all);
     if !leaving.is_empty() && !args.allow_remove {
         return Err(leave::refused(count, &leaving));
     }
@@ -187,6 +194,8 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         init,
         doc.spec().kubernetes.clone(),
         &nodes,
+        peers,
+        leaving.is_empty(),
         width(&nodes),
     );
     let tasks = nodes.iter().map(|n| {
@@ -206,8 +215,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
             Some(leader) => {
                 for n in &leaving {
                     let target = fleet::target(n, &args.ssh);
-                    let p =
-                        leave::leave(&leader, &connector, n, &target, shared.peers(), width(&nodes)).await;
+                    let p = leave::leave(&leader, &connector, n, &target, width(&nodes)).await;
                     left.push((n.name.clone(), p));
                 }
             }

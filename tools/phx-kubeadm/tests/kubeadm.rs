@@ -823,6 +823,11 @@ fn control_planes_leave_only_with_the_flag() {
     let names: Vec<&str> = members.lines().map(|l| l.split_once(' ').unwrap().1).collect();
     assert_eq!(names, ["ip-10-0-0-5.ec2.internal"], "one member left");
     let leader = env.sandbox.nodes[0].calls();
+    let removals = leader
+        .iter()
+        .filter(|c| c.starts_with("curl ") && c.contains("/v3/cluster/member/remove"))
+        .count();
+    assert_eq!(removals, 2, "each member removed on the leader, before its reset");
     for i in [1, 2] {
         let node = format!("delete node ip-10-0-{i}-5.ec2.internal --ignore-not-found");
         assert!(leader.iter().any(|c| c.ends_with(&node)), "{leader:?}");
