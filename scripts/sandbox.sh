@@ -42,8 +42,11 @@
 #
 # The cluster document it writes ($PHX_SANDBOX_DIR/cluster.json) reaches the
 # nodes and the API only through settings real users have too:
-# spec.nodes.ssh.endpoints (port forwards, a NAT) and spec.kubernetes.apiEndpoint
-# (a DNS name or load balancer in front of the API server).
+# spec.nodes.ssh.endpoints (port forwards, a NAT) and, with the API stand-in,
+# spec.kubernetes.apiEndpoint (a DNS name or load balancer in front of the
+# API server). The real sandbox's API is its load balancer's DNS name, which
+# resolves on this host only for commands run through
+# scripts/sandbox/with-hosts.sh (the host's /etc/hosts is never written).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -158,6 +161,15 @@ wait_nodes() {
 # are found again.
 prefix() { printf 'phxsb-%s' "$(printf '%s' "$dir" | sha256sum | cut -c1-6)"; }
 real() { [[ -f $dir/net ]]; }
+
+# The host-side address of the API load balancer: a loopback address of
+# this sandbox's own (127.100-199.x.y, from the same hash), where HAProxy
+# listens on 6443 and the load balancer's name resolves in hosts.host.
+lb_host() {
+    local h
+    h=$(printf '%s' "$dir" | sha256sum)
+    printf '127.%d.%d.%d' $((100 + 16#${h:0:2} % 100)) $((16#${h:2:2})) $((1 + 16#${h:4:2} % 254))
+}
 
 # Every process in network namespace NS killed, and gone (its ports free).
 kill_ns() { # ns
@@ -320,9 +332,9 @@ up() {
     done
     if [[ -n $with_real ]]; then
         jq -n --arg prefix "$(prefix)" --arg cidr "$cidr" --argjson awsPort "$aws_port" --arg scripts "$root/scripts" \
-            --arg api "$api" --argjson endpoints "$endpoints" --rawfile list "$dir/nodes/list" '
+            --arg api "$api" --arg lbHost "$(lb_host)" --argjson endpoints "$endpoints" --rawfile list "$dir/nodes/list" '
             ($endpoints | to_entries | sort_by(.value | split(":")[0] | split(".")[3] | tonumber)) as $e
-            | {prefix: $prefix, cidr: $cidr, awsPort: $awsPort, scripts: $scripts, api: $api,
+            | {prefix: $prefix, cidr: $cidr, awsPort: $awsPort, scripts: $scripts, api: $api, lbHost: $lbHost,
                nodes: ($e | to_entries | map({key: (.key + 1 | tostring), value: .value.key}) | from_entries),
                ssh: ($e | to_entries | map({key: (.key + 1 | tostring), value: .value.value}) | from_entries)}' > "$dir/net"
     fi
@@ -379,8 +391,11 @@ ENV
             | .spec.kubernetes.apiEndpoint = $api' > "$dir/cluster.json"
         if real; then
             # No CRI here: kubeadm skips its preflight (which pulls images);
-            # no Argo CD controller runs to sync add-on Applications.
+            # no Argo CD controller runs to sync add-on Applications. The API
+            # is the load balancer's name (scripts/sandbox/with-hosts.sh
+            # resolves it on this host), not the forward.
             jq --arg cidr "$cidr" '.spec.kubernetes.skipPhases = ["preflight"]
+              | del(.spec.kubernetes.apiEndpoint)
               | .spec.network.vpcCidr = $cidr
               | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"
             mv "$dir/cluster.json.new" "$dir/cluster.json"
@@ -388,7 +403,7 @@ ENV
         phx-state init -q < "$dir/cluster.json" > /dev/null
     )
     if real; then
-        say "up: moto on 127.0.0.1:$aws_port, real Kubernetes $(k8s_bin | xargs dirname | xargs basename) nodes ($nodes, VPC $cidr), API on $api once deployed; cluster document $dir/cluster.json"
+        say "up: moto on 127.0.0.1:$aws_port, real Kubernetes $(k8s_bin | xargs dirname | xargs basename) nodes ($nodes, VPC $cidr), API through the load balancer once deployed (run tools with scripts/sandbox/with-hosts.sh to resolve its name here); cluster document $dir/cluster.json"
     else
         say "up: moto on 127.0.0.1:$aws_port, API stand-in on $api, $nodes nodes; cluster document $dir/cluster.json"
     fi
@@ -417,7 +432,7 @@ status() {
     alive "$dir/moto.pid" || { say "not up"; return 1; }
     say "moto:  $(grep -o 'http://[^ ]*' "$dir/env" | head -1)"
     if real; then
-        say "API:   https://$(jq -r .api "$dir/net") (real Kubernetes, once deployed)"
+        say "API:   the load balancer's name, on $(jq -r .lbHost "$dir/net"):6443 here (scripts/sandbox/with-hosts.sh CMD resolves it), or https://$(jq -r .api "$dir/net") (real Kubernetes, once deployed)"
     else
         say "API:   https://$(cat "$dir/api/address")"
     fi

@@ -21,10 +21,13 @@ cannot, for the real-Kubernetes sandbox (scripts/sandbox.sh up --real).
   reloaded here) forwards to the targets registered in its target group,
   checking each API server's /readyz. It listens inside the VPC on the
   router's address, which the load balancer's DNS name resolves to on
-  every node, and on the host on the document's spec.kubernetes.apiEndpoint
-  (the host's /etc/hosts is never touched, so the host reaches it by
-  address). Without a load balancer (apiLoadBalancer: none) it forwards to
-  the control planes, as a NAT in front of that one node would.
+  every node, and on the host on a loopback address of the sandbox's own,
+  which the name resolves to in SANDBOX_DIR/hosts.host (the host's hosts
+  file and that line: scripts/sandbox/with-hosts.sh runs a command with it
+  over /etc/hosts; the host's /etc/hosts is never written). It also listens
+  on the sandbox's API address (net's "api"): without a load balancer
+  (apiLoadBalancer: none) it forwards there to the control planes, as a NAT
+  in front of that one node would (the document's apiEndpoint then).
 
 usage: agent.py SANDBOX_DIR     (AWS_* in the environment; runs until killed)
 Reads SANDBOX_DIR/net (written by sandbox.sh): the namespaces and addresses.
@@ -218,6 +221,14 @@ class Sandbox:
                                                               if t["Key"] == "Name"), ""))
         names, _ = self.balancer.poll(control_planes)
         hosts.extend(f"{self.router} {n}" for n in names)
+        # The host's view: its own hosts file, the names on the host-side address.
+        own = open("/etc/hosts").read().rstrip("\n")
+        host_text = own + "\n" + "".join(f"{self.net['lbHost']} {n}\n" for n in names)
+        host_path = os.path.join(self.dir, "hosts.host")
+        if not os.path.exists(host_path) or open(host_path).read() != host_text:
+            with open(host_path + ".new", "w") as f:
+                f.write(host_text)
+            os.replace(host_path + ".new", host_path)
         with lock:
             self.by_ip = by_ip
         text = "\n".join(hosts) + "\n"
@@ -368,6 +379,7 @@ defaults
     default-server inter 1s fall 2 rise 1
 frontend api
     bind {host}:{port}
+    bind {self.net['lbHost']}:6443
     bind {self.router}:6443 namespace {vpc_ns}
     default_backend control-planes
 backend control-planes

@@ -150,8 +150,10 @@ impl LocalSandbox {
     /// and, when `sourced`, the sandbox's env file read first.
     fn program(&self, program: &Path, args: &[&str], sourced: bool, cwd: PathBuf) -> Command {
         let mut cmd = Command::new("bash");
+        // The real sandbox's API load balancer's name resolves only
+        // through with-hosts.sh (a no-op for the stand-in sandbox).
         let line = if sourced {
-            r#". "$PHX_SANDBOX_DIR/env" && exec "$@""#
+            r#". "$PHX_SANDBOX_DIR/env" && exec "$PHX_ROOT/scripts/sandbox/with-hosts.sh" "$@""#
         } else {
             r#"exec "$@""#
         };
@@ -160,6 +162,7 @@ impl LocalSandbox {
             .args(args)
             .current_dir(cwd)
             .env("PHX_SANDBOX_DIR", self.dir())
+            .env("PHX_ROOT", workspace_root())
             // A test never installs anything: a missing prerequisite fails.
             .env("PHX_NO_INSTALL", "1")
             .env("PATH", path_with_bins())

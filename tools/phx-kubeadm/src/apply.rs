@@ -349,6 +349,13 @@ async fn steps(
     Ok(())
 }
 
+/// kubectl on a control plane, talking to its own API server: not through
+/// the load balancer, which may still send a request to a control plane
+/// that is leaving (its etcd gone, its API server not yet). Its
+/// certificate always names `kubernetes`.
+const LOCAL_API: &str = "--kubeconfig /etc/kubernetes/admin.conf --server https://127.0.0.1:6443 \
+                         --tls-server-name kubernetes";
+
 /// On `leader`: the Node named for `node`, if one exists. Before a node
 /// joins it is left from an earlier machine (this one has not joined):
 /// kubeadm refuses to join under the name of a Node that still looks
@@ -360,7 +367,7 @@ pub async fn delete_node(leader: &Session, node: &Node) -> Result<()> {
     let out = leader
         .capture(
             &format!(
-                "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf delete node {} --ignore-not-found",
+                "sudo -n kubectl {LOCAL_API} delete node {} --ignore-not-found",
                 remote::quote(name)
             ),
             b"",
