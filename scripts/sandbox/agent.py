@@ -225,10 +225,14 @@ class Sandbox:
         own = open("/etc/hosts").read().rstrip("\n")
         host_text = own + "\n" + "".join(f"{self.net['lbHost']} {n}\n" for n in names)
         host_path = os.path.join(self.dir, "hosts.host")
-        if not os.path.exists(host_path) or open(host_path).read() != host_text:
-            with open(host_path + ".new", "w") as f:
+        if not os.path.exists(host_path):
+            open(host_path, "w").close()
+        if open(host_path).read() != host_text:
+            # In place: with-hosts.sh bind-mounts this very file, and a
+            # command started before the load balancer existed must see it.
+            with open(host_path, "r+") as f:
                 f.write(host_text)
-            os.replace(host_path + ".new", host_path)
+                f.truncate()
         with lock:
             self.by_ip = by_ip
         text = "\n".join(hosts) + "\n"
@@ -426,6 +430,9 @@ def main():
         host, port = ep.rsplit(":", 1)
         start(forward, listen_in(None, host, int(port)), to_ns(sb.node_ns(int(i)), 22))
     sb.balancer.configure([])
+    # The host's view exists before anyone can run a command against it.
+    with open(os.path.join(sb.dir, "hosts.host"), "w") as f:
+        f.write(open("/etc/hosts").read())
     open(os.path.join(sb.dir, "agent.ready"), "w").close()
     while True:
         try:
