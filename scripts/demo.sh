@@ -58,23 +58,26 @@ trap '"$root/scripts/sandbox.sh" down' EXIT
 # shellcheck source=/dev/null
 . "$PHX_SANDBOX_DIR/env"
 cd "$PHX_SANDBOX_DIR"
+# What talks to the API runs where the load balancer's name resolves on
+# this host (the real sandbox; a plain run with the stand-in).
+hosts=$root/scripts/sandbox/with-hosts.sh
 jq '{metadata, spec: {nodes: .spec.nodes | {controlPlane, workers, ssh: {endpoints: .ssh.endpoints}},
-     kubernetes: {apiEndpoint: .spec.kubernetes.apiEndpoint}, state: .spec.state}}' cluster.json >&2
+     kubernetes: .spec.kubernetes | {apiEndpoint, apiLoadBalancer}, state: .spec.state}}' cluster.json >&2
 
 step "2/6 scripts/deploy.sh cluster.json"
-"$root/scripts/deploy.sh" cluster.json
+"$hosts" "$root/scripts/deploy.sh" cluster.json
 
 step "3/6 the cluster: phx-nodes list, phx-platform status${real:+, kubectl}"
 phx-state pull < cluster.json | phx-nodes list >&2
-phx-state pull < cluster.json | phx-platform status >&2
+phx-state pull < cluster.json | "$hosts" phx-platform status >&2
 if [[ -n $real ]]; then
-    kubectl --kubeconfig kubeconfig version >&2
-    kubectl --kubeconfig kubeconfig get nodes -o wide >&2
-    kubectl --kubeconfig kubeconfig get pods -A -o wide >&2
+    "$hosts" kubectl --kubeconfig kubeconfig version >&2
+    "$hosts" kubectl --kubeconfig kubeconfig get nodes -o wide >&2
+    "$hosts" kubectl --kubeconfig kubeconfig get pods -A -o wide >&2
 fi
 
 step "4/6 scripts/destroy.sh --yes cluster.json"
-"$root/scripts/destroy.sh" --yes cluster.json
+"$hosts" "$root/scripts/destroy.sh" --yes cluster.json
 
 step "5/6 what is left: the emulator's inventory for the cluster, and the stored status"
 left=$("$root/scripts/sandbox.sh" inventory)
