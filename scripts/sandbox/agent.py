@@ -134,6 +134,20 @@ def start(target, *args):
     threading.Thread(target=target, args=args, daemon=True).start()
 
 
+def name_of(inst):
+    return next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), None)
+
+
+def rewrite_in_place(path, text):
+    """PATH holds TEXT, written into the same file (not replaced): it is
+    bind-mounted (the nodes' hosts file, with-hosts.sh's), and a mount
+    keeps the file it was made on."""
+    if open(path).read() != text:
+        with open(path, "r+") as f:
+            f.write(text)
+            f.truncate()
+
+
 class Sandbox:
     def __init__(self, d):
         self.dir = d
@@ -146,6 +160,8 @@ class Sandbox:
         self.types = {}
         self.tokens = set()
         self.balancer = Balancer(d, self.net, self.router)
+        # The host's own hosts file, the start of hosts.host.
+        self.host_hosts = open("/etc/hosts").read().rstrip("\n") + "\n"
 
     def node_ns(self, i):
         return f"{self.net['prefix']}-n{i}"
@@ -186,8 +202,7 @@ class Sandbox:
             for r in page["Reservations"]:
                 for inst in r["Instances"]:
                     if "PrivateIpAddress" in inst and ipaddress.ip_address(inst["PrivateIpAddress"]) in self.vpc:
-                        name = next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), None)
-                        live[name] = inst
+                        live[name_of(inst)] = inst
         hosts = ["127.0.0.1 localhost"]
         by_ip = {}
         for i, name in self.net["nodes"].items():
@@ -217,31 +232,17 @@ class Sandbox:
             dns = inst.get("PrivateDnsName") or f"ip-{ip.replace('.', '-')}.ec2.internal"
             hosts.append(f"{ip} {dns} {dns.split('.')[0]}")
         control_planes = sorted(ip for ip, inst in by_ip.items()
-                                if "-control-plane-" in next((t["Value"] for t in inst.get("Tags", [])
-                                                              if t["Key"] == "Name"), ""))
+                                if "-control-plane-" in (name_of(inst) or ""))
         names, _ = self.balancer.poll(control_planes)
         hosts.extend(f"{self.router} {n}" for n in names)
-        # The host's view: its own hosts file, the names on the host-side address.
-        own = open("/etc/hosts").read().rstrip("\n")
-        host_text = own + "\n" + "".join(f"{self.net['lbHost']} {n}\n" for n in names)
-        host_path = os.path.join(self.dir, "hosts.host")
-        if not os.path.exists(host_path):
-            open(host_path, "w").close()
-        if open(host_path).read() != host_text:
-            # In place: with-hosts.sh bind-mounts this very file, and a
-            # command started before the load balancer existed must see it.
-            with open(host_path, "r+") as f:
-                f.write(host_text)
-                f.truncate()
         with lock:
             self.by_ip = by_ip
-        text = "\n".join(hosts) + "\n"
-        path = os.path.join(self.dir, "hosts")
-        if open(path).read() != text:
-            # In place: the nodes bind-mount this very file.
-            with open(path, "r+") as f:
-                f.write(text)
-                f.truncate()
+        rewrite_in_place(os.path.join(self.dir, "hosts"), "\n".join(hosts) + "\n")
+        # The host's view: its own hosts file, the names on the host-side
+        # address (a command started before the load balancer existed sees
+        # them too).
+        rewrite_in_place(os.path.join(self.dir, "hosts.host"),
+                         self.host_hosts + "".join(f"{self.net['lbHost']} {n}\n" for n in names))
 
     def imds(self):
         sandbox = self
@@ -425,14 +426,14 @@ def main():
     server.socket = listen_in(vpc_ns, "169.254.169.254", 80)
     server.socket.listen(64)
     start(server.serve_forever)
-    # Each node's SSH, and the API server on the control plane, on the host.
+    # Each node's SSH on the host; the API's traffic is HAProxy's.
     for i, ep in net["ssh"].items():
         host, port = ep.rsplit(":", 1)
         start(forward, listen_in(None, host, int(port)), to_ns(sb.node_ns(int(i)), 22))
     sb.balancer.configure([])
     # The host's view exists before anyone can run a command against it.
     with open(os.path.join(sb.dir, "hosts.host"), "w") as f:
-        f.write(open("/etc/hosts").read())
+        f.write(sb.host_hosts)
     open(os.path.join(sb.dir, "agent.ready"), "w").close()
     while True:
         try:

@@ -451,3 +451,27 @@ pub struct StageError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        assert_eq!(
+            NodeRole::parse_name("phoenix", "phoenix-worker-12"),
+            Some((NodeRole::Worker, 12))
+        );
+        assert_eq!(
+            NodeRole::parse_name("phoenix", "phoenix-control-plane-1"),
+            Some((NodeRole::ControlPlane, 1))
+        );
+        assert_eq!(NodeRole::parse_name("phoenix", "phoenix2-worker-1"), None);
+        assert_eq!(NodeRole::parse_name("phoenix", "phoenix-bastion-1"), None);
+        assert_eq!(NodeRole::parse_name("phoenix", "phoenix-worker-0"), None);
+        assert_eq!(
+            NodeRole::parse_name("phoenix", &NodeRole::Worker.node_name("phoenix", 3)),
+            Some((NodeRole::Worker, 3))
+        );
+    }
+}

@@ -19,6 +19,10 @@ if [[ -f $PHX_SANDBOX/fail ]]; then
     done < "$PHX_SANDBOX/fail"
 fi
 state=/var/lib/phx-sandbox
+# Stacked etcd's membership, shared by the sandbox's nodes (kubeadm keeps
+# it, curl answers etcd's gateway from it): one line "ID name" per member.
+# shellcheck disable=SC2034 # read by the stand-ins that source this
+etcd_members=${PHX_SANDBOX%/*}/etcd-members
 if [[ ! -f $state/held ]]; then
     mkdir -p "$state"
     : >> "$state/installed"

@@ -129,6 +129,18 @@ fn api_endpoint(doc: &Document, cp: &Node, load_balancer: Option<&str>) -> (Stri
 async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let count = doc.spec().nodes.control_plane.count;
     let all = fleet::nodes(doc)?;
+    // Every node's kubelet name, leaving or not, before any node is
+    // touched (65 means nothing changed).
+    for n in &all {
+        let name = n.private_dns.as_deref().ok_or_else(|| {
+            Error::invalid(format!(
+                "status.nodes.instances: {} has no privateDns (the kubelet's node name)",
+                n.name
+            ))
+        })?;
+        config::plain("status.nodes.instances[].privateDns", name)?;
+    }
+    let width = width(&all);
     // etcd's view: every control plane the document lists, leaving or not.
     let peers: Vec<_> = all
         .iter()
@@ -140,17 +152,6 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         return Err(leave::refused(count, &leaving));
     }
     let cp = control_plane(&nodes)?.clone();
-    // Every node's kubelet name, before any node is touched (65 means
-    // nothing changed).
-    for n in &nodes {
-        let name = n.private_dns.as_deref().ok_or_else(|| {
-            Error::invalid(format!(
-                "status.nodes.instances: {} has no privateDns (the kubelet's node name)",
-                n.name
-            ))
-        })?;
-        config::plain("status.nodes.instances[].privateDns", name)?;
-    }
     let version = Version::parse(&doc.spec().kubernetes.version)?;
     let previous = doc.mine()?.unwrap_or_default();
     let private_dns = cp.private_dns.clone().unwrap_or_default();
@@ -196,7 +197,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         &nodes,
         peers,
         leaving.is_empty(),
-        width(&nodes),
+        width,
     );
     let tasks = nodes.iter().map(|n| {
         let target = fleet::target(n, &args.ssh);
@@ -215,7 +216,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
             Some(leader) => {
                 for n in &leaving {
                     let target = fleet::target(n, &args.ssh);
-                    let p = leave::leave(&leader, &connector, n, &target, width(&nodes)).await;
+                    let p = leave::leave(&leader, &connector, n, &target, width).await;
                     left.push((n.name.clone(), p));
                 }
             }

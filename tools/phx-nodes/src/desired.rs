@@ -109,7 +109,7 @@ pub fn nodes(cluster: &str, spec: &NodesSpec, inputs: &Inputs) -> Result<Vec<Nod
         for index in 1..=group.count {
             let (zone, subnet) = &inputs.subnets[(index as usize - 1) % inputs.subnets.len()];
             out.push(NodeWant {
-                name: node_name(cluster, role, index),
+                name: role.node_name(cluster, index),
                 role,
                 index,
                 zone: zone.clone(),
@@ -122,15 +122,6 @@ pub fn nodes(cluster: &str, spec: &NodesSpec, inputs: &Inputs) -> Result<Vec<Nod
         }
     }
     Ok(out)
-}
-
-pub fn node_name(cluster: &str, role: NodeRole, index: u32) -> String {
-    role.node_name(cluster, index)
-}
-
-/// The role and number of a node name of this cluster.
-pub fn parse_name(cluster: &str, name: &str) -> Option<(NodeRole, u32)> {
-    NodeRole::parse_name(cluster, name)
 }
 
 /// The fields that reach AWS or the nodes as text: an AMI id of AMI's
@@ -224,21 +215,6 @@ mod tests {
         );
         assert_eq!(n[0].security_group, "sg-cp");
         assert_eq!(n[3].instance_profile_arn, "arn:w");
-    }
-
-    #[test]
-    fn names_parse_back() {
-        assert_eq!(
-            parse_name("phoenix", "phoenix-worker-12"),
-            Some((NodeRole::Worker, 12))
-        );
-        assert_eq!(
-            parse_name("phoenix", "phoenix-control-plane-1"),
-            Some((NodeRole::ControlPlane, 1))
-        );
-        assert_eq!(parse_name("phoenix", "phoenix2-worker-1"), None);
-        assert_eq!(parse_name("phoenix", "phoenix-bastion-1"), None);
-        assert_eq!(parse_name("phoenix", "phoenix-worker-0"), None);
     }
 
     #[test]

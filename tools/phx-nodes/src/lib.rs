@@ -183,14 +183,14 @@ impl Survey {
         };
         changes.extend(plan.changes(args.allow_remove));
         if let Some((_, ips)) = &api_targets {
-            let staying: Vec<_> = match args.allow_remove {
-                true => haves
-                    .iter()
-                    .filter(|h| !plan.retired.iter().any(|r| r.instance_id == h.instance_id))
-                    .cloned()
-                    .collect(),
-                false => haves.clone(),
-            };
+            // With --allow-remove, retired control planes are no targets.
+            let staying: Vec<_> = haves
+                .iter()
+                .filter(|h| {
+                    !(args.allow_remove && plan.retired.iter().any(|r| r.instance_id == h.instance_id))
+                })
+                .cloned()
+                .collect();
             changes.extend(targets::changes(doc.name(), &staying, ips).planned());
         }
         if api_lb.is_some() {

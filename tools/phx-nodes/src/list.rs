@@ -1,8 +1,8 @@
 //! `phx-nodes list`: the cluster's instances as EC2 sees them now, a table
 //! for people and a JSON array for `jq`.
 
-use crate::desired::parse_name;
 use crate::observed::Have;
+use phx_core::status::NodeRole;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -17,13 +17,13 @@ pub fn rows<'a>(cluster: &str, haves: &'a [Have]) -> Vec<Row<'a>> {
     let mut rows: Vec<Row<'a>> = haves
         .iter()
         .map(|h| Row {
-            role: parse_name(cluster, &h.name).map_or("-", |(r, _)| r.as_str()),
+            role: NodeRole::parse_name(cluster, &h.name).map_or("-", |(r, _)| r.as_str()),
             have: h,
         })
         .collect();
     rows.sort_by_key(|r| {
-        let (role, i) =
-            parse_name(cluster, &r.have.name).map_or((2, 0), |(r, i)| (u8::from(r.as_str() == "worker"), i));
+        let (role, i) = NodeRole::parse_name(cluster, &r.have.name)
+            .map_or((2, 0), |(r, i)| (u8::from(r.as_str() == "worker"), i));
         (role, i, r.have.name.clone())
     });
     rows

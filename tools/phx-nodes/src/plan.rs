@@ -2,7 +2,7 @@
 //! name: what to launch, start, keep and terminate. Pure, so `plan` and
 //! `apply` agree and the matching is tested without AWS.
 
-use crate::desired::{parse_name, NodeWant};
+use crate::desired::NodeWant;
 use crate::observed::Have;
 use phx_core::status::{NodeRole, PlannedChange};
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ pub fn plan(cluster: &str, wants: &[NodeWant], haves: &[Have]) -> Plan {
             p.keep.push(first);
             continue;
         }
-        match parse_name(cluster, name) {
+        match NodeRole::parse_name(cluster, name) {
             Some((NodeRole::Worker, _)) => p.surplus.push(first),
             Some((NodeRole::ControlPlane, _)) => {
                 p.extra_control_plane.push(first.clone());
@@ -60,7 +60,7 @@ pub fn plan(cluster: &str, wants: &[NodeWant], haves: &[Have]) -> Plan {
         .collect();
     // Highest-numbered first, so a partial removal takes the newest.
     p.surplus
-        .sort_by_key(|h| std::cmp::Reverse(parse_name(cluster, &h.name).map(|(_, i)| i)));
+        .sort_by_key(|h| std::cmp::Reverse(NodeRole::parse_name(cluster, &h.name).map(|(_, i)| i)));
     p
 }
 

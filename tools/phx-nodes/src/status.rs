@@ -2,10 +2,9 @@
 //! control plane first, each with its SSH endpoint. Host keys already known
 //! for an instance (from its console, or pinned by phx-kubeadm) are kept.
 
-use crate::desired::parse_name;
 use crate::observed::Have;
 use phx_core::spec::SshSpec;
-use phx_core::status::{Node, SshEndpoint};
+use phx_core::status::{Node, NodeRole, SshEndpoint};
 
 pub fn build(cluster: &str, ssh: &SshSpec, previous: &[Node], haves: &[Have]) -> Vec<Node> {
     let user = ssh.user.as_str();
@@ -13,7 +12,7 @@ pub fn build(cluster: &str, ssh: &SshSpec, previous: &[Node], haves: &[Have]) ->
         .iter()
         .filter(|h| h.is_alive())
         .filter_map(|h| {
-            let (role, index) = parse_name(cluster, &h.name)?;
+            let (role, index) = NodeRole::parse_name(cluster, &h.name)?;
             let known = previous
                 .iter()
                 .find(|n| n.instance_id.as_deref() == Some(h.instance_id.as_str()))
@@ -45,11 +44,7 @@ pub fn build(cluster: &str, ssh: &SshSpec, previous: &[Node], haves: &[Have]) ->
                     host_keys: known,
                 },
             };
-            Some((
-                u8::from(role != phx_core::status::NodeRole::ControlPlane),
-                index,
-                node,
-            ))
+            Some((u8::from(role != NodeRole::ControlPlane), index, node))
         })
         .collect();
     nodes.sort_by_key(|a| (a.0, a.1));

@@ -5,7 +5,6 @@
 //! group comes from the document, where phx-net recorded it after proving
 //! it the cluster's; phx-nodes never looks one up by name.
 
-use crate::desired::parse_name;
 use crate::observed::Have;
 use phx_aws::elbv2::types::TargetDescription;
 use phx_aws::elbv2::Client;
@@ -62,7 +61,12 @@ pub struct Changes {
 }
 
 pub fn changes(cluster: &str, haves: &[Have], registered: &[String]) -> Changes {
-    let control_plane = |h: &Have| matches!(parse_name(cluster, &h.name), Some((NodeRole::ControlPlane, _)));
+    let control_plane = |h: &Have| {
+        matches!(
+            NodeRole::parse_name(cluster, &h.name),
+            Some((NodeRole::ControlPlane, _))
+        )
+    };
     let want: Vec<(String, String)> = haves
         .iter()
         .filter(|h| h.is_alive() && control_plane(h))
