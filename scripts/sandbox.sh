@@ -308,6 +308,9 @@ up() {
         local b
         for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do ln -s "$(k8s_bin)/$b" "$dir/images/$b"; done
         ln -s "$(k8s_bin)/aws-cloud-controller-manager" "$dir/images/provider-aws/cloud-controller-manager"
+        # The etcd image's tools, where ctr (the stand-in) finds an image's files.
+        mkdir -p "$dir/images/etcd.rootfs/usr/local/bin"
+        for b in etcdctl etcdutl; do ln -s "$(k8s_bin)/$b" "$dir/images/etcd.rootfs/usr/local/bin/$b"; done
         echo "127.0.0.1 localhost" > "$dir/hosts"
         # A copy: the nodes see /root (where cargo builds) through an overlay,
         # which would keep showing them a binary rebuilt since.

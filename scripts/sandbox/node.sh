@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A sandbox node: a real OpenSSH sshd on a loopback address, in its own
 # mount namespace where /etc, /var, /opt, /usr, /root and /home are
-# overlays on a private tmpfs, with stand-ins first on PATH for the system
-# commands that would change the kernel or install packages. Nothing a
+# overlays on a private tmpfs (and /run and /dev/shm tmpfs of its own),
+# with stand-ins first on PATH for the system commands that would change
+# the kernel or install packages. Nothing a
 # node does reaches the host: its writes vanish with its namespace.
 #
 # usage: node.sh DIR ADDRESS PORT
@@ -31,6 +32,8 @@ if [[ ${1:-} == --inside ]]; then
     if [[ -n ${PHX_SANDBOX_HOSTS:-} ]]; then mount --bind "$PHX_SANDBOX_HOSTS" /etc/hosts; fi
     # sshd's privilege separation directory, on a /run of the node's own.
     mount -t tmpfs -o mode=0755 phx-run /run
+    # And a /dev/shm of its own (etcd snapshots pass through it).
+    mount -t tmpfs -o mode=1777 phx-shm /dev/shm
     mkdir -p /run/sshd
     exec /usr/sbin/sshd -D -e -f "$dir/sshd_config"
 fi

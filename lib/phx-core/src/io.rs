@@ -72,6 +72,27 @@ pub fn write_bytes(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Ask `question` (y/N) on the terminal itself: stdin carries the
+/// document and stdout the result. No terminal is a usage error telling
+/// how to say yes without one (`yes_flag`).
+pub fn confirm(question: &str, yes_flag: &str) -> Result<bool> {
+    use std::io::BufRead;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| Error::usage(format!("no terminal to ask on: {yes_flag} says yes")))?;
+    let mut w = &tty;
+    write!(w, "{question} [y/N] ")
+        .and_then(|()| w.flush())
+        .map_err(|e| Error::failed(e).context("asking on the terminal"))?;
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty)
+        .read_line(&mut answer)
+        .map_err(|e| Error::failed(e).context("reading the answer"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }

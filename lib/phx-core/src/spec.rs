@@ -24,6 +24,8 @@ pub struct Spec {
     pub cni: CniSpec,
     pub cloud_provider: CloudProviderSpec,
     pub platform: PlatformSpec,
+    /// etcd snapshots in the state bucket (`phx-kubeadm backup`).
+    pub backup: BackupSpec,
 }
 
 impl Spec {
@@ -284,6 +286,35 @@ impl Default for KubernetesSpec {
             api_load_balancer: ApiLoadBalancer::default(),
             ignore_preflight_errors: Vec::new(),
             skip_phases: Vec::new(),
+        }
+    }
+}
+
+/// `spec.backup`: which etcd snapshots `phx-kubeadm backup` keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupSpec {
+    pub keep: Keep,
+}
+
+/// The snapshots kept after each backup, counted as restic's `forget`
+/// does: the `last` newest, then the newest of each of the `hourly` most
+/// recent hours (UTC) that have one, then of each of the `daily` most
+/// recent days. The newest is always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Keep {
+    pub last: u32,
+    pub hourly: u32,
+    pub daily: u32,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep {
+            last: 4,
+            hourly: 24,
+            daily: 30,
         }
     }
 }

@@ -428,6 +428,47 @@ pub struct KubeadmStatus {
     /// What `plan` found to do (absent after apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlannedChange>>,
+    /// The etcd snapshots in the state bucket, newest first, as the last
+    /// backup left them (the bucket is the record; `phx-kubeadm backups`
+    /// reads it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<Backup>,
+    /// A restore under way or done: how far it got, so that an interrupted
+    /// one resumes where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+/// One etcd snapshot in the state bucket (its data is only there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    /// `<name>/etcd/<UTC time>-rev<revision>.db` in `spec.state.bucket`.
+    pub key: String,
+    /// When it was taken, RFC 3339 UTC.
+    pub time: String,
+    /// etcd's revision in it.
+    pub revision: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// `status.kubeadm.restore`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Restore {
+    /// The snapshot's key.
+    pub from: String,
+    /// etcd's new cluster token: names this restore on the nodes, so a
+    /// resumed one knows which steps are already done.
+    pub token: String,
+    /// The last step completed on every control plane: `stopped`,
+    /// `restored`, `started`, then `verified`.
+    pub step: String,
+    /// When it started and, once verified, ended (RFC 3339 UTC).
+    pub started: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

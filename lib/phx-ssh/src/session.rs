@@ -15,6 +15,8 @@ use russh::ChannelMsg;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
 
 /// One node to reach.
 #[derive(Debug, Clone)]
@@ -208,7 +210,7 @@ impl Session {
     /// filter first ([`phx_core::redact`]): what a node prints may be
     /// logged, and no secret may be.
     pub async fn exec(&self, command: &str, stdin: &[u8], line: impl FnMut(&str)) -> Result<ExecOutput> {
-        self.run(command, stdin, None, line).await
+        self.run(command, stdin, Sink::Lines, line).await
     }
 
     /// Run a command and return its whole stdout, raw (a file's content, a
@@ -217,72 +219,129 @@ impl Session {
     /// of its stderr.
     pub async fn capture(&self, command: &str, stdin: &[u8]) -> Result<String> {
         let mut stdout = Vec::new();
-        let out = self.run(command, stdin, Some(&mut stdout), |_| {}).await?;
-        if out.code != 0 {
-            return Err(Error::failed(format!(
-                "{}: `{command}` exited {}: {}",
-                self.name,
-                out.code,
-                out.tail.join(" | ")
-            )));
-        }
+        let out = self.run(command, stdin, Sink::Raw(&mut stdout), |_| {}).await?;
+        self.check(command, &out)?;
         String::from_utf8(stdout)
             .map_err(|_| Error::failed(format!("{}: `{command}` printed non-UTF-8", self.name)))
     }
 
-    /// The channel loop: stdout into `raw` when given (else as lines),
-    /// stderr always as redacted lines; the tail holds only redacted lines.
+    /// Run a command on data too large to hold (an etcd snapshot): its
+    /// stdin read from `input` as the node takes it, its stdout handed on
+    /// in chunks to `output` as it arrives. Both sides are under SSH's
+    /// flow control, so a slow reader holds the node back instead of
+    /// filling memory. stderr goes to `line` (redacted); the exit status
+    /// is returned, not judged.
+    pub async fn pipe(
+        &self,
+        command: &str,
+        input: impl AsyncRead + Unpin,
+        output: Option<mpsc::Sender<Vec<u8>>>,
+        line: impl FnMut(&str),
+    ) -> Result<ExecOutput> {
+        let sink = match output {
+            Some(tx) => Sink::Chunks(tx),
+            None => Sink::Lines,
+        };
+        self.run(command, input, sink, line).await
+    }
+
+    /// A non-zero exit as an error with the tail of what the command said.
+    pub fn check(&self, command: &str, out: &ExecOutput) -> Result<()> {
+        match out.code {
+            0 => Ok(()),
+            code => Err(Error::failed(format!(
+                "{}: `{command}` exited {code}: {}",
+                self.name,
+                out.tail.join(" | ")
+            ))),
+        }
+    }
+
+    /// The channel loop: stdin sent while the output is read (a command
+    /// that answers before reading all of it cannot deadlock us), stdout
+    /// into `sink`, stderr always as redacted lines; the tail holds only
+    /// redacted lines.
     async fn run(
         &self,
         command: &str,
-        stdin: &[u8],
-        mut raw: Option<&mut Vec<u8>>,
+        input: impl AsyncRead + Unpin,
+        mut sink: Sink<'_>,
         mut line: impl FnMut(&str),
     ) -> Result<ExecOutput> {
         let ctx = |e: russh::Error| Error::failed(format!("{}: {e}", self.name));
-        let mut ch = self.handle.channel_open_session().await.map_err(ctx)?;
+        let ch = self.handle.channel_open_session().await.map_err(ctx)?;
         ch.exec(true, command).await.map_err(ctx)?;
-        if !stdin.is_empty() {
-            ch.data_bytes(stdin.to_vec()).await.map_err(ctx)?;
-        }
-        ch.eof().await.map_err(ctx)?;
+        let (mut read, write) = ch.split();
+        let send = async {
+            write.data(input).await?;
+            write.eof().await
+        };
         let mut out = LineBuffer::default();
         let mut err = LineBuffer::default();
         let mut tail = Tail::default();
         let mut code = None;
-        while let Some(msg) = ch.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => match raw.as_deref_mut() {
-                    Some(buf) => buf.extend_from_slice(&data),
-                    None => out
+        let mut reader_gone = false;
+        let receive = async {
+            while let Some(msg) = read.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => match &mut sink {
+                        Sink::Raw(buf) => buf.extend_from_slice(&data),
+                        Sink::Chunks(tx) => {
+                            if !reader_gone && tx.send(data.to_vec()).await.is_err() {
+                                // The reader failed and says why itself;
+                                // the rest of the output is drained.
+                                reader_gone = true;
+                            }
+                        }
+                        Sink::Lines => out
+                            .push(&data)
+                            .into_iter()
+                            .for_each(|l| tail.emit(&mut out.redact, l, &mut line)),
+                    },
+                    ChannelMsg::ExtendedData { data, .. } => err
                         .push(&data)
                         .into_iter()
-                        .for_each(|l| tail.emit(&mut out.redact, l, &mut line)),
-                },
-                ChannelMsg::ExtendedData { data, .. } => err
-                    .push(&data)
-                    .into_iter()
-                    .for_each(|l| tail.emit(&mut err.redact, l, &mut line)),
-                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    tail.emit(
-                        &mut err.redact,
-                        format!("killed by signal {signal_name:?}"),
-                        &mut line,
-                    );
-                    code = Some(255);
+                        .for_each(|l| tail.emit(&mut err.redact, l, &mut line)),
+                    ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        tail.emit(
+                            &mut err.redact,
+                            format!("killed by signal {signal_name:?}"),
+                            &mut line,
+                        );
+                        code = Some(255);
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
+        };
+        // The output ends when the command does; stdin still unsent then
+        // (it exited without reading it all) is dropped.
+        let sent = {
+            tokio::pin!(send, receive);
+            let mut sent = None;
+            loop {
+                tokio::select! {
+                    r = &mut send, if sent.is_none() => sent = Some(r),
+                    () = &mut receive => break sent,
+                }
+            }
+        };
+        drop(sink);
         for buf in [out, err] {
             let (rest, mut redact) = buf.finish();
             if let Some(l) = rest {
                 tail.emit(&mut redact, l, &mut line);
             }
         }
+        let code = code.unwrap_or(255);
+        if let Some(Err(e)) = sent {
+            if code == 0 {
+                return Err(ctx(e).context("sending stdin"));
+            }
+        }
         Ok(ExecOutput {
-            code: code.unwrap_or(255),
+            code,
             tail: tail.0.into(),
         })
     }
@@ -293,6 +352,13 @@ impl Session {
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
     }
+}
+
+/// Where a command's stdout goes.
+enum Sink<'a> {
+    Lines,
+    Raw(&'a mut Vec<u8>),
+    Chunks(mpsc::Sender<Vec<u8>>),
 }
 
 /// The last lines of a command, redacted, for error messages.

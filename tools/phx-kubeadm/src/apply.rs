@@ -115,6 +115,8 @@ pub struct Shared {
     pub init_config: String,
     /// What the workers' JoinConfiguration takes from the spec.
     pub k8s: phx_core::spec::KubernetesSpec,
+    /// The etcd backup before control planes join an existing cluster.
+    pub guard: crate::backup::Guard,
     width: usize,
 }
 
@@ -126,6 +128,7 @@ impl Shared {
         nodes: &[Node],
         peers: Vec<etcd::Peer>,
         may_init: bool,
+        guard: crate::backup::Guard,
         width: usize,
     ) -> Arc<Shared> {
         let roster = nodes
@@ -144,6 +147,7 @@ impl Shared {
             version,
             init_config,
             k8s,
+            guard,
             width,
         })
     }
@@ -319,6 +323,10 @@ async fn steps(
         NodeRole::ControlPlane => {
             if !done("initialized") {
                 let leader = shared.ready().await.map_err(|e| e.context("join"))?;
+                shared
+                    .guard
+                    .before_change(&leader, &format!("{} joins as a control plane", node.name))
+                    .await?;
                 // One member joins etcd at a time.
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
@@ -353,7 +361,9 @@ async fn steps(
 /// the load balancer, which may still send a request to a control plane
 /// that is leaving (its etcd gone, its API server not yet). Its
 /// certificate always names `kubernetes`.
-const LOCAL_API: &str = "--kubeconfig /etc/kubernetes/admin.conf --server https://127.0.0.1:6443 \
+/// kubectl on a control plane against its own API server (not through
+/// the load balancer), as the cluster's admin.
+pub const LOCAL_API: &str = "--kubeconfig /etc/kubernetes/admin.conf --server https://127.0.0.1:6443 \
                          --tls-server-name kubernetes";
 
 /// On `leader`: the Node named for `node`, if one exists. Before a node

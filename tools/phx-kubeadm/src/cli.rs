@@ -84,6 +84,17 @@ pub enum Verb {
         after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm status | jq '.[] | select(.member | not)'"
     )]
     Status(SshArgs),
+    /// Snapshot etcd into the state bucket, then apply spec.backup.keep (status.kubeadm.backups)
+    #[command(after_help = BACKUP_HELP)]
+    Backup(SshArgs),
+    /// List the etcd snapshots in the state bucket (a table on a terminal, else JSON)
+    #[command(
+        after_help = "Example:\n  phx-state pull < cluster.json | phx-kubeadm backups | jq -r '.[0].key'"
+    )]
+    Backups,
+    /// Put the cluster's etcd back to a snapshot on every control plane; asks first
+    #[command(after_help = RESTORE_HELP)]
+    Restore(RestoreArgs),
     /// Run a command on nodes in parallel; output prefixed by node, exit status the worst
     #[command(
         after_help = "The document is read from stdin; the nodes' output goes to stdout.\n\n\
@@ -93,6 +104,30 @@ pub enum Verb {
     )]
     Exec(ExecArgs),
 }
+
+const BACKUP_HELP: &str = "A control plane whose etcd is healthy (the leading one first) makes the \
+snapshot in RAM with the etcdctl and etcdutl of its etcd image, checks it (etcdutl snapshot status) \
+and streams it over SSH into spec.state.bucket as <name>/etcd/<UTC time>-rev<revision>.db, \
+encrypted at rest. Nothing is left on the node, and no AWS credential goes to it: the bucket is \
+written from here. A backup that fails uploads nothing. Then the snapshots beyond \
+spec.backup.keep are deleted (every version): the `last` newest, the newest of each of the \
+`hourly` most recent hours and of the `daily` most recent days are kept, and always the newest.\n\n\
+apply takes one by itself before control planes join an existing cluster or leave it.\n\n\
+Every 15 minutes from cron on an admin host or a CI runner with the state's credentials:\n  \
+*/15 * * * * phx-state pull < /etc/phx/cluster.json | phx-kubeadm backup > /dev/null\n\n\
+AWS permissions: s3:PutObject, s3:ListBucket, s3:ListBucketVersions, s3:DeleteObject and \
+s3:DeleteObjectVersion on <name>/etcd/*; s3:AbortMultipartUpload.";
+
+const RESTORE_HELP: &str = "On every control plane at once, step by step: etcd and the API server \
+stop (their static pod manifests moved aside), the snapshot is restored as that member of the \
+whole cluster with a new cluster token and etcd's revision bumped by 1000000000 and marked \
+compacted (so controllers and kubelets start their watches over), the old data kept as \
+/var/lib/etcd.before-phx-restore; they start; then every member must be healthy, etcd must \
+serve the restored revision and each API server's /readyz must answer ok. \
+status.kubeadm.restore records the last step done: the same command resumes an interrupted \
+restore. Nothing stops unless the snapshot exists and every control plane answers.\n\n\
+Exit status: 65 when --from names no snapshot (nothing was stopped); 2 when not confirmed.\n\n\
+Example:\n  phx-state lock < cluster.json | phx-kubeadm restore --from latest | phx-state push --unlock";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SshArgs {
@@ -125,6 +160,20 @@ pub struct ApplyArgs {
     /// refused: each takes an etcd member with it
     #[arg(long)]
     pub allow_remove: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// The snapshot: `latest`, or its key (as `phx-kubeadm backups` lists it, with or
+    /// without the `<name>/etcd/` prefix)
+    #[arg(long, value_name = "KEY")]
+    pub from: String,
+    /// Do not ask (the cluster's API goes down meanwhile, and what it stored since the
+    /// snapshot is lost)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,7 @@
 //! makes panic. And a machine that was replaced under a new name leaves a
 //! member that counts against quorum forever. So before a control plane
 //! joins, such members are removed, asked of the leading control plane's
-//! own etcd (`scripts/etcd-members.sh`).
+//! own etcd (`scripts/etcd-api.sh`).
 
 use crate::remote;
 use phx_core::{Error, Result};
@@ -59,7 +59,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    fn owns(&self, m: &Member) -> bool {
+    pub fn owns(&self, m: &Member) -> bool {
         let peer = self.ip.as_ref().map(|ip| format!("https://{ip}:2380"));
         (!self.name.is_empty() && m.name == self.name) || peer.is_some_and(|p| m.peer_urls.contains(&p))
     }
@@ -75,9 +75,21 @@ pub fn stale<'a>(members: &'a [Member], joining: &Peer, control_planes: &[Peer])
         .collect()
 }
 
+/// The revision etcd on `node` serves (`maintenance/status`).
+pub async fn revision(node: &Session) -> Result<u64> {
+    let answer = call(node, "maintenance/status", "{}").await?;
+    let v: Value = serde_json::from_str(&answer)
+        .map_err(|e| Error::failed(format!("etcd's status is not JSON: {e}")))?;
+    // uint64 as a string in the gateway's JSON.
+    v["header"]["revision"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| Error::failed(format!("etcd's status has no revision: {answer}")))
+}
+
 async fn call(leader: &Session, call: &str, body: &str) -> Result<String> {
     let script = remote::with_vars(
-        remote::ETCD_MEMBERS,
+        remote::ETCD_API,
         &[("PHX_ETCD_CALL", call), ("PHX_ETCD_BODY", body)],
     );
     leader.capture(remote::RUN_AS_ROOT, &script).await
@@ -97,8 +109,8 @@ pub async fn remove_own(leader: &Session, peer: &Peer) -> Result<()> {
     remove(leader, members.iter().filter(|m| peer.owns(m)).collect()).await
 }
 
-async fn list(leader: &Session) -> Result<Vec<Member>> {
-    parse(&call(leader, "list", "{}").await?)
+pub async fn list(leader: &Session) -> Result<Vec<Member>> {
+    parse(&call(leader, "cluster/member/list", "{}").await?)
 }
 
 async fn remove(leader: &Session, members: Vec<&Member>) -> Result<()> {
@@ -110,7 +122,7 @@ async fn remove(leader: &Session, members: Vec<&Member>) -> Result<()> {
             m.peer_urls.join(","),
         );
         let body = serde_json::json!({ "ID": m.id }).to_string();
-        call(leader, "remove", &body).await?;
+        call(leader, "cluster/member/remove", &body).await?;
     }
     Ok(())
 }

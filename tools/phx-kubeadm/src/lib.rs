@@ -8,6 +8,7 @@
 //! kubeconfig ([`kubeconfig`]).
 
 pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod etcd;
@@ -16,6 +17,9 @@ pub mod join;
 pub mod kubeconfig;
 pub mod leave;
 pub mod remote;
+pub mod restore;
+pub mod retention;
+pub mod snapshots;
 
 use apply::Shared;
 use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
@@ -45,6 +49,13 @@ pub async fn run(verb: Verb) -> Result<u8> {
         }
         Verb::Destroy(args) => {
             stage::run::<key::Kubeadm>(TOOL, async |doc| reset(doc, &args, true).await).await
+        }
+        Verb::Backup(args) => {
+            stage::run::<key::Kubeadm>(TOOL, async |doc| backup::backup(doc, &args).await).await
+        }
+        Verb::Backups => return backup::list().await.map(|()| 0),
+        Verb::Restore(args) => {
+            stage::run::<key::Kubeadm>(TOOL, async |doc| restore::restore(doc, &args).await).await
         }
         Verb::Status(args) => return status(&args).await.map(|()| 0),
         Verb::Exec(args) => return exec(args).await,
@@ -197,6 +208,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         &nodes,
         peers,
         leaving.is_empty(),
+        backup::Guard::new(doc).await?,
         width,
     );
     let tasks = nodes.iter().map(|n| {
@@ -212,23 +224,24 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     // that stay hold the cluster.
     let mut left = Vec::new();
     if !leaving.is_empty() {
-        match outcomes.iter().find_map(|o| o.session.clone()) {
-            Some(leader) => {
-                for n in &leaving {
-                    let target = fleet::target(n, &args.ssh);
-                    let p = leave::leave(&leader, &connector, n, &target, width).await;
-                    left.push((n.name.clone(), p));
-                }
-            }
-            None => {
-                for n in &leaving {
-                    let p = NodeProgress {
-                        error: Some("not left: no control plane that stays holds the cluster".into()),
-                        ..NodeProgress::default()
-                    };
-                    left.push((n.name.clone(), p));
-                }
-            }
+        // The leader, once the backup before the change is taken.
+        let leader = match outcomes.iter().find_map(|o| o.session.clone()) {
+            Some(l) => shared
+                .guard
+                .before_change(&l, "control planes leave")
+                .await
+                .map(|()| l),
+            None => Err(Error::failed("no control plane that stays holds the cluster")),
+        };
+        for n in &leaving {
+            let p = match &leader {
+                Ok(l) => leave::leave(l, &connector, n, &fleet::target(n, &args.ssh), width).await,
+                Err(e) => NodeProgress {
+                    error: Some(format!("not left: {e}")),
+                    ..NodeProgress::default()
+                },
+            };
+            left.push((n.name.clone(), p));
         }
     }
 
@@ -259,6 +272,8 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
             .chain(left.iter().cloned())
             .collect(),
         plan: None,
+        backups: shared.guard.backups().unwrap_or(previous.backups),
+        restore: previous.restore,
     };
     let mut errors: Vec<Error> = Vec::new();
     if let Some(session) = outcomes.iter().find_map(|o| o.session.clone()) {

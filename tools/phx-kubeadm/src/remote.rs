@@ -8,7 +8,11 @@ pub const INIT: &str = include_str!("../scripts/init.sh");
 pub const JOIN: &str = include_str!("../scripts/join.sh");
 pub const STATE: &str = include_str!("../scripts/state.sh");
 pub const RESET: &str = include_str!("../scripts/reset.sh");
-pub const ETCD_MEMBERS: &str = include_str!("../scripts/etcd-members.sh");
+pub const ETCD_API: &str = include_str!("../scripts/etcd-api.sh");
+/// etcd's own tools, sent ahead of `BACKUP` and `RESTORE`.
+pub const ETCD_LIB: &str = include_str!("../scripts/etcd-lib.sh");
+pub const BACKUP: &str = include_str!("../scripts/backup.sh");
+pub const RESTORE: &str = include_str!("../scripts/restore.sh");
 
 /// The command every script runs under.
 pub const RUN_AS_ROOT: &str = "sudo -n bash -s";
