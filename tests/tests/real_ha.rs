@@ -10,6 +10,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::backup::{backup_then_restore, listed};
 use phx_testkit::{success, LocalSandbox};
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -167,6 +170,16 @@ fn three_control_planes_survive_losing_one_and_heal() {
         "sandbox-control-plane-2",
         "the cluster its peers kept leads"
     );
+    // A backup came first (the control plane joining changes etcd), made
+    // on the leader: none at the first deploy, which made the cluster.
+    let backups = listed(&sb);
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(sb.stored()["status"]["kubeadm"]["backups"], json!(backups));
+
+    // Restored with three members.
+    backup_then_restore(&sb);
+    assert_eq!(members(&sb, 1, &cps), sorted(cp_names.clone()));
+    assert_eq!(healthy(&sb, 1, &cps), 3);
 
     let t = Instant::now();
     success(
@@ -226,6 +239,7 @@ fn one_control_plane_grows_to_three_and_back() {
         balanced(&sb) == sorted(cp_ips.clone())
     });
     wait_for("five nodes Ready", 90, || ready_nodes(&sb).len() == 5);
+    assert_eq!(listed(&sb).len(), 1, "a backup before the control planes joined");
 
     // 3 -> 1: refused without the flag, nothing changed; with it control
     // planes 3 and 2 leave etcd and the cluster, then their machines go.
@@ -242,6 +256,7 @@ fn one_control_plane_grows_to_three_and_back() {
         &sb.run("scripts/deploy.sh", &["--allow-remove", "cluster.json"]),
     );
     let shrunk = t.elapsed();
+    assert_eq!(listed(&sb).len(), 2, "and one before they left");
     let first = &cps[..1];
     assert_eq!(members(&sb, 1, first), [first[0].0.clone()]);
     assert_eq!(healthy(&sb, 1, first), 1);

@@ -313,6 +313,7 @@ async fn steps(
                 let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
                 script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
                 out.initialized = true;
+                shared.guard.fresh_cluster();
                 // A fresh cluster's CA hash (and the workers' token) right away.
                 shared.token(&session).await.map_err(|e| e.context("init"))?;
             }

@@ -194,6 +194,8 @@ pub async fn backup(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
 #[derive(Debug)]
 pub struct Guard {
     store: Option<(Snapshots, Keep)>,
+    /// Set when this run made the cluster: nothing in it to lose yet.
+    fresh: std::sync::atomic::AtomicBool,
     taken: tokio::sync::OnceCell<std::result::Result<Vec<Backup>, String>>,
 }
 
@@ -205,12 +207,21 @@ impl Guard {
         };
         Ok(Guard {
             store,
+            fresh: std::sync::atomic::AtomicBool::new(false),
             taken: tokio::sync::OnceCell::new(),
         })
     }
 
+    /// The cluster was initialized in this run.
+    pub fn fresh_cluster(&self) {
+        self.fresh.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The backup, taken on `leader` if not yet this run.
     pub async fn before_change(&self, leader: &Session, change: &str) -> Result<()> {
+        if self.fresh.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         let Some((store, keep)) = &self.store else {
             tracing::warn!("{change}: no etcd backup first (spec.state.bucket is not set)");
             return Ok(());

@@ -1,0 +1,4 @@
+//! Helpers shared by the real-sandbox test files.
+#![allow(dead_code)]
+
+pub mod backup;
