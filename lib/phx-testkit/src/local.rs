@@ -244,6 +244,24 @@ impl LocalSandbox {
         crate::lines_of(&self.dir().join(format!("nodes/n{i}/secrets.log")))
     }
 
+    /// Make node `i`'s (from 1) stand-in calls starting with `pattern`
+    /// fail, until [`LocalSandbox::heal`].
+    pub fn fail(&self, i: usize, pattern: &str) {
+        std::fs::write(self.dir().join(format!("nodes/n{i}/fail")), format!("{pattern}\n")).expect("fail file");
+    }
+
+    pub fn heal(&self, i: usize) {
+        let _ = std::fs::remove_file(self.dir().join(format!("nodes/n{i}/fail")));
+    }
+
+    /// A shell command line (a pipeline of tools) in the sandbox
+    /// directory, with the sandbox's environment.
+    pub fn shell(&self, line: &str) -> Output {
+        self.program(Path::new("bash"), &["-c", line], true, self.dir())
+            .output()
+            .expect("running bash")
+    }
+
     /// How many of node `i`'s calls start with `prefix`.
     pub fn count(&self, i: usize, prefix: &str) -> usize {
         self.calls(i).iter().filter(|c| c.starts_with(prefix)).count()

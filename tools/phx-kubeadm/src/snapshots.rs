@@ -53,37 +53,12 @@ impl Snapshots {
 
     /// The key of a snapshot taken at `time` holding `revision`.
     pub fn key(&self, time: SystemTime, revision: u64) -> String {
-        let t: String = humantime::format_rfc3339_seconds(time)
-            .to_string()
-            .chars()
-            .filter(|c| *c != '-' && *c != ':')
-            .collect();
-        format!("{}{t}-rev{revision}.db", self.prefix)
+        key(&self.prefix, time, revision)
     }
 
     /// What a key says of its snapshot (`None`: not one of ours).
     pub fn parse(&self, key: &str, size: u64) -> Option<Backup> {
-        let (stamp, rev) = key.strip_prefix(&self.prefix)?.strip_suffix(".db")?.split_once("-rev")?;
-        let b = stamp.as_bytes();
-        if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-            return None;
-        }
-        let time = format!(
-            "{}-{}-{}T{}:{}:{}Z",
-            &stamp[0..4],
-            &stamp[4..6],
-            &stamp[6..8],
-            &stamp[9..11],
-            &stamp[11..13],
-            &stamp[13..15]
-        );
-        humantime::parse_rfc3339(&time).ok()?;
-        Some(Backup {
-            key: key.to_string(),
-            time,
-            revision: rev.parse().ok()?,
-            size,
-        })
+        parse(&self.prefix, key, size)
     }
 
     /// The cluster's snapshots, newest first.
@@ -229,6 +204,40 @@ impl Snapshots {
     }
 }
 
+/// `PREFIX<UTC time, ISO 8601 basic>-rev<revision>.db`: sorts by time.
+fn key(prefix: &str, time: SystemTime, revision: u64) -> String {
+    let t: String = humantime::format_rfc3339_seconds(time)
+        .to_string()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{prefix}{t}-rev{revision}.db")
+}
+
+fn parse(prefix: &str, key: &str, size: u64) -> Option<Backup> {
+    let (stamp, rev) = key.strip_prefix(prefix)?.strip_suffix(".db")?.split_once("-rev")?;
+    let b = stamp.as_bytes();
+    if !stamp.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let time = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    );
+    humantime::parse_rfc3339(&time).ok()?;
+    Some(Backup {
+        key: key.to_string(),
+        time,
+        revision: rev.parse().ok()?,
+        size,
+    })
+}
+
 /// A multipart upload under way.
 #[derive(Debug)]
 pub struct Upload {
@@ -301,6 +310,41 @@ impl Upload {
             .await
         {
             tracing::warn!("aborting the upload of {}: {e}", s.url(&self.key));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const P: &str = "phoenix/etcd/";
+
+    #[test]
+    fn keys_say_when_and_what_and_read_back() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_796_165_580);
+        let k = key(P, t, 744);
+        assert_eq!(k, "phoenix/etcd/20261201T225300Z-rev744.db");
+        let b = parse(P, &k, 4096).unwrap();
+        assert_eq!((b.time.as_str(), b.revision, b.size), ("2026-12-01T22:53:00Z", 744, 4096));
+        // Later sorts after, as strings.
+        assert!(key(P, t + Duration::from_secs(1), 1) > k);
+    }
+
+    #[test]
+    fn other_objects_are_not_snapshots() {
+        for k in [
+            "phoenix.json",
+            "phoenix/etcd/20261201T225300Z-rev744.db.part",
+            "phoenix/etcd/latest.db",
+            "phoenix/etcd/20261301T225300Z-rev1.db",
+            "phoenix/etcd/20261201T225300Z-revX.db",
+            "phoenix-2/etcd/20261201T225300Z-rev1.db",
+            "phoenix/etcd/2026120\u{e9}T225300Z-rev1.db",
+        ] {
+            assert!(parse(P, k, 1).is_none(), "{k}");
         }
     }
 }

@@ -882,3 +882,76 @@ fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
     );
     assert_eq!(env.count(""), calls, "no node was touched");
 }
+
+/// The state bucket's keys under `prefix`, read from the emulator.
+fn bucket_keys(moto: &phx_testkit::Moto, prefix: &str) -> Vec<String> {
+    let s3 = moto.aws().s3();
+    let out = phx_testkit::block_on(
+        s3.list_objects_v2()
+            .bucket("phx-state-test")
+            .prefix(prefix)
+            .send(),
+    )
+    .unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+}
+
+/// A control plane joining a cluster that exists changes etcd: an etcd
+/// backup goes to the state bucket first, taken on the leader. None for a
+/// cluster made in the same run; and when it cannot be taken (the leader's
+/// etcd tools fail), the control plane does not join and nothing is
+/// uploaded.
+#[test]
+fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
+    let moto = phx_testkit::Moto::start();
+    phx_testkit::block_on(moto.aws().s3().create_bucket().bucket("phx-state-test").send()).unwrap();
+    let mut env = Env::new();
+    let mut doc = three_control_planes(&env);
+    doc["spec"]["state"] = json!({"bucket": "phx-state-test"});
+    let kubeadm = |env: &Env, doc: &Value| {
+        let mut cmd = assert_cmd::Command::cargo_bin("phx-kubeadm").unwrap();
+        moto.configure(&mut cmd)
+            .env("HOME", env.home.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .args(["apply", "--kubeconfig-out", env.kubeconfig().to_str().unwrap()])
+            .write_stdin(doc.to_string())
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let up = ok(&kubeadm(&env, &doc));
+    assert!(bucket_keys(&moto, "").is_empty(), "a cluster made this run: no backup");
+    assert!(up["status"]["kubeadm"].get("backups").is_none());
+
+    // The first control plane's machine is replaced: it will join.
+    env.sandbox.nodes[0].replace_host_key();
+    let mut again = up.clone();
+    again["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"] = json!([env.sandbox.nodes[0].host_key()]);
+
+    // The leader cannot take it: no join, nothing uploaded.
+    env.sandbox.nodes[1].fail("ctr ");
+    let out = kubeadm(&env, &again);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("the etcd backup before the control plane changes"), "{e}");
+    assert!(e.contains("no control plane has a healthy etcd, nothing was uploaded"), "{e}");
+    assert_eq!(env.sandbox.nodes[0].count("kubeadm join"), 0, "it did not join");
+    assert!(bucket_keys(&moto, "").is_empty());
+    env.sandbox.nodes[1].heal();
+
+    let healed = ok(&kubeadm(&env, &again));
+    assert_eq!(env.sandbox.nodes[0].count("kubeadm join"), 1);
+    let keys = bucket_keys(&moto, "phoenix/etcd/");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let backups = &healed["status"]["kubeadm"]["backups"];
+    assert_eq!(backups[0]["key"], keys[0]);
+    let saved = env.sandbox.nodes[1]
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("ctr ") && c.contains(" snapshot save "))
+        .count();
+    assert_eq!(saved, 1, "made on the leader, once for the run");
+    for n in [0, 2] {
+        assert!(!env.sandbox.nodes[n].calls().iter().any(|c| c.starts_with("ctr ")));
+    }
+}
