@@ -13,6 +13,10 @@ if [[ ! -f $manifest ]]; then
     exit 3
 fi
 image=$(etcd_image "$manifest")
+if [[ -z $image ]]; then
+    echo "no image in $manifest" >&2
+    exit 1
+fi
 work=$(mktemp -d /dev/shm/phx-etcd.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 if ! health=$(etcd_ctl "$image" "$work" endpoint health --command-timeout=5s 2>&1); then

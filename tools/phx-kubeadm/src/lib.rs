@@ -419,6 +419,21 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
             changes.push(PlannedChange::new(action, "node", &n.name, detail));
         }
     }
+    // Control planes joining a cluster that exists, or leaving it: the
+    // backup apply takes first.
+    let changes_etcd = |c: &PlannedChange| {
+        c.action == "leave" || (c.action == "join" && c.detail == "as a control plane")
+    };
+    if cluster && changes.iter().any(changes_etcd) {
+        let at = match &doc.spec().state.bucket {
+            Some(b) => format!("s3://{b}/{}/etcd/", doc.name()),
+            None => "nowhere: spec.state.bucket is not set".into(),
+        };
+        changes.insert(
+            0,
+            PlannedChange::new("backup", "etcd", &at, "before the control plane changes"),
+        );
+    }
     record_plan(doc, changes)?;
     first(errors)
 }

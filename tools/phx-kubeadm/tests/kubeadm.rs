@@ -908,17 +908,20 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
     let mut env = Env::new();
     let mut doc = three_control_planes(&env);
     doc["spec"]["state"] = json!({"bucket": "phx-state-test"});
-    let kubeadm = |env: &Env, doc: &Value| {
+    let run = |env: &Env, args: &[&str], doc: &Value| {
         let mut cmd = assert_cmd::Command::cargo_bin("phx-kubeadm").unwrap();
         moto.configure(&mut cmd)
             .env("HOME", env.home.path())
             .env_remove("SSH_AUTH_SOCK")
-            .args(["apply", "--kubeconfig-out", env.kubeconfig().to_str().unwrap()])
+            .args(args)
             .write_stdin(doc.to_string())
             .timeout(Duration::from_secs(120))
             .output()
             .unwrap()
     };
+    let out = env.kubeconfig();
+    let apply = ["apply", "--kubeconfig-out", out.to_str().unwrap()];
+    let kubeadm = |env: &Env, doc: &Value| run(env, &apply, doc);
     let up = ok(&kubeadm(&env, &doc));
     assert!(bucket_keys(&moto, "").is_empty(), "a cluster made this run: no backup");
     assert!(up["status"]["kubeadm"].get("backups").is_none());
@@ -927,6 +930,13 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
     env.sandbox.nodes[0].replace_host_key();
     let mut again = up.clone();
     again["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"] = json!([env.sandbox.nodes[0].host_key()]);
+
+    let planned = ok(&run(&env, &["plan"], &again));
+    assert_eq!(
+        planned["status"]["kubeadm"]["plan"][0],
+        json!({"action": "backup", "kind": "etcd", "name": "s3://phx-state-test/phoenix/etcd/",
+               "detail": "before the control plane changes"})
+    );
 
     // The leader cannot take it: no join, nothing uploaded.
     env.sandbox.nodes[1].fail("ctr ");
