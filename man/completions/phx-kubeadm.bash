@@ -19,6 +19,12 @@ _phx__kubeadm() {
             phx__kubeadm,apply)
                 cmd="phx__kubeadm__subcmd__apply"
                 ;;
+            phx__kubeadm,backup)
+                cmd="phx__kubeadm__subcmd__backup"
+                ;;
+            phx__kubeadm,backups)
+                cmd="phx__kubeadm__subcmd__backups"
+                ;;
             phx__kubeadm,destroy)
                 cmd="phx__kubeadm__subcmd__destroy"
                 ;;
@@ -34,11 +40,20 @@ _phx__kubeadm() {
             phx__kubeadm,reset)
                 cmd="phx__kubeadm__subcmd__reset"
                 ;;
+            phx__kubeadm,restore)
+                cmd="phx__kubeadm__subcmd__restore"
+                ;;
             phx__kubeadm,status)
                 cmd="phx__kubeadm__subcmd__status"
                 ;;
             phx__kubeadm__subcmd__help,apply)
                 cmd="phx__kubeadm__subcmd__help__subcmd__apply"
+                ;;
+            phx__kubeadm__subcmd__help,backup)
+                cmd="phx__kubeadm__subcmd__help__subcmd__backup"
+                ;;
+            phx__kubeadm__subcmd__help,backups)
+                cmd="phx__kubeadm__subcmd__help__subcmd__backups"
                 ;;
             phx__kubeadm__subcmd__help,destroy)
                 cmd="phx__kubeadm__subcmd__help__subcmd__destroy"
@@ -55,6 +70,9 @@ _phx__kubeadm() {
             phx__kubeadm__subcmd__help,reset)
                 cmd="phx__kubeadm__subcmd__help__subcmd__reset"
                 ;;
+            phx__kubeadm__subcmd__help,restore)
+                cmd="phx__kubeadm__subcmd__help__subcmd__restore"
+                ;;
             phx__kubeadm__subcmd__help,status)
                 cmd="phx__kubeadm__subcmd__help__subcmd__status"
                 ;;
@@ -65,7 +83,7 @@ _phx__kubeadm() {
 
     case "${cmd}" in
         phx__kubeadm)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset destroy status exec help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset destroy status backup backups restore exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -97,6 +115,42 @@ _phx__kubeadm() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__backup)
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__backups)
+            opts="-v -q -h --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -157,7 +211,7 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__help)
-            opts="apply plan reset destroy status exec help"
+            opts="apply plan reset destroy status backup backups restore exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,6 +225,34 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__backups)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -254,6 +336,20 @@ _phx__kubeadm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__kubeadm__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -302,6 +398,32 @@ _phx__kubeadm() {
                     return 0
                     ;;
                 --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__restore)
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --from --yes --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

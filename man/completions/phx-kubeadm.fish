@@ -33,6 +33,9 @@ complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "plan" -d 'S
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "reset" -d 'Run kubeadm reset on every node (workers first), for a redo'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "destroy" -d 'Take the cluster down: reset every node (workers first), delete the admin kubeconfig'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "status" -d 'Print each node\'s membership as the node itself reports it (JSON); changes nothing'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "backup" -d 'Snapshot etcd into the state bucket, then apply spec.backup.keep (status.kubeadm.backups)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "backups" -d 'List the etcd snapshots in the state bucket (a table on a terminal, else JSON)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "restore" -d 'Put the cluster\'s etcd back to a snapshot on every control plane; asks first'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "exec" -d 'Run a command on nodes in parallel; output prefixed by node, exit status the worst'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand apply" -l known-hosts -d 'OpenSSH known_hosts file for nodes without recorded host keys' -r
@@ -67,6 +70,23 @@ complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand status" -l accep
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand status" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand status" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand status" -s h -l help -d 'Print help'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -l known-hosts -d 'OpenSSH known_hosts file for nodes without recorded host keys' -r
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -l connect-timeout -d 'How long to wait for a node\'s SSH handshake' -r
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -l accept-new-host-keys -d 'Accept a host key seen for the first time and pin it into the document'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -s q -l quiet -d 'Only errors on stderr'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backup" -s h -l help -d 'Print help'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backups" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backups" -s q -l quiet -d 'Only errors on stderr'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand backups" -s h -l help -d 'Print help'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -l known-hosts -d 'OpenSSH known_hosts file for nodes without recorded host keys' -r
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -l connect-timeout -d 'How long to wait for a node\'s SSH handshake' -r
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -l from -d 'The snapshot: `latest`, or its key (as `phx-kubeadm backups` lists it, with or without the `<name>/etcd/` prefix)' -r
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -l accept-new-host-keys -d 'Accept a host key seen for the first time and pin it into the document'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -l yes -d 'Do not ask (the cluster\'s API goes down meanwhile, and what it stored since the snapshot is lost)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -l known-hosts -d 'OpenSSH known_hosts file for nodes without recorded host keys' -r
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -l connect-timeout -d 'How long to wait for a node\'s SSH handshake' -r
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -l role -d 'Only nodes of this role' -r -f -a "control-plane\t''
@@ -76,10 +96,13 @@ complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -l accept-
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand exec" -s h -l help -d 'Print help'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "apply" -d 'Prepare every node, init the control plane, join the workers (status.kubeadm)'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "plan" -d 'Show which steps would run on which node; changes nothing'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "reset" -d 'Run kubeadm reset on every node (workers first), for a redo'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "destroy" -d 'Take the cluster down: reset every node (workers first), delete the admin kubeconfig'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "status" -d 'Print each node\'s membership as the node itself reports it (JSON); changes nothing'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "exec" -d 'Run a command on nodes in parallel; output prefixed by node, exit status the worst'
-complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status exec help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "apply" -d 'Prepare every node, init the control plane, join the workers (status.kubeadm)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "plan" -d 'Show which steps would run on which node; changes nothing'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "reset" -d 'Run kubeadm reset on every node (workers first), for a redo'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "destroy" -d 'Take the cluster down: reset every node (workers first), delete the admin kubeconfig'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "status" -d 'Print each node\'s membership as the node itself reports it (JSON); changes nothing'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "backup" -d 'Snapshot etcd into the state bucket, then apply spec.backup.keep (status.kubeadm.backups)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "backups" -d 'List the etcd snapshots in the state bucket (a table on a terminal, else JSON)'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "restore" -d 'Put the cluster\'s etcd back to a snapshot on every control plane; asks first'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "exec" -d 'Run a command on nodes in parallel; output prefixed by node, exit status the worst'
+complete -c phx-kubeadm -n "__fish_phx_kubeadm_using_subcommand help; and not __fish_seen_subcommand_from apply plan reset destroy status backup backups restore exec help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

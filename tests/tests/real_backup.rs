@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::backup::{backup_then_restore, doc_ip, healthy_cluster, kubeadm, listed, on_control_planes, stderr};
+use common::backup::{
+    backup_then_restore, doc_ip, healthy_cluster, kubeadm, listed, on_control_planes, stderr,
+};
 use phx_testkit::{success, LocalSandbox};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -38,7 +40,10 @@ fn a_snapshot_restored_brings_back_what_it_held() {
     etcd("CONT");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
-    assert!(e.contains("no control plane has a healthy etcd, nothing was uploaded"), "{e}");
+    assert!(
+        e.contains("no control plane has a healthy etcd, nothing was uploaded"),
+        "{e}"
+    );
     assert!(e.contains("etcd is not healthy"), "{e}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["error"]["message"].is_string(), "the document says it failed");
@@ -53,7 +58,10 @@ fn a_snapshot_restored_brings_back_what_it_held() {
     let mut keys = Vec::new();
     let mut last = Value::Null;
     for i in 0..3 {
-        success("kubectl", &sb.kubectl(&["create", "configmap", &format!("r{i}"), "-n", "default"]));
+        success(
+            "kubectl",
+            &sb.kubectl(&["create", "configmap", &format!("r{i}"), "-n", "default"]),
+        );
         let out = sb.tool("phx-kubeadm", &["backup"], stored.to_string().as_bytes());
         success("backup", &out);
         last = serde_json::from_slice(&out.stdout).unwrap();

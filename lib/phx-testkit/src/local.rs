@@ -247,7 +247,11 @@ impl LocalSandbox {
     /// Make node `i`'s (from 1) stand-in calls starting with `pattern`
     /// fail, until [`LocalSandbox::heal`].
     pub fn fail(&self, i: usize, pattern: &str) {
-        std::fs::write(self.dir().join(format!("nodes/n{i}/fail")), format!("{pattern}\n")).expect("fail file");
+        std::fs::write(
+            self.dir().join(format!("nodes/n{i}/fail")),
+            format!("{pattern}\n"),
+        )
+        .expect("fail file");
     }
 
     pub fn heal(&self, i: usize) {

@@ -50,7 +50,9 @@ pub fn on_control_planes(sb: &LocalSandbox, cmd: &str) -> Output {
 }
 
 pub fn configmap(sb: &LocalSandbox, name: &str) -> bool {
-    sb.kubectl(&["get", "configmap", name, "-n", "default"]).status.success()
+    sb.kubectl(&["get", "configmap", name, "-n", "default"])
+        .status
+        .success()
 }
 
 /// How many control planes the stored document lists.
@@ -102,7 +104,10 @@ pub fn healthy_cluster(sb: &LocalSandbox) {
 /// ConfigMap `a`; a backup; `a` deleted and `b` made; a restore of the
 /// latest: `a` back, `b` gone, the cluster healthy.
 pub fn backup_then_restore(sb: &LocalSandbox) {
-    success("kubectl", &sb.kubectl(&["create", "configmap", "a", "-n", "default"]));
+    success(
+        "kubectl",
+        &sb.kubectl(&["create", "configmap", "a", "-n", "default"]),
+    );
     let before = listed(sb).len();
     let out = kubeadm(sb, &["backup"]);
     success("backup", &out);
@@ -110,10 +115,16 @@ pub fn backup_then_restore(sb: &LocalSandbox) {
     let all = listed(sb);
     assert_eq!(all.len(), before + 1, "{all:?}");
     let newest = &all[0];
-    assert_eq!(doc["status"]["kubeadm"]["backups"][0], *newest, "recorded as listed");
+    assert_eq!(
+        doc["status"]["kubeadm"]["backups"][0], *newest,
+        "recorded as listed"
+    );
     let name = doc["metadata"]["name"].as_str().unwrap();
     let key = newest["key"].as_str().unwrap();
-    assert!(key.starts_with(&format!("{name}/etcd/")) && key.ends_with(".db"), "{key}");
+    assert!(
+        key.starts_with(&format!("{name}/etcd/")) && key.ends_with(".db"),
+        "{key}"
+    );
     assert!(newest["revision"].as_u64().unwrap() > 1);
     assert!(newest["size"].as_u64().unwrap() > 4096);
     // Nothing of it stays on a node: RAM only, and emptied.
@@ -123,13 +134,23 @@ pub fn backup_then_restore(sb: &LocalSandbox) {
         assert!(l.ends_with("| 0"), "left on a node: {l}");
     }
 
-    success("kubectl", &sb.kubectl(&["delete", "configmap", "a", "-n", "default"]));
-    success("kubectl", &sb.kubectl(&["create", "configmap", "b", "-n", "default"]));
+    success(
+        "kubectl",
+        &sb.kubectl(&["delete", "configmap", "a", "-n", "default"]),
+    );
+    success(
+        "kubectl",
+        &sb.kubectl(&["create", "configmap", "b", "-n", "default"]),
+    );
 
     // A snapshot that is not there: 65, and nothing stopped.
     let bad = kubeadm(sb, &["restore", "--from", "nope.db", "--yes"]);
     assert_eq!(bad.status.code(), Some(65), "{}", stderr(&bad));
-    assert!(stderr(&bad).contains("--from nope.db: no such snapshot"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--from nope.db: no such snapshot"),
+        "{}",
+        stderr(&bad)
+    );
     // Unconfirmed (no terminal to ask on): 2, nothing stopped.
     let unasked = kubeadm(sb, &["restore", "--from", "latest"]);
     assert_eq!(unasked.status.code(), Some(2), "{}", stderr(&unasked));
@@ -147,11 +168,18 @@ pub fn backup_then_restore(sb: &LocalSandbox) {
     let out = restore(sb);
     sb.heal(1);
     assert!(!out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the same command resumes it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the same command resumes it"),
+        "{}",
+        stderr(&out)
+    );
     let stored = sb.stored();
     assert_eq!(stored["status"]["kubeadm"]["restore"]["step"], "stopped");
     assert!(stored["error"]["message"].is_string());
-    assert!(!sb.kubectl(&["get", "--raw", "/readyz"]).status.success(), "the API is down");
+    assert!(
+        !sb.kubectl(&["get", "--raw", "/readyz"]).status.success(),
+        "the API is down"
+    );
 
     // The same command resumes it: the members restored before are not
     // restored again.
@@ -173,4 +201,3 @@ pub fn backup_then_restore(sb: &LocalSandbox) {
     assert!(configmap(sb, "a"), "a is back");
     assert!(!configmap(sb, "b"), "b is gone");
 }
-

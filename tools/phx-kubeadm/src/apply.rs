@@ -105,19 +105,27 @@ pub struct Shared {
     certificate_key: OnceCell<std::result::Result<CertificateKey, String>>,
     /// Held by the control plane joining now.
     control_plane_join: tokio::sync::Mutex<()>,
-    /// Every control plane the document lists, as etcd would know it.
-    peers: Vec<etcd::Peer>,
-    /// Whether a control plane may init a new cluster this run: not while
-    /// control planes leave (those that stay must hold the cluster).
-    may_init: bool,
+    /// What rules changes to the control planes this run.
+    pub membership: Membership,
     pub version: Version,
     /// The generated kubeadm configuration for init.
     pub init_config: String,
     /// What the workers' JoinConfiguration takes from the spec.
     pub k8s: phx_core::spec::KubernetesSpec,
-    /// The etcd backup before control planes join an existing cluster.
-    pub guard: crate::backup::Guard,
     width: usize,
+}
+
+/// What rules changes to the control planes (etcd's members) in a run.
+#[derive(Debug)]
+pub struct Membership {
+    /// Every control plane the document lists, as etcd would know it.
+    pub peers: Vec<etcd::Peer>,
+    /// Whether a control plane may init a new cluster this run: not while
+    /// control planes leave (those that stay must hold the cluster).
+    pub may_init: bool,
+    /// The etcd backup before control planes join an existing cluster or
+    /// leave it.
+    pub guard: crate::backup::Guard,
 }
 
 impl Shared {
@@ -126,9 +134,7 @@ impl Shared {
         init_config: String,
         k8s: phx_core::spec::KubernetesSpec,
         nodes: &[Node],
-        peers: Vec<etcd::Peer>,
-        may_init: bool,
-        guard: crate::backup::Guard,
+        membership: Membership,
         width: usize,
     ) -> Arc<Shared> {
         let roster = nodes
@@ -142,12 +148,10 @@ impl Shared {
             roster: watch::channel(roster).0,
             certificate_key: OnceCell::new(),
             control_plane_join: tokio::sync::Mutex::new(()),
-            peers,
-            may_init,
+            membership,
             version,
             init_config,
             k8s,
-            guard,
             width,
         })
     }
@@ -304,7 +308,7 @@ async fn steps(
         NodeRole::ControlPlane if shared.leader().await.as_deref() == Some(node.name.as_str()) => {
             out.leader = true;
             if !done("initialized") {
-                if !shared.may_init {
+                if !shared.membership.may_init {
                     return Err(Error::invalid(
                         "init: no control plane that stays holds the cluster, and others are to leave \
                          it: this would make a second cluster (converge without lowering the count first)",
@@ -313,7 +317,7 @@ async fn steps(
                 let vars = [("PHX_KUBEADM_CONFIG", shared.init_config.as_str())];
                 script(&session, shared, "init", remote::with_vars(remote::INIT, &vars)).await?;
                 out.initialized = true;
-                shared.guard.fresh_cluster();
+                shared.membership.guard.fresh_cluster();
                 // A fresh cluster's CA hash (and the workers' token) right away.
                 shared.token(&session).await.map_err(|e| e.context("init"))?;
             }
@@ -325,6 +329,7 @@ async fn steps(
             if !done("initialized") {
                 let leader = shared.ready().await.map_err(|e| e.context("join"))?;
                 shared
+                    .membership
                     .guard
                     .before_change(&leader, &format!("{} joins as a control plane", node.name))
                     .await?;
@@ -332,7 +337,7 @@ async fn steps(
                 let _turn = shared.control_plane_join.lock().await;
                 let (j, key) = tokio::try_join!(shared.token(&leader), shared.certificate_key(&leader))
                     .map_err(|e| e.context("join"))?;
-                etcd::remove_stale(&leader, &peer(node), &shared.peers)
+                etcd::remove_stale(&leader, &peer(node), &shared.membership.peers)
                     .await
                     .map_err(|e| e.context("removing stale etcd members"))?;
                 delete_node(&leader, node).await?;

@@ -206,9 +206,11 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         init,
         doc.spec().kubernetes.clone(),
         &nodes,
-        peers,
-        leaving.is_empty(),
-        backup::Guard::new(doc).await?,
+        apply::Membership {
+            peers,
+            may_init: leaving.is_empty(),
+            guard: backup::Guard::new(doc).await?,
+        },
         width,
     );
     let tasks = nodes.iter().map(|n| {
@@ -227,6 +229,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         // The leader, once the backup before the change is taken.
         let leader = match outcomes.iter().find_map(|o| o.session.clone()) {
             Some(l) => shared
+                .membership
                 .guard
                 .before_change(&l, "control planes leave")
                 .await
@@ -272,7 +275,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
             .chain(left.iter().cloned())
             .collect(),
         plan: None,
-        backups: shared.guard.backups().unwrap_or(previous.backups),
+        backups: shared.membership.guard.backups().unwrap_or(previous.backups),
         restore: previous.restore,
     };
     let mut errors: Vec<Error> = Vec::new();
@@ -421,9 +424,8 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
     }
     // Control planes joining a cluster that exists, or leaving it: the
     // backup apply takes first.
-    let changes_etcd = |c: &PlannedChange| {
-        c.action == "leave" || (c.action == "join" && c.detail == "as a control plane")
-    };
+    let changes_etcd =
+        |c: &PlannedChange| c.action == "leave" || (c.action == "join" && c.detail == "as a control plane");
     if cluster && changes.iter().any(changes_etcd) {
         let at = match &doc.spec().state.bucket {
             Some(b) => format!("s3://{b}/{}/etcd/", doc.name()),

@@ -38,7 +38,9 @@ pub async fn restore(doc: &mut Doc<'_>, args: &RestoreArgs) -> Result<()> {
     let mut st = doc.mine()?.unwrap_or_default();
     let under_way = st.restore.clone().filter(|r| r.finished.is_none());
     let snapshot = match &under_way {
-        Some(r) if args.from == "latest" || store.resolve(&args.from).await.is_ok_and(|b| b.key == r.from) => {
+        Some(r)
+            if args.from == "latest" || store.resolve(&args.from).await.is_ok_and(|b| b.key == r.from) =>
+        {
             store.resolve(&r.from).await?
         }
         Some(r) => {
@@ -85,7 +87,9 @@ pub async fn restore(doc: &mut Doc<'_>, args: &RestoreArgs) -> Result<()> {
     for step in &STEPS[done..] {
         let result = match *step {
             "stopped" => each(&sessions, width, "stop", |_| step_script("stop", &r.token, &[])).await,
-            "restored" => restore_all(&store, &snapshot, &sessions, &members, &cluster, &r.token, width).await,
+            "restored" => {
+                restore_all(&store, &snapshot, &sessions, &members, &cluster, &r.token, width).await
+            }
             "started" => each(&sessions, width, "start", |_| step_script("start", &r.token, &[])).await,
             _ => verify(&sessions, &snapshot).await,
         };
@@ -157,7 +161,12 @@ fn step_script(step: &str, token: &str, vars: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// `script(i)` on every session at once; the first failure.
-async fn each(sessions: &[Session], width: usize, step: &str, script: impl Fn(usize) -> Vec<u8>) -> Result<()> {
+async fn each(
+    sessions: &[Session],
+    width: usize,
+    step: &str,
+    script: impl Fn(usize) -> Vec<u8>,
+) -> Result<()> {
     let runs = sessions.iter().enumerate().map(|(i, s)| {
         let text = script(i);
         async move {
@@ -189,7 +198,11 @@ async fn restore_all(
         let header = step_script(
             "restore",
             token,
-            &[("PHX_NAME", name), ("PHX_PEER_URL", &peer), ("PHX_CLUSTER", cluster)],
+            &[
+                ("PHX_NAME", name),
+                ("PHX_PEER_URL", &peer),
+                ("PHX_CLUSTER", cluster),
+            ],
         );
         let data = store.download(&snapshot.key).await?;
         let input = tokio::io::AsyncReadExt::chain(&header[..], data);
@@ -253,10 +266,17 @@ async fn check(sessions: &[Session], snapshot: &Backup) -> Result<String> {
             )));
         }
         let ready = s
-            .capture(&format!("sudo -n kubectl {} get --raw /readyz", apply::LOCAL_API), b"")
+            .capture(
+                &format!("sudo -n kubectl {} get --raw /readyz", apply::LOCAL_API),
+                b"",
+            )
             .await?;
         if ready.trim() != "ok" {
-            return Err(Error::failed(format!("{}: /readyz said {}", s.name(), ready.trim())));
+            return Err(Error::failed(format!(
+                "{}: /readyz said {}",
+                s.name(),
+                ready.trim()
+            )));
         }
         revisions.push(rev);
     }

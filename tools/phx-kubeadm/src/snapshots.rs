@@ -215,7 +215,10 @@ fn key(prefix: &str, time: SystemTime, revision: u64) -> String {
 }
 
 fn parse(prefix: &str, key: &str, size: u64) -> Option<Backup> {
-    let (stamp, rev) = key.strip_prefix(prefix)?.strip_suffix(".db")?.split_once("-rev")?;
+    let (stamp, rev) = key
+        .strip_prefix(prefix)?
+        .strip_suffix(".db")?
+        .split_once("-rev")?;
     let b = stamp.as_bytes();
     if !stamp.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
@@ -258,17 +261,16 @@ impl Upload {
         let n = i32::try_from(self.parts.len() + 1).map_err(Error::failed)?;
         let len = data.len() as u64;
         let s = &self.snapshots;
-        let out = s
-            .s3
-            .upload_part()
-            .bucket(&s.bucket)
-            .key(&self.key)
-            .upload_id(&self.id)
-            .part_number(n)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .phx_in(format!("uploading part {n} of {}", s.url(&self.key)))?;
+        let out =
+            s.s3.upload_part()
+                .bucket(&s.bucket)
+                .key(&self.key)
+                .upload_id(&self.id)
+                .part_number(n)
+                .body(ByteStream::from(data))
+                .send()
+                .await
+                .phx_in(format!("uploading part {n} of {}", s.url(&self.key)))?;
         self.parts.push(
             CompletedPart::builder()
                 .part_number(n)
@@ -300,14 +302,13 @@ impl Upload {
     /// The parts thrown away: nothing is left of the upload.
     pub async fn abort(self) {
         let s = &self.snapshots;
-        if let Err(e) = s
-            .s3
-            .abort_multipart_upload()
-            .bucket(&s.bucket)
-            .key(&self.key)
-            .upload_id(&self.id)
-            .send()
-            .await
+        if let Err(e) =
+            s.s3.abort_multipart_upload()
+                .bucket(&s.bucket)
+                .key(&self.key)
+                .upload_id(&self.id)
+                .send()
+                .await
         {
             tracing::warn!("aborting the upload of {}: {e}", s.url(&self.key));
         }
@@ -328,7 +329,10 @@ mod tests {
         let k = key(P, t, 744);
         assert_eq!(k, "phoenix/etcd/20261201T225300Z-rev744.db");
         let b = parse(P, &k, 4096).unwrap();
-        assert_eq!((b.time.as_str(), b.revision, b.size), ("2026-12-01T22:53:00Z", 744, 4096));
+        assert_eq!(
+            (b.time.as_str(), b.revision, b.size),
+            ("2026-12-01T22:53:00Z", 744, 4096)
+        );
         // Later sorts after, as strings.
         assert!(key(P, t + Duration::from_secs(1), 1) > k);
     }

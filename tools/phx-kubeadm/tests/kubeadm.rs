@@ -893,7 +893,10 @@ fn bucket_keys(moto: &phx_testkit::Moto, prefix: &str) -> Vec<String> {
             .send(),
     )
     .unwrap();
-    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 /// A control plane joining a cluster that exists changes etcd: an etcd
@@ -923,7 +926,10 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
     let apply = ["apply", "--kubeconfig-out", out.to_str().unwrap()];
     let kubeadm = |env: &Env, doc: &Value| run(env, &apply, doc);
     let up = ok(&kubeadm(&env, &doc));
-    assert!(bucket_keys(&moto, "").is_empty(), "a cluster made this run: no backup");
+    assert!(
+        bucket_keys(&moto, "").is_empty(),
+        "a cluster made this run: no backup"
+    );
     assert!(up["status"]["kubeadm"].get("backups").is_none());
 
     // The first control plane's machine is replaced: it will join.
@@ -943,8 +949,14 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
     let out = kubeadm(&env, &again);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
-    assert!(e.contains("the etcd backup before the control plane changes"), "{e}");
-    assert!(e.contains("no control plane has a healthy etcd, nothing was uploaded"), "{e}");
+    assert!(
+        e.contains("the etcd backup before the control plane changes"),
+        "{e}"
+    );
+    assert!(
+        e.contains("no control plane has a healthy etcd, nothing was uploaded"),
+        "{e}"
+    );
     assert_eq!(env.sandbox.nodes[0].count("kubeadm join"), 0, "it did not join");
     assert!(bucket_keys(&moto, "").is_empty());
     env.sandbox.nodes[1].heal();
