@@ -55,6 +55,10 @@ fn a_snapshot_restored_brings_back_what_it_held() {
     // Retention: the two newest of three, in the bucket and the document.
     let mut stored = sb.stored();
     stored["spec"]["backup"] = json!({"keep": {"last": 2, "hourly": 0, "daily": 0}});
+    // An earlier stage's failure (cron pulls what the last deploy stored)
+    // does not stop backups, and stays recorded.
+    let failed = json!({"tool": "phx-cni", "message": "timed out", "at": "2026-12-01T00:00:00Z"});
+    stored["error"] = failed.clone();
     let mut keys = Vec::new();
     let mut last = Value::Null;
     for i in 0..3 {
@@ -65,6 +69,7 @@ fn a_snapshot_restored_brings_back_what_it_held() {
         let out = sb.tool("phx-kubeadm", &["backup"], stored.to_string().as_bytes());
         success("backup", &out);
         last = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(last["error"], failed);
         keys.push(last["status"]["kubeadm"]["backups"][0]["key"].clone());
         std::thread::sleep(Duration::from_millis(1100));
     }

@@ -137,8 +137,29 @@ pub fn finish(mut doc: Document, tool: &str, result: Result<()>) -> Result<()> {
 /// stage recorded is kept, and anything it made but had not yet recorded
 /// carries the cluster's tags, so the next run finds it.
 pub async fn run<K: Key>(tool: &str, work: impl AsyncFnOnce(&mut Mine<'_, K>) -> Result<()>) -> Result<()> {
+    run_stage(tool, true, work).await
+}
+
+/// A stage whose work does not depend on what an earlier stage failed to
+/// do and is most wanted then (an etcd backup of a cluster whose last
+/// deploy failed): `work` runs even when the document carries `.error`,
+/// which stays unless `work` fails too.
+pub async fn run_regardless<K: Key>(
+    tool: &str,
+    work: impl AsyncFnOnce(&mut Mine<'_, K>) -> Result<()>,
+) -> Result<()> {
+    run_stage(tool, false, work).await
+}
+
+async fn run_stage<K: Key>(
+    tool: &str,
+    pass_through: bool,
+    work: impl AsyncFnOnce(&mut Mine<'_, K>) -> Result<()>,
+) -> Result<()> {
     let mut doc = io::read_stdin()?;
-    pass_through_failure(&doc)?;
+    if pass_through {
+        pass_through_failure(&doc)?;
+    }
     let result = {
         let mut mine = Mine::new(&mut doc);
         let work = work(&mut mine);

@@ -109,8 +109,10 @@ pub fn backup_then_restore(sb: &LocalSandbox) {
         &sb.kubectl(&["create", "configmap", "a", "-n", "default"]),
     );
     let before = listed(sb).len();
+    let t = Instant::now();
     let out = kubeadm(sb, &["backup"]);
     success("backup", &out);
+    eprintln!("backup: {:.1} s", t.elapsed().as_secs_f64());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let all = listed(sb);
     assert_eq!(all.len(), before + 1, "{all:?}");
