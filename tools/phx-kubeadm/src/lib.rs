@@ -51,8 +51,7 @@ pub async fn run(verb: Verb) -> Result<u8> {
             stage::run::<key::Kubeadm>(TOOL, async |doc| reset(doc, &args, true).await).await
         }
         Verb::Backup(args) => {
-            stage::run_regardless::<key::Kubeadm>(TOOL, async |doc| backup::backup(doc, &args).await)
-                .await
+            stage::run_regardless::<key::Kubeadm>(TOOL, async |doc| backup::backup(doc, &args).await).await
         }
         Verb::Backups => return backup::list().await.map(|()| 0),
         Verb::Restore(args) => {
