@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 struct Env {
     sandbox: Sandbox,
     home: tempfile::TempDir,
+    /// AWS (the state bucket), for the tests that need it.
+    moto: Option<phx_testkit::Moto>,
 }
 
 const NAMES: [&str; 4] = [
@@ -29,6 +31,17 @@ impl Env {
         Env {
             sandbox: Sandbox::start(4),
             home: tempfile::tempdir().unwrap(),
+            moto: None,
+        }
+    }
+
+    /// With the emulator and a state bucket `phx-state-test` in it.
+    fn with_state_bucket() -> Env {
+        let moto = phx_testkit::Moto::start();
+        phx_testkit::block_on(moto.aws().s3().create_bucket().bucket("phx-state-test").send()).unwrap();
+        Env {
+            moto: Some(moto),
+            ..Env::new()
         }
     }
 
@@ -65,6 +78,9 @@ impl Env {
 
     fn kubeadm(&self, args: &[&str], doc: &Value) -> Output {
         let mut cmd = assert_cmd::Command::cargo_bin("phx-kubeadm").unwrap();
+        if let Some(moto) = &self.moto {
+            moto.configure(&mut cmd);
+        }
         cmd.env("HOME", self.home.path())
             .env_remove("SSH_AUTH_SOCK")
             .args(args)
@@ -884,8 +900,8 @@ fn a_cluster_made_without_the_load_balancer_keeps_its_endpoint() {
 }
 
 /// The state bucket's keys under `prefix`, read from the emulator.
-fn bucket_keys(moto: &phx_testkit::Moto, prefix: &str) -> Vec<String> {
-    let s3 = moto.aws().s3();
+fn bucket_keys(env: &Env, prefix: &str) -> Vec<String> {
+    let s3 = env.moto.as_ref().unwrap().aws().s3();
     let out = phx_testkit::block_on(
         s3.list_objects_v2()
             .bucket("phx-state-test")
@@ -906,28 +922,12 @@ fn bucket_keys(moto: &phx_testkit::Moto, prefix: &str) -> Vec<String> {
 /// uploaded.
 #[test]
 fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
-    let moto = phx_testkit::Moto::start();
-    phx_testkit::block_on(moto.aws().s3().create_bucket().bucket("phx-state-test").send()).unwrap();
-    let mut env = Env::new();
+    let mut env = Env::with_state_bucket();
     let mut doc = three_control_planes(&env);
     doc["spec"]["state"] = json!({"bucket": "phx-state-test"});
-    let run = |env: &Env, args: &[&str], doc: &Value| {
-        let mut cmd = assert_cmd::Command::cargo_bin("phx-kubeadm").unwrap();
-        moto.configure(&mut cmd)
-            .env("HOME", env.home.path())
-            .env_remove("SSH_AUTH_SOCK")
-            .args(args)
-            .write_stdin(doc.to_string())
-            .timeout(Duration::from_secs(120))
-            .output()
-            .unwrap()
-    };
-    let out = env.kubeconfig();
-    let apply = ["apply", "--kubeconfig-out", out.to_str().unwrap()];
-    let kubeadm = |env: &Env, doc: &Value| run(env, &apply, doc);
-    let up = ok(&kubeadm(&env, &doc));
+    let up = ok(&env.apply(&[], &doc));
     assert!(
-        bucket_keys(&moto, "").is_empty(),
+        bucket_keys(&env, "").is_empty(),
         "a cluster made this run: no backup"
     );
     assert!(up["status"]["kubeadm"].get("backups").is_none());
@@ -937,7 +937,7 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
     let mut again = up.clone();
     again["status"]["nodes"]["instances"][0]["ssh"]["hostKeys"] = json!([env.sandbox.nodes[0].host_key()]);
 
-    let planned = ok(&run(&env, &["plan"], &again));
+    let planned = ok(&env.kubeadm(&["plan"], &again));
     assert_eq!(
         planned["status"]["kubeadm"]["plan"][0],
         json!({"action": "backup", "kind": "etcd", "name": "s3://phx-state-test/phoenix/etcd/",
@@ -946,7 +946,7 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
 
     // The leader cannot take it: no join, nothing uploaded.
     env.sandbox.nodes[1].fail("ctr ");
-    let out = kubeadm(&env, &again);
+    let out = env.apply(&[], &again);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
     assert!(
@@ -958,12 +958,12 @@ fn a_backup_comes_before_a_control_plane_joins_an_existing_cluster() {
         "{e}"
     );
     assert_eq!(env.sandbox.nodes[0].count("kubeadm join"), 0, "it did not join");
-    assert!(bucket_keys(&moto, "").is_empty());
+    assert!(bucket_keys(&env, "").is_empty());
     env.sandbox.nodes[1].heal();
 
-    let healed = ok(&kubeadm(&env, &again));
+    let healed = ok(&env.apply(&[], &again));
     assert_eq!(env.sandbox.nodes[0].count("kubeadm join"), 1);
-    let keys = bucket_keys(&moto, "phoenix/etcd/");
+    let keys = bucket_keys(&env, "phoenix/etcd/");
     assert_eq!(keys.len(), 1, "{keys:?}");
     let backups = &healed["status"]["kubeadm"]["backups"];
     assert_eq!(backups[0]["key"], keys[0]);
