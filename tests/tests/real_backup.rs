@@ -50,6 +50,22 @@ fn a_snapshot_restored_brings_back_what_it_held() {
     assert!(listed(&sb).is_empty());
     healthy_cluster(&sb);
 
+    // No room in RAM for the snapshot (the node's own /dev/shm made 1 MiB,
+    // etcd's database is larger): refused before any is made.
+    success(
+        "exec",
+        &on_control_planes(&sb, "mount -o remount,size=1m /dev/shm"),
+    );
+    let out = kubeadm(&sb, &["backup"]);
+    success(
+        "exec",
+        &on_control_planes(&sb, "mount -o remount,size=50% /dev/shm"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("no room for it in RAM"), "{e}");
+    assert!(listed(&sb).is_empty());
+
     backup_then_restore(&sb);
 
     // Retention: the two newest of three, in the bucket and the document.

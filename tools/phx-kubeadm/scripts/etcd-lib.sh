@@ -32,3 +32,13 @@ etcd_ctl() {
     etcd_tool "$image" "$dir" etcdctl --endpoints=https://127.0.0.1:2379 --cacert="$PKI/ca.crt" \
         --cert="$PKI/healthcheck-client.crt" --key="$PKI/healthcheck-client.key" "$@"
 }
+
+# SIZE WHAT: fail unless /dev/shm (RAM) has room for SIZE bytes.
+ram_for() {
+    local free
+    free=$(df --output=avail -B1 /dev/shm | tail -n 1)
+    if (($1 > free)); then
+        echo "/dev/shm has $free bytes free, $2 needs $1: no room for it in RAM" >&2
+        exit 1
+    fi
+}

@@ -5,12 +5,12 @@
 # etcd-lib.sh.
 #   stop     etcd's and the API server's static pod manifests moved aside
 #            (the kubelet stops both); waits until neither answers.
-#   restore  the snapshot (stdin, kept in RAM) restored for this member
-#            (PHX_NAME, PHX_PEER_URL) of the cluster PHX_CLUSTER with the new
-#            token, etcd's revision bumped and marked compacted (clients'
-#            watches then start over instead of waiting for revisions the
-#            restore took back); it replaces /var/lib/etcd, the old data
-#            kept beside it as /var/lib/etcd.before-phx-restore.
+#   restore  the snapshot (stdin, PHX_SIZE bytes, kept in RAM if there is
+#            room) restored for this member (PHX_NAME, PHX_PEER_URL) of the
+#            cluster PHX_CLUSTER with the new token, etcd's revision bumped
+#            and marked compacted (clients' watches then start over instead
+#            of waiting for revisions the restore took back); it replaces
+#            /var/lib/etcd, the old data kept as /var/lib/etcd.before-phx-restore.
 #   start    the manifests put back (the kubelet starts both).
 set -euo pipefail
 umask 077
@@ -46,12 +46,13 @@ stop)
     exit 1
     ;;
 restore)
-    : "${PHX_NAME:?}" "${PHX_PEER_URL:?}" "${PHX_CLUSTER:?}"
+    : "${PHX_NAME:?}" "${PHX_PEER_URL:?}" "${PHX_CLUSTER:?}" "${PHX_SIZE:?}"
     if [[ -f $restored ]]; then
         cat > /dev/null
         echo "already restored"
         exit 0
     fi
+    ram_for "$PHX_SIZE" "the snapshot"
     image=$(etcd_image "$aside/etcd.yaml")
     work=$(mktemp -d /dev/shm/phx-etcd.XXXXXX)
     staging=$data.phx-$PHX_TOKEN

@@ -195,6 +195,7 @@ async fn restore_all(
 ) -> Result<()> {
     let runs = sessions.iter().zip(members).map(|(s, (name, ip))| async move {
         let peer = format!("https://{ip}:2380");
+        let size = snapshot.size.to_string();
         let header = step_script(
             "restore",
             token,
@@ -202,6 +203,7 @@ async fn restore_all(
                 ("PHX_NAME", name),
                 ("PHX_PEER_URL", &peer),
                 ("PHX_CLUSTER", cluster),
+                ("PHX_SIZE", &size),
             ],
         );
         let data = store.download(&snapshot.key).await?;
