@@ -184,11 +184,23 @@ fn node_initialized(v: &Value) -> Option<String> {
     }
 }
 
-/// Every named CRD reports Established.
+/// The least a CRD gets to become Established, whatever `--timeout` says:
+/// the API server establishes it itself, usually within a second, but a
+/// loaded one takes longer for a large schema (Argo CD's ApplicationSet
+/// took over 3 s on a busy 2-core CI machine), and a short `--timeout` is
+/// meant for rollouts, not for this.
+const CRD_FLOOR: Duration = Duration::from_secs(30);
+
+/// Every named CRD reports Established (within `timeout`, at least
+/// [`CRD_FLOOR`]).
 pub async fn crds_established(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), timeout);
+    let mut backoff = Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        timeout.max(CRD_FLOOR),
+    );
     loop {
         let mut waiting = Vec::new();
         for n in names {
