@@ -381,7 +381,7 @@ defaults
     timeout client 1h
     timeout server 1h
     timeout check 2s
-    default-server inter 1s fall 2 rise 1
+    default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
 frontend api
     bind {host}:{port}
     bind {self.net['lbHost']}:6443
