@@ -153,10 +153,12 @@ pub static AFTER_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 fn init_logging(global: &GlobalArgs) {
     // Targets match by prefix, so `phx_` covers every phx crate and keeps
     // the AWS SDK's own info lines out of the default view.
+    // kube logs each failed request as an error, a request phx_kube sends
+    // again included; the tool's own error says it once if it stays failed.
     let default = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,phx_=info",
-        (false, 1) => "info,phx_=debug",
+        (true, _) => "error,kube_client::client::builder=off",
+        (false, 0) => "warn,phx_=info,kube_client::client::builder=off",
+        (false, 1) => "info,phx_=debug,kube_client::client::builder=off",
         (false, 2) => "debug",
         _ => "trace",
     };

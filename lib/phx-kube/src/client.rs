@@ -70,11 +70,26 @@ async fn open(doc: &Document, path: &Path) -> Result<kube::Client> {
     .await
     .map_err(Error::failed)?
     .map_err(|e| e.context(at()))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
         .await
         .map_err(|e| Error::failed(format!("{}: {e}", at())))?;
-    kube::Client::try_from(config).map_err(|e| Error::failed(format!("Kubernetes client: {e}")))
+    // phx makes short requests only (no watch, exec or port-forward): an
+    // answer that takes longer than this is a connection to a machine that
+    // is gone, which never resets; counted from the request, not from when
+    // the pooled connection went idle.
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.reset_reader_on_write = true;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| Error::failed(format!("Kubernetes client: {e}")))?
+        // The retry needs a service it can call again: the buffer is one.
+        .with_layer(&tower::buffer::BufferLayer::new(256))
+        .with_layer(&tower::retry::RetryLayer::new(crate::retry::OnNoAnswer::default()))
+        .build();
+    Ok(client)
 }
+
+/// The longest wait for an answer to one request (see [`open`]).
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The identity check: the current context's cluster is served over
 /// verified TLS with a CA whose hash is `expected`.

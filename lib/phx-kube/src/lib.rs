@@ -1,7 +1,8 @@
 //! Kubernetes for the phx add-on tools (phx-cni, phx-ccm, phx-platform):
 //!
 //! - [`client`]: a client from the kubeconfig phx-kubeadm recorded (or
-//!   `--kubeconfig` / `KUBECONFIG`);
+//!   `--kubeconfig`), proven to be this cluster's;
+//! - [`retry`]: requests that got no answer are sent again;
 //! - [`manifest`]: upstream multi-document YAML as dynamic objects;
 //! - [`apply`]: server-side apply as field manager `phx`, namespaces and
 //!   CRDs first, then (once the CRDs are Established and discovery is
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod client;
 pub mod destroy;
 pub mod manifest;
+pub mod retry;
 pub mod wait;
 
 pub use apply::{Applied, Applier, Outcome};
@@ -34,6 +36,18 @@ pub const TOOL_LABEL: &str = "phx.dev/tool";
 pub fn err(context: impl std::fmt::Display, e: kube::Error) -> phx_core::Error {
     let text = match &e {
         kube::Error::Api(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
+        // A transport error, after retry::OnNoAnswer sent it again: the
+        // whole chain, since hyper's top line ("client error
+        // (SendRequest)") names no cause.
+        kube::Error::Service(top) => {
+            let mut text = format!("no answer from the API server (tried {} times): {top}", retry::TRIES);
+            let mut cause = std::error::Error::source(top.as_ref());
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
         other => other.to_string(),
     };
     phx_core::Error::failed(format!("{context}: {text}"))

@@ -179,18 +179,22 @@ pub async fn serve(
     }
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    state: Arc<Mutex<State>>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+/// A service error: hyper closes the connection without an answer.
+type Lost = Box<dyn std::error::Error + Send + Sync>;
+
+async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>) -> Result<Response<Full<Bytes>>, Lost> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let body = req.into_body().collect().await?.to_bytes();
-    let (code, value) = state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .handle(&method, &path, &query, &body);
+    let (code, value) = {
+        let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let answer = st.handle(&method, &path, &query, &body);
+        if st.answer_lost() {
+            return Err("answer lost (a fault the test asked for)".into());
+        }
+        answer
+    };
     let resp = Response::builder()
         .status(code)
         .header("content-type", "application/json")

@@ -23,6 +23,11 @@ pub struct State {
     pub stuck: Vec<String>,
     /// Every request as `METHOD path?query`, in order.
     pub log: Vec<String>,
+    /// Faults: each entry loses the answer to the next request whose log
+    /// line starts with it (`"PATCH"`, `"GET /api/v1/nodes"`): the request
+    /// is handled, then the connection closes without a reply, as when
+    /// the load balancer drops a control plane's sessions.
+    pub lose_answers: Vec<String>,
 }
 
 pub type Answer = (u16, Value);
@@ -38,6 +43,7 @@ impl State {
             ready_after,
             stuck: Vec::new(),
             log: Vec::new(),
+            lose_answers: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             s.put(
@@ -101,6 +107,19 @@ impl State {
         self.objects
             .get(&(group.into(), plural.into(), ns.into(), name.into()))
             .map(|s| &s.value)
+    }
+
+    /// Whether the answer to the request just handled (the log's last
+    /// line) is to be lost (see [`State::lose_answers`]); consumes the fault.
+    pub fn answer_lost(&mut self) -> bool {
+        let Some(last) = self.log.last() else { return false };
+        match self.lose_answers.iter().position(|p| last.starts_with(p.as_str())) {
+            Some(i) => {
+                self.lose_answers.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn handle(&mut self, method: &str, path: &str, query: &str, body: &[u8]) -> Answer {

@@ -184,6 +184,46 @@ fn a_timeout_names_what_is_not_ready_and_why() {
 }
 
 #[test]
+fn requests_whose_answers_are_lost_are_sent_again_and_the_apply_completes() {
+    // The load balancer dropping a leaving control plane's sessions: the
+    // API server did the work, the answer never came.
+    let api = FakeApi::start(Some(1));
+    api.add_nodes(&NODES[..1]);
+    api.lock().lose_answers = ["GET /api", "PATCH", "PATCH", "GET /apis/apps/v1/namespaces"]
+        .map(String::from)
+        .to_vec();
+    let cache = tempfile::tempdir().unwrap();
+    let out = ok(&cni(&["apply", "--timeout", "60s"], &doc(&api), &mirror(), cache.path()));
+    assert_eq!(out["status"]["cni"]["ready"], true);
+    assert_eq!(ours(&api).len(), 38);
+    assert!(api.lock().lose_answers.is_empty(), "every fault was hit");
+    // The two PATCHes whose answers were lost were handled twice (CRDs go
+    // out together, so which two is not fixed); sent again, an apply
+    // changes nothing.
+    let patches: Vec<String> = api.writes().into_iter().filter(|r| r.starts_with("PATCH")).collect();
+    let distinct: std::collections::BTreeSet<_> = patches.iter().collect();
+    assert_eq!(patches.len(), distinct.len() + 2, "{patches:#?}");
+}
+
+#[test]
+fn an_api_server_that_never_answers_is_a_clear_error_not_a_hang() {
+    let api = FakeApi::start(Some(1));
+    api.add_nodes(&NODES[..1]);
+    let crd = "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/bgpconfigurations.";
+    api.lock().lose_answers = vec![crd.into(); 5];
+    let cache = tempfile::tempdir().unwrap();
+    let out = cni(&["apply", "--timeout", "60s"], &doc(&api), &mirror(), cache.path());
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("no answer from the API server"), "{msg}");
+    assert!(!msg.contains("ERROR"), "one error, said once by the tool: {msg}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["tool"], "phx-cni");
+    let sent = api.writes().into_iter().filter(|r| r.starts_with(crd)).count();
+    assert_eq!(sent, 5, "sent once and again four times");
+}
+
+#[test]
 fn a_mirror_file_with_the_wrong_digest_is_refused_before_any_write() {
     let api = FakeApi::start(Some(1));
     let bad = tempfile::tempdir().unwrap();
