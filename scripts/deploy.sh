@@ -12,6 +12,8 @@
 #                    it leave the cluster one at a time (kubeadm reset, etcd
 #                    member and Node removed), then are deregistered and
 #                    terminated
+# A newer spec.kubernetes.version (the next minor) upgrades the cluster one
+# node at a time first (phx-kubeadm upgrade --help).
 set -euo pipefail
 
 plan=false
@@ -21,7 +23,7 @@ for arg in "$@"; do
     case $arg in
         --plan) plan=true ;;
         --allow-remove) remove=(--allow-remove) ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "deploy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac
@@ -66,7 +68,10 @@ fi
 nodes="phx-nodes apply ${remove[*]}"
 after=()
 [[ ${#remove[@]} -eq 0 ]] || after=("$nodes")
-run_locked deploy.sh "$doc" "phx-net apply & phx-iam apply" "$nodes" "phx-kubeadm apply ${remove[*]}" \
+# phx-kubeadm upgrade before apply: a newer spec.kubernetes.version rolls
+# the cluster's nodes first (nothing to do costs no node a question once
+# status.kubeadm.version is recorded); apply then joins new nodes at it.
+run_locked deploy.sh "$doc" "phx-net apply & phx-iam apply" "$nodes" "phx-kubeadm upgrade" "phx-kubeadm apply ${remove[*]}" \
     "${after[@]}" "phx-ccm apply" "phx-cni apply" "phx-platform apply"
 
 stored=$(phx-state pull < "$doc")

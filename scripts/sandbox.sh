@@ -307,6 +307,15 @@ up() {
         mkdir -p "$dir/images/provider-aws"
         local b
         for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do ln -s "$(k8s_bin)/$b" "$dir/images/$b"; done
+        # By tag too, for every version built (the next minor's for the
+        # upgrade tests): a manifest kubeadm rewrites runs the new version.
+        local vdir v
+        for vdir in "$(dirname "$(dirname "$(k8s_bin)")")"/v*/bin; do
+            v=$(basename "$(dirname "$vdir")")
+            for b in kube-apiserver kube-controller-manager kube-scheduler; do
+                if [[ -x $vdir/$b ]]; then ln -s "$vdir/$b" "$dir/images/$b:$v"; fi
+            done
+        done
         ln -s "$(k8s_bin)/aws-cloud-controller-manager" "$dir/images/provider-aws/cloud-controller-manager"
         # The etcd image's tools, where ctr (the stand-in) finds an image's files.
         mkdir -p "$dir/images/etcd.rootfs/usr/local/bin"

@@ -52,15 +52,25 @@ cp "$here"/stand-ins/* "$dir/bin/"
 chmod +x "$dir"/bin/*
 real=''
 if [[ -n ${PHX_SANDBOX_K8S:-} ]]; then
-    # The real kubeadm, its calls recorded (and failable) as the stand-ins' are.
-    rm -f "$dir/bin/kubeadm"
-    # shellcheck disable=SC2016 # expanded by the wrapper, not here
-    printf '#!/usr/bin/env bash\n. "${0%%/*}/_lib.sh"\nexec %q "$@"\n' "$PHX_SANDBOX_K8S/kubeadm" > "$dir/bin/kubeadm"
-    chmod +x "$dir/bin/kubeadm"
-    ln -sf "$PHX_SANDBOX_K8S/kubectl" "$dir/bin/kubectl"
-    ln -sf "${PHX_SANDBOX_KUBELET:?}" "$dir/bin/kubelet"
+    # The real kubeadm (its calls recorded, and failable, as the stand-ins'
+    # are) and kubectl, of the version the node's packages have: the one in
+    # PHX_SANDBOX_K8S until the apt-get stand-in installs another (an
+    # upgrade), whose binaries are beside it (.../k8s/<version>/bin).
     version=$("$PHX_SANDBOX_K8S/kubeadm" version -o short)
+    k8s_root=${PHX_SANDBOX_K8S%/*/bin}
+    wrap() { # tool, first line after the shebang
+        # shellcheck disable=SC2016 # expanded by the wrapper, not here
+        printf '#!/usr/bin/env bash\n%sv=%s\n[[ -f /var/lib/phx-sandbox/version-%s ]] && read -r v < /var/lib/phx-sandbox/version-%s\nexec %q/"$v"/bin/%s "$@"\n' \
+            "$2" "$version" "$1" "$1" "$k8s_root" "$1" > "$dir/bin/$1"
+        chmod +x "$dir/bin/$1"
+    }
+    rm -f "$dir/bin/kubeadm" "$dir/bin/kubectl"
+    # shellcheck disable=SC2016 # expanded by the wrapper, not here
+    wrap kubeadm $'. "${0%/*}/_lib.sh"\n'
+    wrap kubectl ''
+    ln -sf "${PHX_SANDBOX_KUBELET:?}" "$dir/bin/kubelet"
     real=" PHX_SANDBOX_KUBELET=1 PHX_SANDBOX_IMAGES=${PHX_SANDBOX_IMAGES:?} PHX_KUBELET_VERSION=$version"
+    real+=" PHX_SANDBOX_K8S_ROOT=$k8s_root"
 fi
 [[ -f $dir/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "sandbox-$address" -f "$dir/ssh_host_ed25519_key"
 touch "$dir/calls.log" "$dir/authorized_keys"

@@ -437,6 +437,39 @@ pub struct KubeadmStatus {
     /// one resumes where it stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// The Kubernetes version the API servers run (`v1.35.4`), as the last
+    /// `phx-kubeadm upgrade` found or left it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// An upgrade under way or done: each node's last step, so that an
+    /// interrupted one resumes where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Upgrade>,
+}
+
+/// `status.kubeadm.upgrade`: a rolling upgrade, node by node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Upgrade {
+    /// The API servers' version before (`v1.34.4`).
+    pub from: String,
+    /// The version upgraded to (`v1.35.4`).
+    pub to: String,
+    /// RFC 3339 UTC.
+    pub started: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// Per node (by name): its kubelet's version and the last step done
+    /// (`kubeadm`, `drained`, `kubelet`, `uncordoned`).
+    #[serde(default)]
+    pub nodes: std::collections::BTreeMap<String, UpgradeNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeNode {
+    pub version: String,
+    pub step: String,
 }
 
 /// One etcd snapshot in the state bucket (its data is only there).

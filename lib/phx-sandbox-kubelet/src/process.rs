@@ -23,8 +23,11 @@ while [ "$n" -gt 0 ]; do
 done
 exec "$@""#;
 
-/// The binary built for IMAGE (`registry.k8s.io/kube-apiserver:v1.34.4` ->
-/// `IMAGES/kube-apiserver`), if the sandbox has one.
+/// The binary built for IMAGE, if the sandbox has one: the one built for
+/// its tag (`registry.k8s.io/kube-apiserver:v1.35.4` ->
+/// `IMAGES/kube-apiserver:v1.35.4`), so an upgrade that rewrites a manifest
+/// runs the new version, else the one built for its name
+/// (`IMAGES/kube-apiserver`).
 pub fn binary_for(images: &Path, image: &str) -> Option<PathBuf> {
     let no_digest = image.split('@').next().unwrap_or(image);
     let mut parts: Vec<&str> = no_digest.split('/').collect();
@@ -32,9 +35,11 @@ pub fn binary_for(images: &Path, image: &str) -> Option<PathBuf> {
         parts.remove(0);
     }
     let last = parts.pop()?;
-    let last = last.split(':').next().unwrap_or(last);
-    parts.push(last);
-    let path = images.join(parts.join("/"));
+    let dir = images.join(parts.join("/"));
+    if last.contains(':') && dir.join(last).is_file() {
+        return Some(dir.join(last));
+    }
+    let path = dir.join(last.split(':').next().unwrap_or(last));
     path.is_file().then_some(path)
 }
 
@@ -192,6 +197,13 @@ mod tests {
             Some(dir.join("provider-aws/cloud-controller-manager"))
         );
         assert_eq!(binary_for(&dir, "etcd@sha256:00"), Some(dir.join("etcd")));
+        // A binary built for the tag wins over the name's.
+        std::fs::write(dir.join("etcd:3.6.5-0"), "").unwrap();
+        assert_eq!(
+            binary_for(&dir, "registry.k8s.io/etcd:3.6.5-0"),
+            Some(dir.join("etcd:3.6.5-0"))
+        );
+        assert_eq!(binary_for(&dir, "registry.k8s.io/etcd:3.6.4-0"), Some(dir.join("etcd")));
         assert_eq!(binary_for(&dir, "quay.io/calico/node:v3.30.0"), None);
     }
 

@@ -266,6 +266,15 @@ impl LocalSandbox {
             .expect("running bash")
     }
 
+    /// [`LocalSandbox::shell`] started, not waited for (its output is
+    /// not read: redirect it).
+    pub fn spawn_shell(&self, line: &str) -> Child {
+        self.program(Path::new("bash"), &["-c", line], true, self.dir())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting bash")
+    }
+
     /// How many of node `i`'s calls start with `prefix`.
     pub fn count(&self, i: usize, prefix: &str) -> usize {
         self.calls(i).iter().filter(|c| c.starts_with(prefix)).count()

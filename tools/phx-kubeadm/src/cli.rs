@@ -95,6 +95,9 @@ pub enum Verb {
     /// Put the cluster's etcd back to a snapshot on every control plane; asks first
     #[command(after_help = RESTORE_HELP)]
     Restore(RestoreArgs),
+    /// Upgrade the cluster to spec.kubernetes.version, one node at a time (status.kubeadm.upgrade)
+    #[command(after_help = UPGRADE_HELP)]
+    Upgrade(UpgradeArgs),
     /// Run a command on nodes in parallel; output prefixed by node, exit status the worst
     #[command(
         after_help = "The document is read from stdin; the nodes' output goes to stdout.\n\n\
@@ -128,6 +131,21 @@ status.kubeadm.restore records the last step done: the same command resumes an i
 restore. Nothing stops unless the snapshot exists and every control plane answers.\n\n\
 Exit status: 65 when --from names no snapshot (nothing was stopped); 2 when not confirmed.\n\n\
 Example:\n  phx-state lock < cluster.json | phx-kubeadm restore --from latest | phx-state push --unlock";
+
+const UPGRADE_HELP: &str = "Before anything changes: one minor at a time (1.34 -> 1.35; 1.34 -> 1.36 is \
+refused with the way), no downgrade, every node Ready, every kubelet within the version skew \
+policy, every node answering, and an etcd backup in the state bucket. Then the control planes, \
+the leading one first (kubeadm upgrade plan and apply; the others kubeadm upgrade node), then \
+the workers. Each node: the pkgs.k8s.io repository moved to the new minor and kubeadm upgraded \
+and run; drained by eviction (PodDisruptionBudgets respected; DaemonSet pods stay); kubelet and \
+kubectl upgraded, the kubelet restarted, the Node Ready at the new version; uncordoned; then \
+every Node and control-plane pod must be Ready and /readyz ok before the next. \
+status.kubeadm.upgrade records each node's version and last step: the same command resumes a \
+roll that stopped. A cluster already at the version is left alone (status.kubeadm.version); \
+nodes not yet in the cluster are left to apply. deploy.sh runs it before apply.\n\n\
+Exit status: 65 when the pre-flight refuses (nothing was changed).\n\n\
+Example:\n  jq '.spec.kubernetes.version = \"1.35\"' cluster.json | phx-state lock | phx-kubeadm upgrade \
+| phx-state push --unlock";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SshArgs {
@@ -174,6 +192,26 @@ pub struct RestoreArgs {
     /// snapshot is lost)
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// Workers upgraded at once (control planes always one at a time)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_unavailable: u16,
+    /// How long a node's drain may take; a drain blocked longer (a PodDisruptionBudget
+    /// allowing no eviction) stops the upgrade, naming the budget and its pods
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = phx_core::time::parse_duration)]
+    pub drain_timeout: Duration,
+    /// Delete the pods a drain cannot evict (PodDisruptionBudgets ignored)
+    #[arg(long)]
+    pub force_drain: bool,
+    /// How long a node gets to be Ready at the new version, and the cluster to be whole
+    /// again after each node
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = phx_core::time::parse_duration)]
+    pub node_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]

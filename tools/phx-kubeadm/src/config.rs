@@ -178,28 +178,45 @@ nodeRegistration:
 /// `skipPhases:` (top level) and `ignorePreflightErrors:` (under
 /// nodeRegistration) as YAML lines, empty when not set; each value checked.
 fn kubeadm_lists(k8s: &KubernetesSpec) -> Result<(String, String)> {
-    let list = |what: &str, items: &[String], indent: &str| -> Result<String> {
-        if items.is_empty() {
-            return Ok(String::new());
-        }
-        let mut out = format!("{indent}{what}:\n");
-        for i in items {
-            let ok = !i.is_empty()
-                && !i.starts_with('-')
-                && i.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '_' | '.'));
-            if !ok {
-                return Err(Error::invalid(format!(
-                    "spec.kubernetes.{what}: {i:?} is not a kubeadm phase or check name"
-                )));
-            }
-            out.push_str(&format!("{indent}- {i}\n"));
-        }
-        Ok(out)
-    };
     Ok((
-        list("skipPhases", &k8s.skip_phases, "")?,
-        list("ignorePreflightErrors", &k8s.ignore_preflight_errors, "  ")?,
+        yaml_list("skipPhases", &k8s.skip_phases, "")?,
+        yaml_list("ignorePreflightErrors", &k8s.ignore_preflight_errors, "  ")?,
+    ))
+}
+
+/// `what:` and its items at `indent`, empty when there are none; each item
+/// must be a kubeadm phase or check name (it goes into YAML unquoted).
+fn yaml_list(what: &str, items: &[String], indent: &str) -> Result<String> {
+    if items.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = format!("{indent}{what}:\n");
+    for i in items {
+        let ok = !i.is_empty()
+            && !i.starts_with('-')
+            && i.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '_' | '.'));
+        if !ok {
+            return Err(Error::invalid(format!(
+                "spec.kubernetes.{what}: {i:?} is not a kubeadm phase or check name"
+            )));
+        }
+        out.push_str(&format!("{indent}- {i}\n"));
+    }
+    Ok(out)
+}
+
+/// The UpgradeConfiguration for `kubeadm upgrade plan|apply|node`: the
+/// phases skipped and preflight errors ignored as for init and join
+/// (`spec.kubernetes`); the version is the command's argument.
+pub fn upgrade_config(k8s: &KubernetesSpec) -> Result<String> {
+    let skip = yaml_list("skipPhases", &k8s.skip_phases, "  ")?;
+    let ignore = yaml_list("ignorePreflightErrors", &k8s.ignore_preflight_errors, "  ")?;
+    Ok(format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\n\
+         apply:\n  forceUpgrade: false\n{skip}{ignore}\
+         node:\n  certificateRenewal: true\n{skip}{ignore}\
+         plan:\n  printConfig: false\n{ignore}"
     ))
 }
 
@@ -381,4 +398,27 @@ mod tests {
         )
         .is_err());
     }
+
+    #[test]
+    fn the_upgrade_configuration_carries_the_skipped_phases_and_ignored_checks() {
+        let k8s = KubernetesSpec {
+            skip_phases: vec!["preflight".into()],
+            ignore_preflight_errors: vec!["NumCPU".into()],
+            ..KubernetesSpec::default()
+        };
+        let c = upgrade_config(&k8s).unwrap();
+        assert_eq!(
+            c,
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\n\
+             apply:\n  forceUpgrade: false\n  skipPhases:\n  - preflight\n  ignorePreflightErrors:\n  - NumCPU\n\
+             node:\n  certificateRenewal: true\n  skipPhases:\n  - preflight\n  ignorePreflightErrors:\n  - NumCPU\n\
+             plan:\n  printConfig: false\n  ignorePreflightErrors:\n  - NumCPU\n"
+        );
+        let bad = KubernetesSpec {
+            skip_phases: vec!["x: y".into()],
+            ..KubernetesSpec::default()
+        };
+        assert!(upgrade_config(&bad).is_err());
+    }
+
 }

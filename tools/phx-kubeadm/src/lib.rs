@@ -15,11 +15,14 @@ pub mod etcd;
 pub mod fleet;
 pub mod join;
 pub mod kubeconfig;
+pub mod kubectl;
 pub mod leave;
 pub mod remote;
 pub mod restore;
 pub mod retention;
+pub mod skew;
 pub mod snapshots;
+pub mod upgrade;
 
 use apply::Shared;
 use cli::{ApplyArgs, Cli, ExecArgs, SshArgs, Verb};
@@ -56,6 +59,9 @@ pub async fn run(verb: Verb) -> Result<u8> {
         Verb::Backups => return backup::list().await.map(|()| 0),
         Verb::Restore(args) => {
             stage::run::<key::Kubeadm>(TOOL, async |doc| restore::restore(doc, &args).await).await
+        }
+        Verb::Upgrade(args) => {
+            stage::run::<key::Kubeadm>(TOOL, async |doc| upgrade::upgrade(doc, &args).await).await
         }
         Verb::Status(args) => return status(&args).await.map(|()| 0),
         Verb::Exec(args) => return exec(args).await,
@@ -277,8 +283,19 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         plan: None,
         backups: shared.membership.guard.backups().unwrap_or(previous.backups),
         restore: previous.restore,
+        // A cluster made here runs its kubeadm's version (below).
+        version: previous.version.filter(|_| !initialized_here),
+        upgrade: previous.upgrade,
     };
     let mut errors: Vec<Error> = Vec::new();
+    if let Some(leader) = outcomes.iter().find(|o| o.initialized).and_then(|o| o.session.clone()) {
+        // What `upgrade` compares the spec with, so that a deploy with
+        // nothing to upgrade asks no node.
+        match leader.capture("kubeadm version -o short", b"").await {
+            Ok(v) => st.version = skew::Semver::parse(v.trim()).map(|v| v.to_string()),
+            Err(e) => tracing::warn!("kubeadm version: {e}"),
+        }
+    }
     if let Some(session) = outcomes.iter().find_map(|o| o.session.clone()) {
         let server = format!("https://{api}");
         let fetched = match session

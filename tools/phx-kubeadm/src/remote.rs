@@ -13,6 +13,7 @@ pub const ETCD_API: &str = include_str!("../scripts/etcd-api.sh");
 pub const ETCD_LIB: &str = include_str!("../scripts/etcd-lib.sh");
 pub const BACKUP: &str = include_str!("../scripts/backup.sh");
 pub const RESTORE: &str = include_str!("../scripts/restore.sh");
+pub const UPGRADE: &str = include_str!("../scripts/upgrade.sh");
 
 /// The command every script runs under.
 pub const RUN_AS_ROOT: &str = "sudo -n bash -s";
