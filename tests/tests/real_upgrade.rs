@@ -43,7 +43,12 @@ fn kubelets(sb: &LocalSandbox) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| n["status"]["nodeInfo"]["kubeletVersion"].as_str().unwrap().to_string())
+        .map(|n| {
+            n["status"]["nodeInfo"]["kubeletVersion"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -55,7 +60,7 @@ const WORKLOAD: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
                         "spec": {"containers": [{"name": "web", "image": "registry.example/phoenix/web:1"}]}}}},
  {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
   "metadata": {"name": "web", "namespace": "default"},
-  "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}]}"#;
+  "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "web"}}}}]}"#;
 
 /// A watcher, while the upgrade runs: every quarter second, how many
 /// healthy pods the budget counts and which nodes are cordoned, as lines
@@ -91,9 +96,10 @@ fn seen(sb: &LocalSandbox) -> (i64, BTreeSet<String>) {
 }
 
 /// 1.34 -> 1.35 on one control plane and three workers, a Deployment of 3
-/// behind a PodDisruptionBudget of minAvailable 2: refusals first (1.36,
-/// 1.33: nothing touched), then a roll stopped at the second worker, then
-/// the same deploy finishing it.
+/// behind a PodDisruptionBudget: refusals first (1.36, 1.33: nothing
+/// touched); a roll stopped by the budget (minAvailable 3) at the first
+/// worker's drain; with minAvailable 2, stopped at the second worker's
+/// kubeadm; then the same deploy finishing it, two workers at a time.
 #[test]
 fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
     let sb = LocalSandbox::up_real(4);
@@ -129,29 +135,93 @@ fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
     });
 
     let mut watcher = watch(&sb);
-
-    // The second worker's kubeadm fails: the roll stops there, the control
-    // plane and the first worker done and recorded.
     set_version(&sb, "1.35.4");
+
+    // A budget that allows no eviction (3 of 3): the first worker's drain
+    // waits out PHX_DRAIN_TIMEOUT, then the roll stops naming the budget
+    // and its pods, the worker left cordoned, nothing forced.
+    let t = Instant::now();
+    let out = sb.shell(r#"PHX_DRAIN_TIMEOUT=10s "$PHX_ROOT"/scripts/deploy.sh cluster.json"#);
+    let blocked_run = t.elapsed();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "PodDisruptionBudget default/web allows no disruption (minAvailable 3) for pods default/web-"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("--force-drain"), "{err}");
+    let up = &sb.stored()["status"]["kubeadm"]["upgrade"];
+    assert_eq!(
+        up["nodes"]["sandbox-control-plane-1"]["step"], "uncordoned",
+        "{up}"
+    );
+    assert_eq!(up["nodes"]["sandbox-worker-1"]["step"], "kubeadm", "{up}");
+    assert_eq!(
+        sb.kubectl_json(&["get", "deployment", "web"])["status"]["readyReplicas"],
+        3
+    );
+    let cordoned: Vec<String> = sb.kubectl_json(&["get", "nodes"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["spec"]["unschedulable"] == true)
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cordoned.len(), 1, "the first worker stays cordoned: {cordoned:?}");
+
+    // The budget allows one: the second worker's kubeadm fails, the roll
+    // stops there, the first worker done and recorded.
+    success(
+        "kubectl patch pdb",
+        &sb.kubectl(&[
+            "patch",
+            "pdb",
+            "web",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"minAvailable":2}}"#,
+        ]),
+    );
+    wait_for("the budget allows one disruption", 60, || {
+        sb.kubectl_json(&["get", "pdb", "web"])["status"]["disruptionsAllowed"] == 1
+    });
     sb.fail(3, "kubeadm upgrade node");
     let t = Instant::now();
     let out = sb.run("scripts/deploy.sh", &["cluster.json"]);
-    let first_run = t.elapsed();
+    let stopped_run = t.elapsed();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the same command resumes it"), "{err}");
     let up = &sb.stored()["status"]["kubeadm"]["upgrade"];
     assert_eq!(up["from"], FROM);
     assert_eq!(up["to"], TO);
-    assert_eq!(up["nodes"]["sandbox-control-plane-1"]["step"], "uncordoned", "{up}");
-    assert_eq!(up["nodes"]["sandbox-worker-1"], json!({"version": TO, "step": "uncordoned"}));
-    assert!(up["nodes"]["sandbox-worker-2"].get("step").is_none_or(|s| s == ""), "{up}");
+    assert_eq!(
+        up["nodes"]["sandbox-control-plane-1"]["step"], "uncordoned",
+        "{up}"
+    );
+    assert_eq!(
+        up["nodes"]["sandbox-worker-1"],
+        json!({"version": TO, "step": "uncordoned"})
+    );
+    assert!(
+        up["nodes"]["sandbox-worker-2"]
+            .get("step")
+            .is_none_or(|s| s == ""),
+        "{up}"
+    );
     assert_eq!(server_version(&sb), TO, "the control plane is upgraded");
 
+    // Resumed, the last two workers at once.
     sb.heal(3);
     let t = Instant::now();
-    success("deploy.sh (resumed)", &sb.run("scripts/deploy.sh", &["cluster.json"]));
-    let second_run = t.elapsed();
+    success(
+        "deploy.sh (resumed)",
+        &sb.shell(r#"PHX_MAX_UNAVAILABLE=2 "$PHX_ROOT"/scripts/deploy.sh cluster.json"#),
+    );
+    let resumed_run = t.elapsed();
     std::fs::write(sb.dir().join("watch.stop"), "").unwrap();
     watcher.wait().unwrap();
 
@@ -170,8 +240,15 @@ fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
         .to_string();
     for c in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
         let pod = sb.kubectl_json(&["get", "pod", "-n", "kube-system", &format!("{c}-{cp}")]);
-        assert_eq!(pod["spec"]["containers"][0]["image"], format!("registry.k8s.io/{c}:{TO}"));
-        let ready = pod["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Ready" && c["status"] == "True");
+        assert_eq!(
+            pod["spec"]["containers"][0]["image"],
+            format!("registry.k8s.io/{c}:{TO}")
+        );
+        let ready = pod["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
         assert!(ready, "{c} Ready");
     }
     assert_eq!(sb.count(1, "kubeadm upgrade plan"), 1);
@@ -179,12 +256,19 @@ fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
     assert!(doc["status"]["kubeadm"]["upgrade"]["finished"].is_string());
     // Done once each: the resumed roll skipped what was done.
     assert_eq!(sb.count(1, "kubeadm upgrade apply"), 1);
-    assert_eq!(sb.count(2, "kubeadm upgrade node"), 1, "the first worker not again");
+    assert_eq!(
+        sb.count(2, "kubeadm upgrade node"),
+        1,
+        "the first worker not again"
+    );
     // A backup before the roll, in the bucket.
     assert!(!doc["status"]["kubeadm"]["backups"].as_array().unwrap().is_empty());
 
     let (fewest, cordoned) = seen(&sb);
-    assert!(fewest >= 2, "the budget held: at least 2 healthy throughout, saw {fewest}");
+    assert!(
+        fewest >= 2,
+        "the budget held: at least 2 healthy throughout, saw {fewest}"
+    );
     let names: BTreeSet<String> = sb.kubectl_json(&["get", "nodes"])["items"]
         .as_array()
         .unwrap()
@@ -206,14 +290,19 @@ fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
     );
 
     // Nothing left to do: the next deploy asks no node about versions.
-    success("deploy.sh (again)", &sb.run("scripts/deploy.sh", &["cluster.json"]));
+    success(
+        "deploy.sh (again)",
+        &sb.run("scripts/deploy.sh", &["cluster.json"]),
+    );
     assert_eq!(sb.count(1, "kubeadm upgrade"), 2, "plan and apply, once");
 
     println!(
-        "upgrade figures: 4 nodes 1.34 -> 1.35: stopped at the second worker after {:.1} s, \
-         resumed and finished in {:.1} s ({:.1} s in all); fewest healthy pods under the budget {fewest}",
-        first_run.as_secs_f64(),
-        second_run.as_secs_f64(),
-        (first_run + second_run).as_secs_f64()
+        "upgrade figures: 4 nodes 1.34 -> 1.35: stopped by the budget at the first worker's drain \
+         after {:.1} s (10 s of it the drain timeout), at the second worker's kubeadm after {:.1} s, \
+         resumed with two workers at a time and finished in {:.1} s; fewest healthy pods under the \
+         budget {fewest}",
+        blocked_run.as_secs_f64(),
+        stopped_run.as_secs_f64(),
+        resumed_run.as_secs_f64(),
     );
 }

@@ -40,7 +40,10 @@ pub fn err(context: impl std::fmt::Display, e: kube::Error) -> phx_core::Error {
         // whole chain, since hyper's top line ("client error
         // (SendRequest)") names no cause.
         kube::Error::Service(top) => {
-            let mut text = format!("no answer from the API server (tried {} times): {top}", retry::TRIES);
+            let mut text = format!(
+                "no answer from the API server (tried {} times): {top}",
+                retry::TRIES
+            );
             let mut cause = std::error::Error::source(top.as_ref());
             while let Some(c) = cause {
                 text.push_str(&format!(": {c}"));

@@ -33,7 +33,10 @@ pub struct OnNoAnswer {
 
 impl Default for OnNoAnswer {
     fn default() -> Self {
-        Self { left: AGAIN, pause: FIRST_PAUSE }
+        Self {
+            left: AGAIN,
+            pause: FIRST_PAUSE,
+        }
     }
 }
 
@@ -96,7 +99,9 @@ mod tests {
         let mut pauses = Vec::new();
         loop {
             let mut r: Result<Response<()>, BoxError> = Err("connection closed".into());
-            let Some(sleep) = p.retry(&mut req, &mut r) else { break };
+            let Some(sleep) = p.retry(&mut req, &mut r) else {
+                break;
+            };
             pauses.push(sleep.deadline() - tokio::time::Instant::now());
         }
         assert_eq!(pauses.len(), 4);

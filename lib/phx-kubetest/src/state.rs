@@ -113,7 +113,11 @@ impl State {
     /// line) is to be lost (see [`State::lose_answers`]); consumes the fault.
     pub fn answer_lost(&mut self) -> bool {
         let Some(last) = self.log.last() else { return false };
-        match self.lose_answers.iter().position(|p| last.starts_with(p.as_str())) {
+        match self
+            .lose_answers
+            .iter()
+            .position(|p| last.starts_with(p.as_str()))
+        {
             Some(i) => {
                 self.lose_answers.remove(i);
                 true

@@ -203,7 +203,10 @@ mod tests {
             binary_for(&dir, "registry.k8s.io/etcd:3.6.5-0"),
             Some(dir.join("etcd:3.6.5-0"))
         );
-        assert_eq!(binary_for(&dir, "registry.k8s.io/etcd:3.6.4-0"), Some(dir.join("etcd")));
+        assert_eq!(
+            binary_for(&dir, "registry.k8s.io/etcd:3.6.4-0"),
+            Some(dir.join("etcd"))
+        );
         assert_eq!(binary_for(&dir, "quay.io/calico/node:v3.30.0"), None);
     }
 

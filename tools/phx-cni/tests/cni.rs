@@ -193,14 +193,23 @@ fn requests_whose_answers_are_lost_are_sent_again_and_the_apply_completes() {
         .map(String::from)
         .to_vec();
     let cache = tempfile::tempdir().unwrap();
-    let out = ok(&cni(&["apply", "--timeout", "60s"], &doc(&api), &mirror(), cache.path()));
+    let out = ok(&cni(
+        &["apply", "--timeout", "60s"],
+        &doc(&api),
+        &mirror(),
+        cache.path(),
+    ));
     assert_eq!(out["status"]["cni"]["ready"], true);
     assert_eq!(ours(&api).len(), 38);
     assert!(api.lock().lose_answers.is_empty(), "every fault was hit");
     // The two PATCHes whose answers were lost were handled twice (CRDs go
     // out together, so which two is not fixed); sent again, an apply
     // changes nothing.
-    let patches: Vec<String> = api.writes().into_iter().filter(|r| r.starts_with("PATCH")).collect();
+    let patches: Vec<String> = api
+        .writes()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH"))
+        .collect();
     let distinct: std::collections::BTreeSet<_> = patches.iter().collect();
     assert_eq!(patches.len(), distinct.len() + 2, "{patches:#?}");
 }
@@ -212,7 +221,12 @@ fn an_api_server_that_never_answers_is_a_clear_error_not_a_hang() {
     let crd = "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/bgpconfigurations.";
     api.lock().lose_answers = vec![crd.into(); 5];
     let cache = tempfile::tempdir().unwrap();
-    let out = cni(&["apply", "--timeout", "60s"], &doc(&api), &mirror(), cache.path());
+    let out = cni(
+        &["apply", "--timeout", "60s"],
+        &doc(&api),
+        &mirror(),
+        cache.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("no answer from the API server"), "{msg}");

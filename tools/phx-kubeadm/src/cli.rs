@@ -199,14 +199,16 @@ pub struct UpgradeArgs {
     #[command(flatten)]
     pub ssh: SshArgs,
     /// Workers upgraded at once (control planes always one at a time)
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", env = "PHX_MAX_UNAVAILABLE", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
     pub max_unavailable: u16,
     /// How long a node's drain may take; a drain blocked longer (a PodDisruptionBudget
     /// allowing no eviction) stops the upgrade, naming the budget and its pods
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = phx_core::time::parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "PHX_DRAIN_TIMEOUT", default_value = "5m",
+          value_parser = phx_core::time::parse_duration)]
     pub drain_timeout: Duration,
     /// Delete the pods a drain cannot evict (PodDisruptionBudgets ignored)
-    #[arg(long)]
+    #[arg(long, env = "PHX_FORCE_DRAIN")]
     pub force_drain: bool,
     /// How long a node gets to be Ready at the new version, and the cluster to be whole
     /// again after each node

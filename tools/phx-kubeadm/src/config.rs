@@ -420,5 +420,4 @@ mod tests {
         };
         assert!(upgrade_config(&bad).is_err());
     }
-
 }

@@ -58,7 +58,12 @@ fn conditions(o: &Value) -> impl Iterator<Item = (&str, &str)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|c| (c["type"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default()))
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap_or_default(),
+                c["status"].as_str().unwrap_or_default(),
+            )
+        })
 }
 
 /// Cordon `node` and evict its pods (PodDisruptionBudgets respected),
@@ -132,9 +137,7 @@ fn blocking(pdbs: &Value, pods: &Value) -> String {
         let covered: Vec<String> = pods
             .iter()
             .filter(|p| p["metadata"]["namespace"] == ns)
-            .filter(|p| {
-                selector.is_some_and(|m| m.iter().all(|(k, v)| &p["metadata"]["labels"][k] == v))
-            })
+            .filter(|p| selector.is_some_and(|m| m.iter().all(|(k, v)| &p["metadata"]["labels"][k] == v)))
             .map(|p| format!("{ns}/{}", p["metadata"]["name"].as_str().unwrap_or_default()))
             .collect();
         if covered.is_empty() {
@@ -157,7 +160,9 @@ fn blocking(pdbs: &Value, pods: &Value) -> String {
 }
 
 pub async fn uncordon(leader: &Session, node: &str) -> Result<()> {
-    kubectl(leader, &format!("uncordon {}", quote(node))).await.map(|_| ())
+    kubectl(leader, &format!("uncordon {}", quote(node)))
+        .await
+        .map(|_| ())
 }
 
 /// Whether the cluster is whole: every Node Ready, every control-plane
@@ -174,7 +179,10 @@ pub async fn whole(leader: &Session) -> Result<()> {
         .map(|n| n.name)
         .collect();
     if !not_ready.is_empty() {
-        return Err(Error::failed(format!("Nodes not Ready: {}", not_ready.join(", "))));
+        return Err(Error::failed(format!(
+            "Nodes not Ready: {}",
+            not_ready.join(", ")
+        )));
     }
     let pods = json(leader, "get pods -n kube-system -l tier=control-plane").await?;
     let waiting: Vec<&str> = pods["items"]

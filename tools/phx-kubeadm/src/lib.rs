@@ -288,7 +288,11 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         upgrade: previous.upgrade,
     };
     let mut errors: Vec<Error> = Vec::new();
-    if let Some(leader) = outcomes.iter().find(|o| o.initialized).and_then(|o| o.session.clone()) {
+    if let Some(leader) = outcomes
+        .iter()
+        .find(|o| o.initialized)
+        .and_then(|o| o.session.clone())
+    {
         // What `upgrade` compares the spec with, so that a deploy with
         // nothing to upgrade asks no node.
         match leader.capture("kubeadm version -o short", b"").await {
@@ -364,7 +368,7 @@ async fn connect_all(
 }
 
 async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
-    Version::parse(&doc.spec().kubernetes.version)?;
+    let version = Version::parse(&doc.spec().kubernetes.version)?;
     let nodes: Vec<Node> = doc.get::<key::Nodes>()?.unwrap_or_default().instances;
     // Nodes phx-nodes has yet to launch: prepared, then init (the first
     // control plane) or join, from scratch.
@@ -452,6 +456,11 @@ async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {
             0,
             PlannedChange::new("backup", "etcd", &at, "before the control plane changes"),
         );
+    }
+    if cluster {
+        if let Some(row) = upgrade::planned(&doc.mine()?.unwrap_or_default(), &version, doc.name()) {
+            changes.insert(0, row);
+        }
     }
     record_plan(doc, changes)?;
     first(errors)

@@ -96,7 +96,11 @@ pub fn decide(api: Semver, want: &Version, nodes: &[NodeFacts]) -> Result<Decisi
     if to == Some(api) && nodes.iter().all(|n| n.kubelet == api) {
         return Ok(Decision::Nothing);
     }
-    let not_ready: Vec<&str> = nodes.iter().filter(|n| !n.ready).map(|n| n.name.as_str()).collect();
+    let not_ready: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !n.ready)
+        .map(|n| n.name.as_str())
+        .collect();
     if !not_ready.is_empty() {
         return Err(Error::invalid(format!(
             "every node must be Ready before an upgrade; not Ready: {}; nothing was changed",
@@ -124,7 +128,12 @@ pub fn decide(api: Semver, want: &Version, nodes: &[NodeFacts]) -> Result<Decisi
 
 /// `spec.kubernetes.version` as numbers: its minor and, if pinned, patch.
 fn wanted(want: &Version) -> Result<(u32, Option<u32>)> {
-    let bad = || Error::invalid(format!("spec.kubernetes.version {}: not 1.MINOR[.PATCH]", want_text(want)));
+    let bad = || {
+        Error::invalid(format!(
+            "spec.kubernetes.version {}: not 1.MINOR[.PATCH]",
+            want_text(want)
+        ))
+    };
     let minor = want
         .minor
         .strip_prefix("1.")
@@ -187,29 +196,51 @@ mod tests {
         let nodes = [node("cp", "v1.34.4", true), node("w", "v1.34.4", true)];
         assert_eq!(
             decide(v("v1.34.4"), &want("1.35.4"), &nodes).unwrap(),
-            Decision::Upgrade { from: v("v1.34.4"), to: Some(v("v1.35.4")), minor: 35 }
+            Decision::Upgrade {
+                from: v("v1.34.4"),
+                to: Some(v("v1.35.4")),
+                minor: 35
+            }
         );
         assert_eq!(
             decide(v("v1.34.4"), &want("1.35"), &nodes).unwrap(),
-            Decision::Upgrade { from: v("v1.34.4"), to: None, minor: 35 }
+            Decision::Upgrade {
+                from: v("v1.34.4"),
+                to: None,
+                minor: 35
+            }
         );
     }
 
     #[test]
     fn the_same_version_everywhere_is_nothing_to_do_and_kubelets_behind_are_finished() {
         let same = [node("cp", "v1.35.4", true), node("w", "v1.35.4", true)];
-        assert_eq!(decide(v("v1.35.4"), &want("1.35"), &same).unwrap(), Decision::Nothing);
-        assert_eq!(decide(v("v1.35.4"), &want("1.35.4"), &same).unwrap(), Decision::Nothing);
+        assert_eq!(
+            decide(v("v1.35.4"), &want("1.35"), &same).unwrap(),
+            Decision::Nothing
+        );
+        assert_eq!(
+            decide(v("v1.35.4"), &want("1.35.4"), &same).unwrap(),
+            Decision::Nothing
+        );
         // An upgrade stopped after the control plane: the kubelets follow.
         let behind = [node("cp", "v1.35.4", true), node("w", "v1.34.4", true)];
         assert_eq!(
             decide(v("v1.35.4"), &want("1.35"), &behind).unwrap(),
-            Decision::Upgrade { from: v("v1.35.4"), to: Some(v("v1.35.4")), minor: 35 }
+            Decision::Upgrade {
+                from: v("v1.35.4"),
+                to: Some(v("v1.35.4")),
+                minor: 35
+            }
         );
         // A patch upgrade within the minor.
         assert_eq!(
             decide(v("v1.35.4"), &want("1.35.6"), &same).unwrap(),
-            Decision::Upgrade { from: v("v1.35.4"), to: Some(v("v1.35.6")), minor: 35 }
+            Decision::Upgrade {
+                from: v("v1.35.4"),
+                to: Some(v("v1.35.6")),
+                minor: 35
+            }
         );
     }
 
@@ -217,7 +248,10 @@ mod tests {
     fn skipping_a_minor_and_downgrading_are_refused_saying_the_way() {
         let nodes = [node("cp", "v1.34.4", true)];
         let skip = refusal("v1.34.4", "1.36", &nodes);
-        assert!(skip.contains("one minor at a time") && skip.contains("set 1.35"), "{skip}");
+        assert!(
+            skip.contains("one minor at a time") && skip.contains("set 1.35"),
+            "{skip}"
+        );
         let down = refusal("v1.35.4", "1.34", &nodes);
         assert!(down.contains("cannot downgrade"), "{down}");
         let patch_down = refusal("v1.35.4", "1.35.2", &[node("cp", "v1.35.4", true)]);

@@ -21,7 +21,7 @@ use crate::cli::UpgradeArgs;
 use crate::config::{upgrade_config, Version};
 use crate::skew::{self, Decision, NodeFacts, Semver};
 use crate::{apply, fleet, kubectl, remote, Doc};
-use phx_core::status::{Node, NodeRole, Upgrade, UpgradeNode};
+use phx_core::status::{KubeadmStatus, Node, NodeRole, PlannedChange, Upgrade, UpgradeNode};
 use phx_core::{Error, Result};
 use phx_ssh::Session;
 
@@ -34,20 +34,27 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     let config = upgrade_config(&doc.spec().kubernetes)?;
     let mut st = doc.mine()?.unwrap_or_default();
     let Some(leader_name) = st.control_plane.clone() else {
-        tracing::info!("no cluster yet: nothing to upgrade (apply makes it at {})", want.minor);
+        tracing::info!(
+            "no cluster yet: nothing to upgrade (apply makes it at {})",
+            want.minor
+        );
         return Ok(());
     };
     let under_way = st.upgrade.clone().filter(|u| u.finished.is_none());
     if under_way.is_none() && recorded_matches(st.version.as_deref(), &want) {
-        tracing::debug!("the cluster runs {}: nothing to upgrade", st.version.unwrap_or_default());
+        tracing::debug!(
+            "the cluster runs {}: nothing to upgrade",
+            st.version.unwrap_or_default()
+        );
         return Ok(());
     }
 
     let nodes = fleet::nodes(doc)?;
-    let leader_node = nodes
-        .iter()
-        .find(|n| n.name == leader_name)
-        .ok_or_else(|| Error::invalid(format!("status.kubeadm.controlPlane {leader_name} is not in status.nodes.instances")))?;
+    let leader_node = nodes.iter().find(|n| n.name == leader_name).ok_or_else(|| {
+        Error::invalid(format!(
+            "status.kubeadm.controlPlane {leader_name} is not in status.nodes.instances"
+        ))
+    })?;
     let connector = fleet::connector(doc, &args.ssh).await?;
     let (leader, _) = connector.connect(&fleet::target(leader_node, &args.ssh)).await?;
     let api = kubectl::api_version(&leader).await?;
@@ -68,7 +75,13 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
             facts.iter().any(|f| f.name == k8s).then(|| (n.clone(), k8s))
         })
         .collect();
-    roll.sort_by_key(|(n, _)| (n.role != NodeRole::ControlPlane, n.name != leader_name, n.name.clone()));
+    roll.sort_by_key(|(n, _)| {
+        (
+            n.role != NodeRole::ControlPlane,
+            n.name != leader_name,
+            n.name.clone(),
+        )
+    });
 
     let mut record = match under_way {
         Some(u) if to.is_none_or(|t| u.to == t.to_string()) => u,
@@ -95,7 +108,13 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     }
     let guard = crate::backup::Guard::new(doc).await?;
     guard
-        .before_change(&leader, &format!("upgrade to {}", to.map_or(format!("1.{minor}"), |t| t.to_string())))
+        .before_change(
+            &leader,
+            &format!(
+                "upgrade to {}",
+                to.map_or(format!("1.{minor}"), |t| t.to_string())
+            ),
+        )
         .await?;
     if let Some(b) = guard.backups() {
         st.backups = b;
@@ -125,6 +144,24 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     st.upgrade = Some(record);
     doc.set(&st);
     Ok(())
+}
+
+/// The plan's row for an upgrade the recorded version says is due, or
+/// one under way (`upgrade` checks the cluster itself before it acts).
+pub fn planned(st: &KubeadmStatus, want: &Version, name: &str) -> Option<PlannedChange> {
+    let to = match want.package.as_str() {
+        "" => want.minor.clone(),
+        p => p.to_string(),
+    };
+    if let Some(u) = st.upgrade.as_ref().filter(|u| u.finished.is_none()) {
+        let detail = format!("resume the upgrade from {} to {} node by node", u.from, u.to);
+        return Some(PlannedChange::new("upgrade", "cluster", name, &detail));
+    }
+    let v = st.version.as_deref()?;
+    (!recorded_matches(Some(v), want)).then(|| {
+        let detail = format!("from {v} to {to} node by node (checked before anything changes)");
+        PlannedChange::new("upgrade", "cluster", name, &detail)
+    })
 }
 
 /// Whether the recorded version is what the spec asks (then no node is
@@ -157,7 +194,10 @@ impl Roll<'_> {
 
     fn script(&self, step: &str, first: bool) -> Vec<u8> {
         let minor = format!("1.{}", self.minor);
-        let package = self.to.map(|t| t.to_string()[1..].to_string()).unwrap_or_default();
+        let package = self
+            .to
+            .map(|t| t.to_string()[1..].to_string())
+            .unwrap_or_default();
         let version = self.to.map(|t| t.to_string()).unwrap_or_default();
         remote::with_vars(
             remote::UPGRADE,
@@ -189,21 +229,40 @@ async fn run_roll(
         // and every other node gets that one.
         let (n, _) = &roll[0];
         tracing::info!("{:<w$} | upgrade: kubeadm", n.name, w = ctx.width);
-        apply::run(&sessions[0], ctx.width, "upgrade kubeadm", remote::RUN_AS_ROOT, &ctx.script("kubeadm", true))
-            .await
-            .map_err(|e| e.context(&n.name))?;
+        apply::run(
+            &sessions[0],
+            ctx.width,
+            "upgrade kubeadm",
+            remote::RUN_AS_ROOT,
+            &ctx.script("kubeadm", true),
+        )
+        .await
+        .map_err(|e| e.context(&n.name))?;
         let to = kubectl::api_version(leader).await?;
         ctx.to = Some(to);
         record.to = to.to_string();
-        let before = facts.iter().find(|f| f.name == roll[0].1).map(|f| f.kubelet.to_string());
-        let progress = UpgradeNode { version: before.unwrap_or_default(), step: "kubeadm".into() };
+        let before = facts
+            .iter()
+            .find(|f| f.name == roll[0].1)
+            .map(|f| f.kubelet.to_string());
+        let progress = UpgradeNode {
+            version: before.unwrap_or_default(),
+            step: "kubeadm".into(),
+        };
         record.nodes.insert(n.name.clone(), progress);
         save(record);
     }
-    let cps = roll.iter().filter(|(n, _)| n.role == NodeRole::ControlPlane).count();
+    let cps = roll
+        .iter()
+        .filter(|(n, _)| n.role == NodeRole::ControlPlane)
+        .count();
     let mut i = 0;
     while i < roll.len() {
-        let batch = if i < cps { 1 } else { usize::from(ctx.args.max_unavailable) };
+        let batch = if i < cps {
+            1
+        } else {
+            usize::from(ctx.args.max_unavailable)
+        };
         let end = (i + batch).min(roll.len());
         let runs = (i..end).map(|j| {
             let mut mine = record.clone();
@@ -227,8 +286,10 @@ async fn run_roll(
         if let Some(e) = first_error {
             return Err(e);
         }
-        kubectl::until("the cluster whole again", ctx.args.node_timeout, || kubectl::whole(leader))
-            .await?;
+        kubectl::until("the cluster whole again", ctx.args.node_timeout, || {
+            kubectl::whole(leader)
+        })
+        .await?;
         i = end;
     }
     Ok(())
@@ -256,19 +317,36 @@ async fn node(
             record.nodes.insert(n.name.clone(), progress.clone());
         }
     }
-    let done = STEPS.iter().position(|s| *s == progress.step).map_or(0, |i| i + 1);
+    let done = STEPS
+        .iter()
+        .position(|s| *s == progress.step)
+        .map_or(0, |i| i + 1);
     let w = ctx.width;
     for step in &STEPS[done..] {
         tracing::info!("{:<w$} | upgrade: {step}", n.name);
         let r = match *step {
-            "kubeadm" => apply::run(session, w, "upgrade kubeadm", remote::RUN_AS_ROOT, &ctx.script("kubeadm", first))
-                .await
-                .map(|_| ()),
+            "kubeadm" => apply::run(
+                session,
+                w,
+                "upgrade kubeadm",
+                remote::RUN_AS_ROOT,
+                &ctx.script("kubeadm", first),
+            )
+            .await
+            .map(|_| ()),
             "drained" => kubectl::drain(leader, k8s, ctx.args.drain_timeout, ctx.args.force_drain).await,
             "kubelet" => {
-                let t = ctx.to.ok_or_else(|| Error::failed("the version to upgrade to is not known"))?;
-                apply::run(session, w, "upgrade kubelet", remote::RUN_AS_ROOT, &ctx.script("kubelet", first))
-                    .await?;
+                let t = ctx
+                    .to
+                    .ok_or_else(|| Error::failed("the version to upgrade to is not known"))?;
+                apply::run(
+                    session,
+                    w,
+                    "upgrade kubelet",
+                    remote::RUN_AS_ROOT,
+                    &ctx.script("kubelet", first),
+                )
+                .await?;
                 kubectl::until(&format!("{k8s} Ready at {t}"), ctx.args.node_timeout, || async {
                     let nodes = kubectl::nodes(leader).await?;
                     match nodes.iter().find(|f| &f.name == k8s) {
@@ -330,5 +408,27 @@ mod tests {
         assert!(!recorded_matches(Some("v1.34.4"), &v("1.34.5")));
         assert!(!recorded_matches(Some("v1.34.4"), &v("1.35")));
         assert!(!recorded_matches(None, &v("1.34")));
+    }
+
+    #[test]
+    fn the_plan_shows_an_upgrade_due_or_under_way() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let mut st = KubeadmStatus {
+            version: Some("v1.34.4".into()),
+            ..Default::default()
+        };
+        assert_eq!(planned(&st, &v("1.34"), "c"), None);
+        let row = planned(&st, &v("1.35"), "c").unwrap();
+        assert_eq!((row.action.as_str(), row.name.as_str()), ("upgrade", "c"));
+        assert!(row.detail.starts_with("from v1.34.4 to 1.35"), "{}", row.detail);
+        st.upgrade = Some(Upgrade {
+            from: "v1.34.4".into(),
+            to: "v1.35.4".into(),
+            started: "t".into(),
+            finished: None,
+            nodes: Default::default(),
+        });
+        let row = planned(&st, &v("1.35"), "c").unwrap();
+        assert!(row.detail.starts_with("resume the upgrade"), "{}", row.detail);
     }
 }
