@@ -46,6 +46,9 @@ _phx__kubeadm() {
             phx__kubeadm,status)
                 cmd="phx__kubeadm__subcmd__status"
                 ;;
+            phx__kubeadm,upgrade)
+                cmd="phx__kubeadm__subcmd__upgrade"
+                ;;
             phx__kubeadm__subcmd__help,apply)
                 cmd="phx__kubeadm__subcmd__help__subcmd__apply"
                 ;;
@@ -76,6 +79,9 @@ _phx__kubeadm() {
             phx__kubeadm__subcmd__help,status)
                 cmd="phx__kubeadm__subcmd__help__subcmd__status"
                 ;;
+            phx__kubeadm__subcmd__help,upgrade)
+                cmd="phx__kubeadm__subcmd__help__subcmd__upgrade"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +89,7 @@ _phx__kubeadm() {
 
     case "${cmd}" in
         phx__kubeadm)
-            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset destroy status backup backups restore exec help"
+            opts="-v -q -h -V --verbose --quiet --help --version apply plan reset destroy status backup backups restore upgrade exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,7 +217,7 @@ _phx__kubeadm() {
             return 0
             ;;
         phx__subcmd__kubeadm__subcmd__help)
-            opts="apply plan reset destroy status backup backups restore exec help"
+            opts="apply plan reset destroy status backup backups restore upgrade exec help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +370,20 @@ _phx__kubeadm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        phx__subcmd__kubeadm__subcmd__help__subcmd__upgrade)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         phx__subcmd__kubeadm__subcmd__plan)
             opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -446,6 +466,40 @@ _phx__kubeadm() {
                     return 0
                     ;;
                 --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__kubeadm__subcmd__upgrade)
+            opts="-v -q -h --known-hosts --accept-new-host-keys --connect-timeout --max-unavailable --drain-timeout --force-drain --node-timeout --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-unavailable)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
