@@ -5,13 +5,16 @@
 # .error and everything made so far) and the lock released; this script
 # then says which stage failed and exits non-zero.
 #
-# usage: scripts/deploy.sh [--plan] [--allow-remove] [cluster.json]
+# usage: scripts/deploy.sh [--plan] [--allow-remove] [-v|-q] [cluster.json]
 #   --plan           run the plan verbs only; changes nothing (no lock taken)
 #   --allow-remove   lowered counts remove nodes: workers beyond the count
 #                    are terminated (drain them first); control planes beyond
 #                    it leave the cluster one at a time (kubeadm reset, etcd
 #                    member and Node removed), then are deregistered and
 #                    terminated
+#   -v, --verbose    every stage's lines as they come (on a terminal the
+#                    view shows one line per stage, the lines go to a log)
+#   -q, --quiet      the result only (the lines go to the log file)
 # A newer spec.kubernetes.version (the next minor) upgrades the cluster one
 # node at a time first (phx-kubeadm upgrade --help).
 set -euo pipefail
@@ -23,7 +26,9 @@ for arg in "$@"; do
     case $arg in
         --plan) plan=true ;;
         --allow-remove) remove=(--allow-remove) ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -v|--verbose) export PHX_VIEW=plain ;;
+        -q|--quiet) export PHX_VIEW=quiet ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "deploy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac

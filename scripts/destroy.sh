@@ -4,7 +4,8 @@
 # (from the stored state), asks twice unless --yes, then removes the
 # platform's load balancers, the nodes, IAM and the network, in that order.
 #
-# usage: scripts/destroy.sh [--yes] [cluster.json]
+# usage: scripts/destroy.sh [--yes] [-v|-q] [cluster.json]
+#   -v, -q as for deploy.sh: every line as it comes, or the result only
 set -euo pipefail
 
 yes=false
@@ -12,7 +13,9 @@ doc=cluster.json
 for arg in "$@"; do
     case $arg in
         --yes|-y) yes=true ;;
-        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -v|--verbose) export PHX_VIEW=plain ;;
+        -q|--quiet) export PHX_VIEW=quiet ;;
+        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "destroy.sh: unknown option $arg" >&2; exit 2 ;;
         *) doc=$arg ;;
     esac

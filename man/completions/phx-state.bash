@@ -52,6 +52,9 @@ _phx__state() {
             phx__state,unlock)
                 cmd="phx__state__subcmd__unlock"
                 ;;
+            phx__state,view)
+                cmd="phx__state__subcmd__view"
+                ;;
             phx__state,whoami)
                 cmd="phx__state__subcmd__whoami"
                 ;;
@@ -91,6 +94,9 @@ _phx__state() {
             phx__state__subcmd__help,unlock)
                 cmd="phx__state__subcmd__help__subcmd__unlock"
                 ;;
+            phx__state__subcmd__help,view)
+                cmd="phx__state__subcmd__help__subcmd__view"
+                ;;
             phx__state__subcmd__help,whoami)
                 cmd="phx__state__subcmd__help__subcmd__whoami"
                 ;;
@@ -101,7 +107,7 @@ _phx__state() {
 
     case "${cmd}" in
         phx__state)
-            opts="-v -q -h -V --verbose --quiet --help --version new schema whoami init lock push pull history unlock force-unlock join migrate help"
+            opts="-v -q -h -V --verbose --quiet --help --version new schema whoami init lock push pull history unlock force-unlock join view migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +159,7 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help)
-            opts="new schema whoami init lock push pull history unlock force-unlock join migrate help"
+            opts="new schema whoami init lock push pull history unlock force-unlock join view migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +327,20 @@ _phx__state() {
             return 0
             ;;
         phx__subcmd__state__subcmd__help__subcmd__unlock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__help__subcmd__view)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -674,6 +694,24 @@ _phx__state() {
                     return 0
                     ;;
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        phx__subcmd__state__subcmd__view)
+            opts="-v -h --log --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

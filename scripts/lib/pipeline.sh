@@ -4,6 +4,12 @@
 #
 #   run_locked SCRIPT DOC STAGE...    e.g. run_locked deploy.sh cluster.json "phx-net apply" ...
 #
+# - On a terminal (unless PHX_VIEW=plain, as -v sets it), `phx-state view`
+#   draws one line per stage and every line the stages print goes, with a
+#   timestamp, to a 0600 log file (PHX_LOG_DIR, else
+#   ~/.local/state/phx/logs, as SCRIPT-NAME-UTCTIME.log), named at the
+#   start and again on failure. PHX_VIEW=quiet: the log only, no view.
+#   Elsewhere (CI, pipes, 2>file) the stages' lines stream as they come.
 # - The lock is taken first, on its own: when someone else holds it, that
 #   is the whole story (phx-state names the holder), exit 1, nothing runs.
 # - Ctrl-C and SIGTERM reach every stage: each stops and writes the
@@ -16,6 +22,10 @@
 #   storing it fails, it is not lost, and the message says how to store it.
 # Returns 0 on success; otherwise exits with the first failure's status.
 
+# Each stage says when it starts and how long it took (phx_core::progress);
+# PHX_STAGE_LINES= (empty) turns that off.
+export PHX_STAGE_LINES=${PHX_STAGE_LINES-1}
+
 # The stages piped one into the next, each one's exit status in $codes/N.
 _stages() { # index stage...
     local i=$1 s=$2
@@ -25,11 +35,29 @@ _stages() { # index stage...
     # stage ended.
     if [[ $# -eq 0 ]]; then
         trap : INT TERM
-        run_stage "$s"
+        _tagged "$i" run_stage "$s"
         echo $? > "$codes/$i"
         return
     fi
-    { trap : INT TERM; run_stage "$s"; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+    { trap : INT TERM; _tagged "$i" run_stage "$s"; echo $? > "$codes/$i"; } | _stages $((i + 1)) "$@"
+}
+
+# CMD, its stderr tagged "INDEX<TAB>" for the view when there is one
+# ($view_fd). The tagger is deaf to Ctrl-C, as the view is: a stage that
+# stops on Ctrl-C still has somewhere to say so.
+_tagged() { # index cmd...
+    local i=$1
+    shift
+    if [[ -z ${view_fd:-} ]]; then
+        "$@"
+        return
+    fi
+    "$@" 2> >(trap '' INT TERM; _tag "$i" >&"$view_fd")
+}
+
+_tag() { # index
+    local l
+    while IFS= read -r l || [[ -n $l ]]; do printf '%s\t%s\n' "$1" "$l"; done
 }
 
 # One stage: a command and its verb, or stages that need nothing from each
@@ -108,6 +136,20 @@ stored_as() { # doc file
     [[ $got == "$want" ]]
 }
 
+# Start the view (phx-state view) reading a private FIFO; $view_fd is this
+# shell's write end (the stages' taggers write through it), $viewer its pid.
+_view() { # log stage...
+    local log=$1 fifo quiet=()
+    shift
+    [[ ${PHX_VIEW:-} == quiet ]] && quiet=(--quiet)
+    fifo=$(umask 077 && mktemp -u "${TMPDIR:-/tmp}/phx-view-XXXXXX")
+    mkfifo -m 600 "$fifo"
+    ( trap '' INT TERM; exec phx-state view "${quiet[@]}" --log "$log" -- "$@" < "$fifo" ) &
+    viewer=$!
+    exec {view_fd}> "$fifo"
+    rm -f "$fifo"
+}
+
 run_locked() {
     local script=$1 doc=$2
     shift 2
@@ -124,9 +166,22 @@ run_locked() {
     name=$(jq -r .metadata.name <<< "$locked")
     codes=$(mktemp -d)
     backup=$(umask 077 && mktemp "${TMPDIR:-/tmp}/phx-$name-XXXXXX.json")
+    local log='' viewer=''
+    view_fd=''
+    if [[ ${PHX_VIEW:-} == quiet || ( -t 2 && ${PHX_VIEW:-} != plain ) ]]; then
+        log="${PHX_LOG_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/phx/logs}/${script%.sh}-$name-$(date -u +%Y%m%dT%H%M%SZ).log"
+        [[ ${PHX_VIEW:-} == quiet ]] || printf '%s: details in %s\n' "$script" "$log" >&2
+        _view "$log" "$@"
+    fi
     set +e
-    printf '%s\n' "$locked" | _stages 1 "$@" | _keep "$backup" | phx-state push --unlock > /dev/null
+    printf '%s\n' "$locked" | _stages 1 "$@" | _keep "$backup" | _tagged 0 phx-state push --unlock > /dev/null
     local push=${PIPESTATUS[3]}
+    if [[ -n $view_fd ]]; then
+        # The view ends when the last stage's lines are in.
+        exec {view_fd}>&-
+        wait "$viewer"
+        view_fd=''
+    fi
     set -e
     trap - INT TERM
     # push also exits 1 after storing a document marked failed: stored is
@@ -156,6 +211,7 @@ run_locked() {
             printf '%s: FAILED in %s\n' "$script" "${failed:-${stage%% *} (exit $status)}" >&2
         fi
         printf '%s: the document (with everything made so far) is stored and the lock released; fix and re-run\n' "$script" >&2
+        [[ -z $log ]] || printf '%s: details in %s\n' "$script" "$log" >&2
         exit "$status"
     fi
 }

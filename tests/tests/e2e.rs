@@ -330,6 +330,30 @@ fn of_two_deploys_at_once_one_runs_and_the_other_names_the_holder() {
         "one clear message, not a cascade: {err}"
     );
     assert!(stderr(&won).contains("cluster sandbox is up"));
+    // Each stage says when it started and how long it took.
+    let said = stderr(&won);
+    for t in [
+        "phx-net",
+        "phx-iam",
+        "phx-nodes",
+        "phx-kubeadm",
+        "phx-ccm",
+        "phx-cni",
+        "phx-platform",
+    ] {
+        assert!(said.contains(&format!("{t}: started")), "{t}: {said}");
+        let done = said
+            .lines()
+            .filter_map(|l| {
+                l.split_once(&format!("{t}: done in "))?
+                    .1
+                    .strip_suffix(" s")?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .count();
+        assert!(done >= 1, "{t} done with its time: {said}");
+    }
     assert_one_of_each(&sb.inventory(), 4);
     assert_lock_free(&sb);
 }
@@ -463,4 +487,93 @@ fn a_debug_deploy_prints_and_stores_no_secret() {
     for text in [&err, &stdout, &stored] {
         assert!(!text.contains("PRIVATE KEY-----\n"), "a private key block");
     }
+}
+
+/// deploy.sh on a terminal (a pseudo-terminal from `script`): one line per
+/// stage with ✓ and its time, no node output on the screen, every line in
+/// a 0600 log file named at the start; a failing stage shows ✗, its error
+/// and the log's path. Without a terminal nothing of this: no escape code.
+#[test]
+fn a_deploy_on_a_terminal_shows_one_line_per_stage_and_logs_the_details() {
+    let sb = LocalSandbox::up(4);
+    let logs = sb.dir().join("logs");
+    let on_a_terminal = || {
+        sb.shell(&format!(
+            r#"PHX_LOG_DIR={} TERM=xterm COLUMNS=160 LINES=200 script -q -e -c "stty rows 200 cols 160; $PHX_ROOT/scripts/deploy.sh cluster.json" /dev/null"#,
+            logs.display()
+        ))
+    };
+    // What the terminal shows at the end, as a terminal would draw the bytes.
+    let final_screen = |out: &std::process::Output| -> String {
+        let mut vt = vt100::Parser::new(200, 160, 0);
+        vt.process(&out.stdout);
+        vt.screen().contents()
+    };
+    let log_named = |screen: &str| -> std::path::PathBuf {
+        let line = screen
+            .lines()
+            .find(|l| l.contains("deploy.sh: details in "))
+            .expect("the log's path");
+        let path = line.split("details in ").nth(1).unwrap().trim();
+        assert!(path.starts_with(logs.to_str().unwrap()), "{path}");
+        std::path::PathBuf::from(path)
+    };
+
+    // A worker's join fails: ✗ on phx-kubeadm's line, its error, the log.
+    sb.fail(2, "kubeadm join");
+    let out = on_a_terminal();
+    assert!(!out.status.success());
+    let screen = final_screen(&out);
+    assert!(screen.contains("✗ phx-kubeadm: "), "{screen}");
+    assert!(screen.contains("– skipped"), "the stages after it: {screen}");
+    assert!(screen.contains("deploy.sh: FAILED in phx-kubeadm"), "{screen}");
+    let failed_log = log_named(&screen);
+    let text = std::fs::read_to_string(&failed_log).unwrap();
+    assert!(
+        text.contains("kubeadm: simulated failure"),
+        "the node's own line is in the log: {text}"
+    );
+
+    sb.heal(2);
+    let out = on_a_terminal();
+    let screen = final_screen(&out);
+    assert!(out.status.success(), "{screen}");
+    // The closing table: every stage, ✓, its time.
+    let table: Vec<&str> = screen.lines().skip_while(|l| !l.starts_with("stage ")).collect();
+    for stage in [
+        "phx-net & phx-iam",
+        "phx-nodes",
+        "phx-kubeadm",
+        "phx-ccm",
+        "phx-cni",
+        "phx-platform",
+    ] {
+        let row = table
+            .iter()
+            .find(|l| l.starts_with(stage))
+            .unwrap_or_else(|| panic!("{stage}: {screen}"));
+        assert!(row.contains(" s ") && row.contains('✓'), "{row}");
+    }
+    // No node output on the screen; all of it in the log, 0600.
+    assert!(!screen.contains("| phx: "), "{screen}");
+    let log = log_named(&screen);
+    assert_ne!(log, failed_log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("phx-kubeadm | INFO ") && text.contains("| phx: "),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Not on a terminal: the lines as they come, the stage lines, no escape
+    // code, no view.
+    let out = deploy(&sb);
+    success("deploy.sh", &out);
+    let said = stderr(&out);
+    assert!(!said.contains('\x1b') && !said.contains('✓'), "{said}");
+    assert!(said.contains("phx-nodes: done in "), "{said}");
 }

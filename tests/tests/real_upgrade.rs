@@ -296,6 +296,15 @@ fn a_cluster_upgrades_one_minor_node_by_node_within_its_disruption_budget() {
     );
     assert_eq!(sb.count(1, "kubeadm upgrade"), 2, "plan and apply, once");
 
+    // And back to 1.34 is refused, nothing touched.
+    set_version(&sb, "1.34");
+    let out = sb.run("scripts/deploy.sh", &["cluster.json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot downgrade"), "{err}");
+    assert_eq!(sb.count(1, "kubeadm upgrade"), 2);
+    assert_eq!(server_version(&sb), TO);
+
     println!(
         "upgrade figures: 4 nodes 1.34 -> 1.35: stopped by the budget at the first worker's drain \
          after {:.1} s (10 s of it the drain timeout), at the second worker's kubeadm after {:.1} s, \

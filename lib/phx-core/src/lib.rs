@@ -17,6 +17,7 @@ pub mod io;
 pub mod join;
 pub mod pki;
 pub mod plan;
+pub mod progress;
 pub mod redact;
 pub mod signal;
 pub mod spec;

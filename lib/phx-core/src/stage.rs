@@ -160,6 +160,11 @@ async fn run_stage<K: Key>(
     if pass_through {
         pass_through_failure(&doc)?;
     }
+    let lines = crate::progress::stage_lines();
+    let started = std::time::Instant::now();
+    if lines {
+        tracing::info!("{tool}: started");
+    }
     let result = {
         let mut mine = Mine::new(&mut doc);
         let work = work(&mut mine);
@@ -171,5 +176,11 @@ async fn run_stage<K: Key>(
             )),
         }
     };
+    if lines {
+        tracing::info!(
+            "{}",
+            crate::progress::finished_line(tool, result.is_ok(), started.elapsed())
+        );
+    }
     finish(doc, tool, result)
 }

@@ -84,6 +84,7 @@ pub async fn by_tool(client: &Client, tool: &str, timeout: Duration) -> Result<u
 /// Wait until every `(api, name)` reads as not found.
 pub async fn gone(objects: &[(Api<DynamicObject>, String)], timeout: Duration) -> Result<()> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), timeout);
+    let progress = phx_core::progress::Waiting::start(format!("{} objects to be deleted", objects.len()));
     loop {
         let mut left = Vec::new();
         for (api, name) in objects {
@@ -94,6 +95,7 @@ pub async fn gone(objects: &[(Api<DynamicObject>, String)], timeout: Duration) -
         if left.is_empty() {
             return Ok(());
         }
+        progress.set(format!("deletion of {}", left.join(", ")));
         if !backoff.wait().await {
             return Err(Error::failed(format!(
                 "timed out after {} waiting for deletion of {}",

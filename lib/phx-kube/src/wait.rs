@@ -35,6 +35,7 @@ pub enum Check {
 
 pub async fn until_ready(client: &Client, checks: &[Check], timeout: Duration) -> Result<()> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), timeout);
+    let progress = phx_core::progress::Waiting::start("the cluster's objects to be ready");
     loop {
         let mut waiting = Vec::new();
         for c in checks {
@@ -45,7 +46,7 @@ pub async fn until_ready(client: &Client, checks: &[Check], timeout: Duration) -
         if waiting.is_empty() {
             return Ok(());
         }
-        tracing::debug!("waiting for: {}", waiting.join("; "));
+        progress.set(waiting.join("; "));
         if !backoff.wait().await {
             return Err(Error::failed(format!(
                 "timed out after {}: {}",
@@ -201,6 +202,7 @@ pub async fn crds_established(client: &Client, names: &[String], timeout: Durati
         Duration::from_secs(2),
         timeout.max(CRD_FLOOR),
     );
+    let progress = phx_core::progress::Waiting::start("CRDs to be Established");
     loop {
         let mut waiting = Vec::new();
         for n in names {
@@ -216,6 +218,7 @@ pub async fn crds_established(client: &Client, names: &[String], timeout: Durati
         if waiting.is_empty() {
             return Ok(());
         }
+        progress.set(format!("CRDs to be Established: {}", waiting.join(", ")));
         if !backoff.wait().await {
             return Err(Error::failed(format!(
                 "CRDs not Established: {}",

@@ -238,6 +238,28 @@ fn an_api_server_that_never_answers_is_a_clear_error_not_a_hang() {
 }
 
 #[test]
+fn a_long_wait_says_every_ten_seconds_what_it_waits_for() {
+    let api = FakeApi::start(None);
+    api.add_nodes(&NODES[..1]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = cni(
+        &["apply", "--timeout", "11s"],
+        &doc(&api),
+        &mirror(),
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = msg.lines().filter(|l| l.contains("waiting for")).collect();
+    assert_eq!(said.len(), 1, "once, at 10 s: {msg}");
+    assert!(said[0].ends_with("(10 s)"), "{msg}");
+    assert!(
+        said[0].contains("DaemonSet kube-system/calico-node 0/1 pods ready"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn a_mirror_file_with_the_wrong_digest_is_refused_before_any_write() {
     let api = FakeApi::start(Some(1));
     let bad = tempfile::tempdir().unwrap();

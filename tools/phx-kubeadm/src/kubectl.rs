@@ -209,11 +209,13 @@ where
     Fut: std::future::Future<Output = Result<()>>,
 {
     let deadline = tokio::time::Instant::now() + timeout;
+    let progress = phx_core::progress::Waiting::start(what);
     loop {
         let why = match check().await {
             Ok(()) => return Ok(()),
             Err(e) => e.to_string(),
         };
+        progress.set(format!("{what}: {why}"));
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::failed(format!(
                 "{what}: not within {} s: {why}",

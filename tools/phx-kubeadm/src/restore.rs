@@ -17,7 +17,7 @@
 use crate::backup::control_planes;
 use crate::cli::RestoreArgs;
 use crate::snapshots::Snapshots;
-use crate::{apply, etcd, fleet, remote, Doc};
+use crate::{apply, etcd, remote, Doc};
 use phx_core::status::{Backup, Node, Restore};
 use phx_core::{io, Error, Result};
 use phx_ssh::Session;
@@ -73,24 +73,20 @@ pub async fn restore(doc: &mut Doc<'_>, args: &RestoreArgs) -> Result<()> {
     }
 
     // Every control plane reachable before any stops.
-    let connector = fleet::connector(doc, &args.ssh).await?;
     let mut sessions = Vec::new();
-    for n in &cps {
-        let (s, _) = connector
-            .connect(&fleet::target(n, &args.ssh))
-            .await
-            .map_err(|e| e.context("before anything stops, every control plane must answer"))?;
+    for (_, c) in crate::connect_all(doc, &cps, &args.ssh).await? {
+        let (s, _) = c.map_err(|e| e.context("before anything stops, every control plane must answer"))?;
         sessions.push(s);
     }
-    let width = cps.iter().map(|n| n.name.len()).max().unwrap_or(0);
+    let width = crate::width(&cps);
 
     for step in &STEPS[done..] {
         let result = match *step {
-            "stopped" => each(&sessions, width, "stop", |_| step_script("stop", &r.token, &[])).await,
+            "stopped" => each(&sessions, width, "stop", &step_script("stop", &r.token, &[])).await,
             "restored" => {
                 restore_all(&store, &snapshot, &sessions, &members, &cluster, &r.token, width).await
             }
-            "started" => each(&sessions, width, "start", |_| step_script("start", &r.token, &[])).await,
+            "started" => each(&sessions, width, "start", &step_script("start", &r.token, &[])).await,
             _ => verify(&sessions, &snapshot).await,
         };
         if let Err(e) = result {
@@ -160,20 +156,12 @@ fn step_script(step: &str, token: &str, vars: &[(&str, &str)]) -> Vec<u8> {
     text
 }
 
-/// `script(i)` on every session at once; the first failure.
-async fn each(
-    sessions: &[Session],
-    width: usize,
-    step: &str,
-    script: impl Fn(usize) -> Vec<u8>,
-) -> Result<()> {
-    let runs = sessions.iter().enumerate().map(|(i, s)| {
-        let text = script(i);
-        async move {
-            apply::run(s, width, step, remote::RUN_AS_ROOT, &text)
-                .await
-                .map_err(|e| e.context(s.name()))
-        }
+/// `script` on every session at once; the first failure.
+async fn each(sessions: &[Session], width: usize, step: &str, script: &[u8]) -> Result<()> {
+    let runs = sessions.iter().map(|s| async move {
+        apply::run(s, width, step, remote::RUN_AS_ROOT, script)
+            .await
+            .map_err(|e| e.context(s.name()))
     });
     futures::future::join_all(runs)
         .await
@@ -229,6 +217,7 @@ async fn restore_all(
 /// ready; what was verified goes to stderr.
 async fn verify(sessions: &[Session], snapshot: &Backup) -> Result<()> {
     let deadline = Instant::now() + COME_BACK;
+    let progress = phx_core::progress::Waiting::start("etcd and the API servers to come back");
     loop {
         let last = match check(sessions, snapshot).await {
             Ok(said) => {
@@ -237,6 +226,7 @@ async fn verify(sessions: &[Session], snapshot: &Backup) -> Result<()> {
             }
             Err(e) => e.to_string(),
         };
+        progress.set(format!("etcd and the API servers to come back: {last}"));
         if Instant::now() > deadline {
             return Err(Error::failed(format!(
                 "the cluster did not come back within {} s: {last}",

@@ -98,12 +98,15 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     eprint!("{}", describe(&record, from, to, minor, &roll, &facts));
 
     // Every node reachable, and a backup, before anything changes.
+    let roll_nodes: Vec<Node> = roll.iter().map(|(n, _)| n.clone()).collect();
     let mut sessions = Vec::new();
-    for (n, _) in &roll {
-        let (s, _) = connector
-            .connect(&fleet::target(n, &args.ssh))
-            .await
-            .map_err(|e| e.context("before anything changes, every node must answer"))?;
+    for (n, c) in crate::connect_all(doc, &roll_nodes, &args.ssh).await? {
+        let (s, _) = c.map_err(|e| {
+            e.context(format!(
+                "{}: before anything changes, every node must answer",
+                n.name
+            ))
+        })?;
         sessions.push(s);
     }
     let guard = crate::backup::Guard::new(doc).await?;
@@ -125,7 +128,7 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
         config,
         minor,
         to,
-        width: roll.iter().map(|(n, _)| n.name.len()).max().unwrap_or(0),
+        width: crate::width(&roll_nodes),
     };
     let result = run_roll(&mut ctx, &leader, &roll, &sessions, &facts, &mut record, |r| {
         st.upgrade = Some(r.clone());

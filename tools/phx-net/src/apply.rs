@@ -534,6 +534,7 @@ impl Executor {
             Duration::from_secs(10),
             Duration::from_secs(600),
         );
+        let _waiting = phx_core::progress::Waiting::start(format!("NAT gateway {nat} to be available"));
         loop {
             let out = self
                 .call("waiting for the NAT gateway", || async {

@@ -59,6 +59,7 @@ impl Teardown {
     {
         let total = self.deadline.saturating_duration_since(Instant::now());
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), total);
+        let _waiting = phx_core::progress::Waiting::start(format!("{what} to be deletable"));
         loop {
             match op().await {
                 Ok(()) => {
@@ -569,6 +570,7 @@ async fn the_vpc(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) {
 async fn wait_nat_deleted(ec2: &phx_aws::ec2::Client, id: &str, t: &Teardown) {
     let total = t.deadline.saturating_duration_since(Instant::now());
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10), total);
+    let _waiting = phx_core::progress::Waiting::start(format!("NAT gateway {id} to be deleted"));
     loop {
         let state = ec2
             .describe_nat_gateways()

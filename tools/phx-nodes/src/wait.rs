@@ -7,6 +7,7 @@ use phx_aws::ec2::types::SummaryStatus;
 use phx_aws::ec2::Client;
 use phx_aws::Sent;
 use phx_core::backoff::Backoff;
+use phx_core::progress::Waiting;
 use phx_core::{Error, Result};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 /// Returns the instances as last described (with their IPs).
 pub async fn ready(ec2: &Client, ids: &[String], timeout: Duration) -> Result<Vec<Have>> {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10), timeout);
+    let progress = Waiting::start(format!("{} instances to run", ids.len()));
     loop {
         let haves = observed::by_ids(ec2, ids).await?;
         let checks = status_checks(ec2, ids).await?;
@@ -41,6 +43,12 @@ pub async fn ready(ec2: &Client, ids: &[String], timeout: Duration) -> Result<Ve
         if waiting.is_empty() {
             return Ok(haves);
         }
+        progress.set(format!(
+            "{} of {} instances: {}",
+            waiting.len(),
+            ids.len(),
+            waiting.join(", ")
+        ));
         if !backoff.wait().await {
             return Err(timed_out(timeout, ids.len(), &waiting));
         }
@@ -50,6 +58,7 @@ pub async fn ready(ec2: &Client, ids: &[String], timeout: Duration) -> Result<Ve
 /// Poll until every instance is terminated.
 pub async fn terminated(ec2: &Client, ids: &[String], timeout: Duration) -> Result<()> {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10), timeout);
+    let progress = Waiting::start(format!("{} instances to terminate", ids.len()));
     loop {
         let waiting: Vec<String> = observed::by_ids(ec2, ids)
             .await?
@@ -60,6 +69,12 @@ pub async fn terminated(ec2: &Client, ids: &[String], timeout: Duration) -> Resu
         if waiting.is_empty() {
             return Ok(());
         }
+        progress.set(format!(
+            "{} of {} instances to terminate: {}",
+            waiting.len(),
+            ids.len(),
+            waiting.join(", ")
+        ));
         if !backoff.wait().await {
             return Err(timed_out(timeout, ids.len(), &waiting));
         }

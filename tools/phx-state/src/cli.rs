@@ -35,9 +35,18 @@ pub fn command() -> clap::Command {
         "Store, lock and version the phx cluster document.\n\n\
         The state lives in S3 (locking in DynamoDB, or S3 itself with --lock s3) when \
         spec.state.bucket is set, otherwise in a local directory (.phx-state). Every verb but \
-        `new` and `schema` reads the cluster document on stdin to learn which state it is about.",
+        `new`, `schema` and `view` reads the cluster document on stdin to learn which state it is about.",
     )
 }
+
+const VIEW_HELP: &str = "deploy.sh and destroy.sh run it when stderr is a terminal: one line per \
+stage, waiting, then running with a spinner, its elapsed time and what it is doing, then \
+done (what it created, changed, deleted; its time), failed (its one-line error) or skipped; a \
+closing table with each stage's result and time and the failed stage's last lines; the log \
+file's path. Reads the stages' stderr on stdin, each line as INDEX<TAB>TEXT (INDEX from 1 in \
+the order the stages are given; other lines are logged only) until it ends. Every line goes to \
+the log file with a UTC timestamp and its stage's name.\n\n\
+Example:\n  { phx-net apply < doc.json 2>&1 >/dev/null | sed 's/^/1\\t/'; } | phx-state view --log /tmp/net.log 'phx-net apply'";
 
 #[derive(Debug, Subcommand)]
 pub enum Verb {
@@ -157,6 +166,19 @@ pub enum Verb {
         /// One stage's copy each; the file name names the stage in messages
         #[arg(required = true, value_name = "FILE")]
         copies: Vec<std::path::PathBuf>,
+    },
+    /// Show a pipeline's stages on the terminal, every line they print in a log file
+    #[command(after_help = VIEW_HELP)]
+    View {
+        /// The log file: created (mode 0600, its directory 0700) or appended to
+        #[arg(long, value_name = "FILE")]
+        log: std::path::PathBuf,
+        /// Draw nothing: the log file only
+        #[arg(long)]
+        quiet: bool,
+        /// The stages, as the pipeline runs them (`phx-net apply & phx-iam apply`)
+        #[arg(required = true, value_name = "STAGE")]
+        stages: Vec<String>,
     },
     /// Move the state to another backend, keeping a backup of the old one
     #[command(

@@ -46,5 +46,6 @@ pub async fn run(verb: Verb) -> phx_core::Result<()> {
         Verb::ForceUnlock { backend, lock_id } => verbs::lock::force_unlock(&backend, &lock_id).await,
         Verb::Migrate { backend, to, force } => verbs::migrate::migrate(&backend, to, force).await,
         Verb::Join { copies } => verbs::join::join(&copies),
+        Verb::View { log, quiet, stages } => verbs::view::view(&log, quiet, &stages),
     }
 }

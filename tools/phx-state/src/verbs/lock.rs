@@ -63,6 +63,8 @@ async fn acquire(locker: &Locker, info: &LockInfo, wait: Option<Duration>) -> Re
         wait.unwrap_or(Duration::ZERO),
     );
     let mut told = false;
+    // Says every 10 s that it still waits, once there is a holder.
+    let progress = std::cell::OnceCell::new();
     loop {
         match locker.try_lock(info).await? {
             Acquire::Taken => {
@@ -73,6 +75,10 @@ async fn acquire(locker: &Locker, info: &LockInfo, wait: Option<Duration>) -> Re
                 if wait.is_some() && !told {
                     tracing::info!("{} is {}; waiting", locker.describe(), describe_holder(&h));
                     told = true;
+                    let _ = progress.set(phx_core::progress::Waiting::start(format!(
+                        "the lock ({})",
+                        describe_holder(&h)
+                    )));
                 }
                 // Between attempts, never inside one: a conditional write
                 // cut off midway could take the lock with nobody knowing.

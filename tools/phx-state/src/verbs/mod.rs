@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod new;
 pub mod pull;
 pub mod push;
+pub mod view;
 pub mod whoami;
 
 use crate::backend::Store;

@@ -1,0 +1,148 @@
+//! Saying where a long run is: what a wait is waiting for, every
+//! [`EVERY`] while it waits, and (under deploy.sh and destroy.sh) when each
+//! stage starts and ends.
+//!
+//! A silent minute on real AWS (a NAT gateway becoming available, Argo CD
+//! syncing) looks like a hang. A [`Waiting`] guard, held for as long as a
+//! wait lasts, logs `waiting for WHAT (N s)` every ten seconds; short waits
+//! say nothing. What it waits for can change as the wait goes
+//! ([`Waiting::set`]: "2/3 ready, waiting for istiod").
+//!
+//! Stage lines (`phx-net: started`, `phx-net: done in 3.1 s`) are logged
+//! when `PHX_STAGE_LINES` is set, as the pipeline scripts set it: a tool's
+//! own stderr stays one line for bad input, as every tool promises.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often a wait says it is still waiting.
+pub const EVERY: Duration = Duration::from_secs(10);
+
+/// A wait in progress, reported every [`EVERY`] until dropped.
+#[derive(Debug)]
+pub struct Waiting {
+    what: Arc<Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Waiting {
+    /// Start reporting `what` ("NAT gateway nat-0ab to be available").
+    pub fn start(what: impl Into<String>) -> Waiting {
+        Waiting::every(what, EVERY)
+    }
+
+    fn every(what: impl Into<String>, every: Duration) -> Waiting {
+        let what = Arc::new(Mutex::new(what.into()));
+        let shared = what.clone();
+        let started = tokio::time::Instant::now();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let what = shared.lock().map(|w| w.clone()).unwrap_or_default();
+                tracing::info!("waiting for {what} ({} s)", started.elapsed().as_secs());
+            }
+        });
+        Waiting { what, task }
+    }
+
+    /// What the wait waits for now.
+    pub fn set(&self, what: impl Into<String>) {
+        if let Ok(mut w) = self.what.lock() {
+            *w = what.into();
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether stage lines are wanted (`PHX_STAGE_LINES` set and not empty).
+pub fn stage_lines() -> bool {
+    std::env::var_os("PHX_STAGE_LINES").is_some_and(|v| !v.is_empty())
+}
+
+/// `tool: done in 3.1 s` or `tool: failed after 3.1 s`.
+pub fn finished_line(tool: &str, ok: bool, took: Duration) -> String {
+    let s = took.as_secs_f64();
+    match ok {
+        true => format!("{tool}: done in {s:.1} s"),
+        false => format!("{tool}: failed after {s:.1} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Log lines written while `f` runs, on a paused clock.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_says_what_it_waits_for_at_each_period_and_nothing_when_short() {
+        let lines = Lines::default();
+        let out = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let said = || String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+
+        // Shorter than the period: nothing, then or after.
+        let short = Waiting::every("something quick", Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(short);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(said(), "", "a wait shorter than the period says nothing");
+
+        let w = Waiting::every("NAT gateway nat-1 to be available", Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        w.set("DaemonSet kube-system/calico-node 2/3 pods ready");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        drop(w);
+        let at_drop = said();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(said(), at_drop, "nothing once dropped");
+        let lines: Vec<&str> = at_drop.lines().map(str::trim).collect();
+        assert!(lines.len() >= 3, "{at_drop}");
+        assert!(
+            lines[0].starts_with("INFO waiting for NAT gateway nat-1 to be available ("),
+            "{at_drop}"
+        );
+        assert!(lines[0].ends_with(" s)"), "{at_drop}");
+        let last = lines.last().unwrap();
+        assert!(
+            last.starts_with("INFO waiting for DaemonSet kube-system/calico-node 2/3 pods ready ("),
+            "{at_drop}"
+        );
+    }
+
+    #[test]
+    fn stage_lines_say_the_time_taken() {
+        assert_eq!(
+            finished_line("phx-net", true, Duration::from_millis(3140)),
+            "phx-net: done in 3.1 s"
+        );
+        assert_eq!(
+            finished_line("phx-ccm", false, Duration::from_secs(12)),
+            "phx-ccm: failed after 12.0 s"
+        );
+    }
+}

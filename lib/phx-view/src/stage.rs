@@ -1,0 +1,263 @@
+//! One pipeline stage as its stderr tells it, line by line: waiting, then
+//! running (and doing what), then done with what it changed and the time
+//! it took, or failed with its one-line error, or skipped. Pure: the
+//! terminal drawing ([`crate::render`]) only reads it.
+//!
+//! The tools' lines are plain text (`phx_core::cli` writes no colour to a
+//! pipe): ` INFO create vpc vpc-1`, ` INFO phx-net: done in 3.1 s`
+//! (`phx_core::progress`, with `PHX_STAGE_LINES`), and the last line a
+//! failing tool prints, `phx-net: context: cause`.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Waiting,
+    Running,
+    Done,
+    Failed(String),
+    /// An earlier stage failed; this one passed the document through.
+    Skipped,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// What the pipeline runs (`phx-net apply & phx-iam apply`).
+    pub command: String,
+    /// Its tools (`phx-net`, `phx-iam`).
+    pub tools: Vec<String>,
+    name: String,
+    pub state: State,
+    /// The latest thing it said it is doing.
+    pub activity: String,
+    pub started: Option<Instant>,
+    /// As the tools reported it (the longest member's).
+    pub took: Option<Duration>,
+    pub created: usize,
+    pub changed: usize,
+    pub deleted: usize,
+    done: usize,
+    /// Its last lines, for a failure's context.
+    pub last: Vec<String>,
+}
+
+/// How many of a stage's lines a failure shows.
+const LAST: usize = 5;
+
+impl Stage {
+    pub fn new(command: &str) -> Stage {
+        let members: Vec<Vec<&str>> = command
+            .split(" & ")
+            .map(|m| m.split_whitespace().collect())
+            .collect();
+        let tools: Vec<String> = members
+            .iter()
+            .filter_map(|m| m.first())
+            .map(|t| t.to_string())
+            .collect();
+        // The verb only when it is not the pipeline's usual one: a tool can
+        // be two stages (`phx-kubeadm upgrade`, then `phx-kubeadm`).
+        let name = members
+            .iter()
+            .filter_map(|m| {
+                let tool = m.first()?;
+                Some(match m.get(1) {
+                    Some(v) if !["apply", "destroy"].contains(v) => format!("{tool} {v}"),
+                    _ => tool.to_string(),
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" & ");
+        Stage {
+            command: command.to_string(),
+            tools,
+            name,
+            state: State::Waiting,
+            activity: String::new(),
+            started: None,
+            took: None,
+            created: 0,
+            changed: 0,
+            deleted: 0,
+            done: 0,
+            last: Vec::new(),
+        }
+    }
+
+    /// The name shown: its tools joined (`phx-net & phx-iam`), with the
+    /// verb when it is not apply or destroy (`phx-kubeadm upgrade`).
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// One line of the stage's stderr, at `now`.
+    pub fn line(&mut self, line: &str, now: Instant) {
+        let (level, text) = split_level(line);
+        self.last.push(line.trim_end().to_string());
+        if self.last.len() > LAST {
+            self.last.remove(0);
+        }
+        if let Some((tool, said)) = self.own(text) {
+            if said == "started" {
+                if self.started.is_none() {
+                    self.started = Some(now);
+                }
+                self.state = State::Running;
+                return;
+            }
+            if let Some(t) = said.strip_prefix("done in ").and_then(seconds) {
+                self.took = Some(self.took.map_or(t, |k| k.max(t)));
+                self.done += 1;
+                if self.done >= self.tools.len() && self.state == State::Running {
+                    self.state = State::Done;
+                }
+                return;
+            }
+            if let Some(t) = said.strip_prefix("failed after ").and_then(seconds) {
+                self.took = Some(self.took.map_or(t, |k| k.max(t)));
+                return;
+            }
+            if said.starts_with("skipped:") {
+                self.state = State::Skipped;
+                self.activity = said.to_string();
+                return;
+            }
+            if level.is_none() {
+                // The error line `main` prints: the tool's last word.
+                self.state = State::Failed(format!("{tool}: {said}"));
+                return;
+            }
+        }
+        if self.state == State::Waiting && level.is_some() {
+            // A tool that logs before its stage line (or runs without
+            // PHX_STAGE_LINES): it is running all the same.
+            self.state = State::Running;
+            self.started.get_or_insert(now);
+        }
+        // The tools announce each change with its verb first.
+        match text.split_whitespace().next() {
+            Some("create" | "import" | "launch" | "register") => self.created += 1,
+            Some("change") => self.changed += 1,
+            Some("delete" | "deleted" | "terminate" | "deregister") => self.deleted += 1,
+            _ => {}
+        }
+        if level.is_some() && !text.is_empty() {
+            self.activity = text.to_string();
+        }
+    }
+
+    /// `tool: said` when the line is one of this stage's tools speaking
+    /// for itself.
+    fn own<'a>(&self, text: &'a str) -> Option<(&'a str, &'a str)> {
+        let (tool, said) = text.split_once(": ")?;
+        self.tools.iter().any(|t| t == tool).then_some((tool, said))
+    }
+
+    /// The stage's one-line result: `21 created, 3 changed`, or `done`
+    /// when it announced no AWS change (its work is on the nodes or in the
+    /// cluster).
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = [
+            (self.created, "created"),
+            (self.changed, "changed"),
+            (self.deleted, "deleted"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+        match parts.is_empty() {
+            true => "done".into(),
+            false => parts.join(", "),
+        }
+    }
+}
+
+/// ` INFO text` -> (Some("INFO"), "text"); a line without a level (a
+/// tool's error line, a script's message) -> (None, line).
+fn split_level(line: &str) -> (Option<&str>, &str) {
+    let t = line.trim();
+    for level in ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"] {
+        if let Some(rest) = t.strip_prefix(level) {
+            if rest.starts_with(' ') {
+                return (Some(level), rest.trim_start());
+            }
+        }
+    }
+    (None, t)
+}
+
+/// `3.1 s` -> 3.1 s.
+fn seconds(s: &str) -> Option<Duration> {
+    let n: f64 = s.strip_suffix(" s")?.parse().ok()?;
+    Duration::try_from_secs_f64(n).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(stage: &mut Stage, lines: &[&str]) {
+        let now = Instant::now();
+        for l in lines {
+            stage.line(l, now);
+        }
+    }
+
+    #[test]
+    fn a_stage_runs_counts_its_changes_and_finishes_with_its_time() {
+        let mut s = Stage::new("phx-net apply & phx-iam apply");
+        assert_eq!(s.name(), "phx-net & phx-iam");
+        assert_eq!(Stage::new("phx-kubeadm upgrade").name(), "phx-kubeadm upgrade");
+        assert_eq!(Stage::new("phx-nodes apply --allow-remove").name(), "phx-nodes");
+        feed(&mut s, &[" INFO phx-net: started", " INFO phx-iam: started"]);
+        assert_eq!(s.state, State::Running);
+        feed(
+            &mut s,
+            &[
+                " INFO create vpc vpc-1",
+                " INFO create subnet subnet-1",
+                " INFO change iam-role r put inline policy p",
+                " INFO waiting for NAT gateway nat-1 to be available (10 s)",
+            ],
+        );
+        assert_eq!(s.activity, "waiting for NAT gateway nat-1 to be available (10 s)");
+        feed(&mut s, &[" INFO phx-iam: done in 1.2 s"]);
+        assert_eq!(s.state, State::Running, "one of two done");
+        feed(&mut s, &[" INFO phx-net: done in 3.1 s"]);
+        assert_eq!(s.state, State::Done);
+        assert_eq!(s.took, Some(Duration::from_millis(3100)));
+        assert_eq!(s.summary(), "2 created, 1 changed");
+    }
+
+    #[test]
+    fn a_failure_keeps_the_error_line_and_the_last_lines() {
+        let mut s = Stage::new("phx-ccm apply");
+        feed(
+            &mut s,
+            &[
+                " INFO phx-ccm: started",
+                " INFO applying DaemonSet",
+                " INFO phx-ccm: failed after 2.0 s",
+                "phx-ccm: DaemonSet kube-system/ccm: no answer from the API server",
+            ],
+        );
+        assert_eq!(
+            s.state,
+            State::Failed("phx-ccm: DaemonSet kube-system/ccm: no answer from the API server".into())
+        );
+        assert_eq!(s.took, Some(Duration::from_secs(2)));
+        assert_eq!(s.last.len(), 4);
+    }
+
+    #[test]
+    fn a_stage_after_a_failure_is_skipped_and_others_lines_are_not_its_own() {
+        let mut s = Stage::new("phx-cni apply");
+        feed(&mut s, &["phx-cni: skipped: phx-ccm failed earlier: boom"]);
+        assert_eq!(s.state, State::Skipped);
+        let mut t = Stage::new("phx-cni apply");
+        feed(&mut t, &["phx-ccm: something else"]);
+        assert_eq!(t.state, State::Waiting);
+        assert_eq!(t.summary(), "done");
+    }
+}
