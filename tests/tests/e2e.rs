@@ -347,13 +347,21 @@ fn of_two_deploys_at_once_one_runs_and_the_other_names_the_holder() {
             .filter_map(|l| {
                 l.split_once(&format!("{t}: done in "))?
                     .1
-                    .strip_suffix(" s")?
+                    .split_once(" s")?
+                    .0
                     .parse::<f64>()
                     .ok()
             })
             .count();
         assert!(done >= 1, "{t} done with its time: {said}");
     }
+    // And what it did, when it is not AWS changes it announced.
+    assert!(said.contains(" s (1 initialized, 3 joined)"), "{said}");
+    assert!(
+        said.lines()
+            .any(|l| l.contains("phx-ccm: done in ") && l.ends_with(" changed, 0 unchanged)")),
+        "{said}"
+    );
     assert_one_of_each(&sb.inventory(), 4);
     assert_lock_free(&sb);
 }
@@ -497,17 +505,20 @@ fn a_debug_deploy_prints_and_stores_no_secret() {
 fn a_deploy_on_a_terminal_shows_one_line_per_stage_and_logs_the_details() {
     let sb = LocalSandbox::up(4);
     let logs = sb.dir().join("logs");
-    let on_a_terminal = || {
+    let terminal = |command: &str| {
         sb.shell(&format!(
-            r#"PHX_LOG_DIR={} TERM=xterm COLUMNS=160 LINES=200 script -q -e -c "stty rows 200 cols 160; $PHX_ROOT/scripts/deploy.sh cluster.json" /dev/null"#,
+            r#"PHX_LOG_DIR={} TERM=xterm COLUMNS=160 LINES=200 script -q -e -c "stty rows 200 cols 160; {command}" /dev/null"#,
             logs.display()
         ))
     };
+    let on_a_terminal = || terminal("$PHX_ROOT/scripts/deploy.sh cluster.json");
     // What the terminal shows at the end, as a terminal would draw the bytes.
     let final_screen = |out: &std::process::Output| -> String {
         let mut vt = vt100::Parser::new(200, 160, 0);
         vt.process(&out.stdout);
-        vt.screen().contents()
+        // Row by row: contents() runs a row the view padded to the full
+        // width into the next.
+        vt.screen().rows(0, 160).collect::<Vec<_>>().join("\n")
     };
     let log_named = |screen: &str| -> std::path::PathBuf {
         let line = screen
@@ -534,7 +545,45 @@ fn a_deploy_on_a_terminal_shows_one_line_per_stage_and_logs_the_details() {
         "the node's own line is in the log: {text}"
     );
 
+    // The tool alone on a terminal: its own line, the details in its log.
+    let alone =
+        || terminal("phx-state lock < cluster.json | phx-kubeadm apply | phx-state push --unlock >/dev/null");
+    let screen = final_screen(&alone());
+    assert!(screen.contains("phx-kubeadm  ✗ failed after "), "{screen}");
+    assert!(
+        screen.contains("  | ") && screen.contains("kubeadm: simulated failure"),
+        "its last lines: {screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("phx-kubeadm: ") && l.contains("join failed")),
+        "its one-line error: {screen}"
+    );
     sb.heal(2);
+    let out = alone();
+    let screen = final_screen(&out);
+    assert!(out.status.success(), "{screen}");
+    let row = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("phx-kubeadm  "))
+        .unwrap_or_else(|| panic!("phx-kubeadm's line: {screen}"));
+    assert!(
+        row.contains("✓ 1 joined · ") && row.trim_end().ends_with(" s"),
+        "{screen}"
+    );
+    assert!(!screen.contains("| phx: "), "no node output: {screen}");
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("phx-kubeadm: details in "))
+        .unwrap_or_else(|| panic!("the log's path: {screen}"));
+    let text = std::fs::read_to_string(line.split("details in ").nth(1).unwrap().trim()).unwrap();
+    assert!(
+        text.contains("phx-kubeadm: nodes: 4/4 prepared, control plane up, 3/3 joined"),
+        "where it was, said as it went: {text}"
+    );
+    assert!(text.contains("| phx: "), "the nodes' output: {text}");
+
     let out = on_a_terminal();
     let screen = final_screen(&out);
     assert!(out.status.success(), "{screen}");

@@ -87,8 +87,17 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
 
 /// Environment variables every tool reads (the man pages' ENVIRONMENT
 /// adds each tool's own).
-pub const ENVIRONMENT: &[(&str, &str)] =
-    &[("RUST_LOG", "log filter (overrides -v/-q), e.g. phx_state=debug")];
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("RUST_LOG", "log filter (overrides -v/-q), e.g. phx_state=debug"),
+    (
+        "PHX_LOG_DIR",
+        "where a run on a terminal keeps its details (default ~/.local/state/phx/logs)",
+    ),
+    (
+        "PHX_VIEW",
+        "plain: on a terminal too, the log lines as they come instead of one line with the details in a file",
+    ),
+];
 
 /// What the tools that call AWS read besides.
 pub const AWS_ENVIRONMENT: &[(&str, &str)] = &[
@@ -150,7 +159,7 @@ pub static AFTER_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     )
 });
 
-fn init_logging(global: &GlobalArgs) {
+fn init_logging(tool: &str, global: &GlobalArgs) {
     // Targets match by prefix, so `phx_` covers every phx crate and keeps
     // the AWS SDK's own info lines out of the default view.
     // kube logs each failed request as an error, a request phx_kube sends
@@ -162,20 +171,33 @@ fn init_logging(global: &GlobalArgs) {
         (false, 2) => "debug",
         _ => "trace",
     };
+    let custom = std::env::var_os("RUST_LOG").is_some();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let terminal = crate::io::stderr_is_terminal();
+    let view = terminal
+        && !custom
+        && !global.quiet
+        && global.verbose == 0
+        && !crate::progress::stage_lines()
+        && std::env::var("PHX_VIEW").map_or(true, |v| v != "plain");
+    if view {
+        crate::progress::set_view(phx_view::solo::Solo::new(tool, phx_view::solo::log_path(tool)));
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactedStderr(Vec::new()))
         .with_target(false)
         .without_time()
-        .with_ansi(crate::io::stderr_is_terminal())
+        // The view reads the lines: plain text for it and its log file.
+        .with_ansi(terminal && !view)
         .try_init();
 }
 
-/// One log event on its way to stderr: collected, then written through
-/// the redaction filter ([`crate::redact`]) in one piece, so no log line,
-/// whatever its source (a node's output, a library at debug level), can
-/// carry a token, a certificate key or a private key.
+/// One log event on its way to stderr (or the tool's own line and its log
+/// file): collected, then written through the redaction filter
+/// ([`crate::redact`]) in one piece, so no log line, whatever its source
+/// (a node's output, a library at debug level), can carry a token, a
+/// certificate key or a private key.
 struct RedactedStderr(Vec<u8>);
 
 impl std::io::Write for RedactedStderr {
@@ -191,10 +213,13 @@ impl std::io::Write for RedactedStderr {
 impl Drop for RedactedStderr {
     fn drop(&mut self) {
         let text = String::from_utf8_lossy(&self.0);
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr().lock(),
-            crate::redact::redact(&text).as_bytes(),
-        );
+        let text = crate::redact::redact(&text);
+        match crate::progress::view() {
+            Some(view) => view.event(&text),
+            None => {
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+            }
+        }
     }
 }
 
@@ -215,7 +240,7 @@ pub fn run_with_status<F>(tool: &str, global: &GlobalArgs, fut: F) -> ExitCode
 where
     F: Future<Output = Result<u8>>,
 {
-    init_logging(global);
+    init_logging(tool, global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return report(tool, Error::failed(e).context("starting the runtime")),

@@ -76,6 +76,10 @@ pub fn write_bytes(bytes: &[u8]) -> Result<()> {
 /// document and stdout the result. No terminal is a usage error telling
 /// how to say yes without one (`yes_flag`).
 pub fn confirm(question: &str, yes_flag: &str) -> Result<bool> {
+    crate::progress::suspend(|| ask(question, yes_flag))
+}
+
+fn ask(question: &str, yes_flag: &str) -> Result<bool> {
     use std::io::BufRead;
     let tty = std::fs::OpenOptions::new()
         .read(true)

@@ -8,11 +8,15 @@
 //! say nothing. What it waits for can change as the wait goes
 //! ([`Waiting::set`]: "2/3 ready, waiting for istiod").
 //!
-//! Stage lines (`phx-net: started`, `phx-net: done in 3.1 s`) are logged
-//! when `PHX_STAGE_LINES` is set, as the pipeline scripts set it: a tool's
-//! own stderr stays one line for bad input, as every tool promises.
+//! Stage lines (`phx-net: started`, `phx-net: done in 3.1 s (4 joined)`)
+//! are logged when `PHX_STAGE_LINES` is set, as the pipeline scripts set
+//! it, or when the tool draws its own line on a terminal ([`view`]): a
+//! tool's own stderr stays one line for bad input, as every tool promises.
+//! A stage says where it is ([`activity`]: `nodes: 4/4 prepared, control
+//! plane up, 2/3 joined`) and what it did ([`result`]: `1 initialized, 3
+//! joined`), which its done line carries for the views to show.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How often a wait says it is still waiting.
@@ -60,17 +64,78 @@ impl Drop for Waiting {
     }
 }
 
-/// Whether stage lines are wanted (`PHX_STAGE_LINES` set and not empty).
+/// Whether stage lines are wanted (`PHX_STAGE_LINES` set and not empty,
+/// or the tool's own view on).
 pub fn stage_lines() -> bool {
-    std::env::var_os("PHX_STAGE_LINES").is_some_and(|v| !v.is_empty())
+    view().is_some() || std::env::var_os("PHX_STAGE_LINES").is_some_and(|v| !v.is_empty())
 }
 
-/// `tool: done in 3.1 s` or `tool: failed after 3.1 s`.
+/// `tool: done in 3.1 s`, with the stage's [`result`] when it said one
+/// (`tool: done in 3.1 s (1 initialized, 3 joined)`), or `tool: failed
+/// after 3.1 s`.
 pub fn finished_line(tool: &str, ok: bool, took: Duration) -> String {
     let s = took.as_secs_f64();
-    match ok {
-        true => format!("{tool}: done in {s:.1} s"),
-        false => format!("{tool}: failed after {s:.1} s"),
+    let said = RESULT.lock().ok().and_then(|mut r| r.take());
+    match (ok, said) {
+        (true, Some(r)) => format!("{tool}: done in {s:.1} s ({r})"),
+        (true, None) => format!("{tool}: done in {s:.1} s"),
+        (false, _) => format!("{tool}: failed after {s:.1} s"),
+    }
+}
+
+/// The running stage's tool, for [`activity`] lines.
+static TOOL: OnceLock<String> = OnceLock::new();
+/// What the running stage did, for its done line.
+static RESULT: Mutex<Option<String>> = Mutex::new(None);
+
+/// A stage of `tool` starts (once per process: a process runs one stage).
+pub fn stage_started(tool: &str) {
+    let _ = TOOL.set(tool.to_string());
+}
+
+/// Where the stage is, in one line the views keep showing until the next
+/// (`nodes: 4/4 prepared, control plane up, 2/3 joined`): logged as
+/// `tool: WHAT`, which the views tell from the details it sits among.
+pub fn activity(what: &str) {
+    match TOOL.get() {
+        Some(tool) => tracing::info!("{tool}: {what}"),
+        None => tracing::info!("{what}"),
+    }
+}
+
+/// What the stage did, for its done line (`1 initialized, 3 joined`;
+/// without one the views count the AWS changes it announced).
+pub fn result(what: impl Into<String>) {
+    if let Ok(mut r) = RESULT.lock() {
+        *r = Some(what.into());
+    }
+}
+
+/// The tool's own line on a terminal, when it draws one
+/// ([`crate::cli`] turns it on: stderr a terminal, no -v/-q/RUST_LOG, not
+/// under deploy.sh).
+static VIEW: OnceLock<phx_view::solo::Solo> = OnceLock::new();
+
+pub fn view() -> Option<&'static phx_view::solo::Solo> {
+    VIEW.get()
+}
+
+pub(crate) fn set_view(view: phx_view::solo::Solo) {
+    let _ = VIEW.set(view);
+}
+
+/// Write `text` to stderr (a plan's table, a question's context) above
+/// the tool's line, if drawn.
+pub fn eprint(text: &str) {
+    suspend(|| eprint!("{text}"))
+}
+
+/// Run `f` (a question on the terminal) with the tool's line, if drawn,
+/// out of the way.
+pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+    match view() {
+        Some(v) => v.suspend(f),
+        None => f(),
     }
 }
 
@@ -135,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn stage_lines_say_the_time_taken() {
+    fn stage_lines_say_the_time_taken_and_the_result_once() {
         assert_eq!(
             finished_line("phx-net", true, Duration::from_millis(3140)),
             "phx-net: done in 3.1 s"
@@ -143,6 +208,16 @@ mod tests {
         assert_eq!(
             finished_line("phx-ccm", false, Duration::from_secs(12)),
             "phx-ccm: failed after 12.0 s"
+        );
+        result("1 initialized, 3 joined");
+        assert_eq!(
+            finished_line("phx-kubeadm", true, Duration::from_secs(2)),
+            "phx-kubeadm: done in 2.0 s (1 initialized, 3 joined)"
+        );
+        assert_eq!(
+            finished_line("phx-kubeadm", true, Duration::from_secs(2)),
+            "phx-kubeadm: done in 2.0 s",
+            "said once"
         );
     }
 }

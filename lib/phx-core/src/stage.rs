@@ -163,6 +163,7 @@ async fn run_stage<K: Key>(
     let lines = crate::progress::stage_lines();
     let started = std::time::Instant::now();
     if lines {
+        crate::progress::stage_started(tool);
         tracing::info!("{tool}: started");
     }
     let result = {

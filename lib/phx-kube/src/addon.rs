@@ -178,6 +178,9 @@ async fn converge<A: Addon>(
     let mut applied = Vec::new();
     let mut st = AddonStatus::default();
     for (i, wave) in waves.into_iter().enumerate() {
+        if names.len() > 1 {
+            phx_core::progress::activity(&format!("wave {}/{}: {}", i + 1, names.len(), wave.name));
+        }
         let done = applier.apply(wave.objects, false, args.timeout).await?;
         if names.len() > 1 {
             tracing::info!("{}: {}", wave.name, apply::summary(&done));
@@ -193,6 +196,7 @@ async fn converge<A: Addon>(
             })?;
     }
     tracing::info!("{}: {}", A::SUBJECT, apply::summary(&applied));
+    phx_core::progress::result(apply::summary(&applied));
     st.ready = true;
     doc.set(&st);
     Ok(())
@@ -202,7 +206,7 @@ async fn converge<A: Addon>(
 /// the status already recorded.
 fn record_plan<A: Addon>(doc: &mut Mine<'_, A::Key>, applied: &[Applied]) -> Result<()> {
     let changes = apply::changes(applied);
-    eprint!("{}", phx_core::plan::render(&changes, A::SUBJECT));
+    phx_core::progress::eprint(&phx_core::plan::render(&changes, A::SUBJECT));
     let mut st = doc.mine()?.unwrap_or_default();
     st.plan = Some(changes);
     doc.set(&st);
@@ -216,6 +220,7 @@ async fn teardown<A: Addon>(addon: &A, doc: &mut Mine<'_, A::Key>, args: &KubeAr
     addon.before_destroy(&client, args.timeout).await?;
     let n = destroy::by_tool(&client, A::TOOL, args.timeout).await?;
     tracing::info!("deleted {n} objects");
+    phx_core::progress::result(format!("{n} deleted"));
     doc.clear();
     Ok(())
 }

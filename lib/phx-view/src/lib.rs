@@ -9,6 +9,7 @@
 //! in the order the stages were given; lines without one are the
 //! script's own and only logged). [`stage`] reads the lines; this draws.
 
+pub mod solo;
 pub mod stage;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -149,11 +150,11 @@ fn waiting_style() -> ProgressStyle {
     template("  {prefix}  {msg:.dim}")
 }
 
-fn running_style() -> ProgressStyle {
+pub(crate) fn running_style() -> ProgressStyle {
     template("{spinner:.cyan} {prefix}  {elapsed:>4}  {wide_msg}").tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
 }
 
-fn ended_style() -> ProgressStyle {
+pub(crate) fn ended_style() -> ProgressStyle {
     template("  {prefix}  {msg}")
 }
 

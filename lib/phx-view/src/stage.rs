@@ -6,7 +6,12 @@
 //! The tools' lines are plain text (`phx_core::cli` writes no colour to a
 //! pipe): ` INFO create vpc vpc-1`, ` INFO phx-net: done in 3.1 s`
 //! (`phx_core::progress`, with `PHX_STAGE_LINES`), and the last line a
-//! failing tool prints, `phx-net: context: cause`.
+//! failing tool prints, `phx-net: context: cause`. A tool speaking for
+//! itself otherwise says where it is (` INFO phx-kubeadm: nodes: 4/4
+//! prepared, control plane up`): that stays the activity shown until the
+//! next such line or a wait's `waiting for …`, over the details between.
+//! Its done line may carry its result (`done in 3.1 s (3 joined)`), shown
+//! instead of the count of AWS changes it announced.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +35,11 @@ pub struct Stage {
     pub state: State,
     /// The latest thing it said it is doing.
     pub activity: String,
+    /// Whether the activity is the stage's own word on where it is, which
+    /// detail lines do not replace.
+    said_where: bool,
+    /// What its tools said they did, from their done lines.
+    results: Vec<String>,
     pub started: Option<Instant>,
     /// As the tools reported it (the longest member's).
     pub took: Option<Duration>,
@@ -74,6 +84,8 @@ impl Stage {
             name,
             state: State::Waiting,
             activity: String::new(),
+            said_where: false,
+            results: Vec::new(),
             started: None,
             took: None,
             created: 0,
@@ -105,8 +117,9 @@ impl Stage {
                 self.state = State::Running;
                 return;
             }
-            if let Some(t) = said.strip_prefix("done in ").and_then(seconds) {
+            if let Some((t, result)) = said.strip_prefix("done in ").and_then(done) {
                 self.took = Some(self.took.map_or(t, |k| k.max(t)));
+                self.results.extend(result);
                 self.done += 1;
                 if self.done >= self.tools.len() && self.state == State::Running {
                     self.state = State::Done;
@@ -127,12 +140,16 @@ impl Stage {
                 self.state = State::Failed(format!("{tool}: {said}"));
                 return;
             }
+            // Where it is, in its own words.
+            self.start(now);
+            self.activity = said.to_string();
+            self.said_where = true;
+            return;
         }
-        if self.state == State::Waiting && level.is_some() {
+        if level.is_some() {
             // A tool that logs before its stage line (or runs without
             // PHX_STAGE_LINES): it is running all the same.
-            self.state = State::Running;
-            self.started.get_or_insert(now);
+            self.start(now);
         }
         // The tools announce each change with its verb first.
         match text.split_whitespace().next() {
@@ -141,8 +158,16 @@ impl Stage {
             Some("delete" | "deleted" | "terminate" | "deregister") => self.deleted += 1,
             _ => {}
         }
-        if level.is_some() && !text.is_empty() {
+        let waiting = text.starts_with("waiting for ");
+        if level.is_some() && !text.is_empty() && (waiting || !self.said_where) {
             self.activity = text.to_string();
+        }
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.state == State::Waiting {
+            self.state = State::Running;
+            self.started.get_or_insert(now);
         }
     }
 
@@ -153,10 +178,13 @@ impl Stage {
         self.tools.iter().any(|t| t == tool).then_some((tool, said))
     }
 
-    /// The stage's one-line result: `21 created, 3 changed`, or `done`
-    /// when it announced no AWS change (its work is on the nodes or in the
-    /// cluster).
+    /// The stage's one-line result: what its tools said they did (`1
+    /// initialized, 3 joined`), else the AWS changes they announced (`21
+    /// created, 3 changed`), else `done`.
     pub fn summary(&self) -> String {
+        if !self.results.is_empty() {
+            return self.results.join("; ");
+        }
         let parts: Vec<String> = [
             (self.created, "created"),
             (self.changed, "changed"),
@@ -185,6 +213,15 @@ fn split_level(line: &str) -> (Option<&str>, &str) {
         }
     }
     (None, t)
+}
+
+/// `3.1 s (3 joined)` -> (3.1 s, Some("3 joined")).
+fn done(s: &str) -> Option<(Duration, Option<String>)> {
+    let (t, rest) = match s.split_once(" (") {
+        Some((t, r)) => (t, r.strip_suffix(')').map(str::to_string)),
+        None => (s, None),
+    };
+    Some((seconds(t)?, rest.filter(|r| !r.is_empty())))
 }
 
 /// `3.1 s` -> 3.1 s.
@@ -228,6 +265,40 @@ mod tests {
         assert_eq!(s.state, State::Done);
         assert_eq!(s.took, Some(Duration::from_millis(3100)));
         assert_eq!(s.summary(), "2 created, 1 changed");
+    }
+
+    #[test]
+    fn a_stage_s_own_word_on_where_it_is_stays_over_details_and_its_result_is_shown() {
+        let mut s = Stage::new("phx-kubeadm apply");
+        feed(
+            &mut s,
+            &[
+                " INFO phx-kubeadm: started",
+                " INFO phx-kubeadm: nodes: 2/4 prepared",
+                " INFO worker-1 | phx: prepared (changed=3)",
+            ],
+        );
+        assert_eq!(s.activity, "nodes: 2/4 prepared", "a detail does not replace it");
+        feed(&mut s, &[" INFO waiting for the API server (10 s)"]);
+        assert_eq!(s.activity, "waiting for the API server (10 s)", "a wait does");
+        feed(
+            &mut s,
+            &[
+                " INFO phx-kubeadm: nodes: 4/4 prepared, control plane up, 2/3 joined",
+                " INFO create vpc vpc-1",
+                " INFO phx-kubeadm: done in 12.5 s (1 initialized, 3 joined)",
+            ],
+        );
+        assert_eq!(s.activity, "nodes: 4/4 prepared, control plane up, 2/3 joined");
+        assert_eq!(s.state, State::Done);
+        assert_eq!(s.took, Some(Duration::from_millis(12500)));
+        assert_eq!(
+            s.summary(),
+            "1 initialized, 3 joined",
+            "its word over the counted changes"
+        );
+        assert_eq!(done("3.0 s ()"), Some((Duration::from_secs(3), None)));
+        assert_eq!(done("3 joined"), None);
     }
 
     #[test]

@@ -91,7 +91,7 @@ async fn converge(doc: &mut Mine<'_, key::Iam>, dry_run: bool) -> Result<()> {
     let changes = survey.changes();
     let Survey { wants, haves, plans } = survey;
     if dry_run {
-        eprint!("{}", phx_core::plan::render(&changes, "IAM"));
+        phx_core::progress::eprint(&phx_core::plan::render(&changes, "IAM"));
         let mut st = doc.mine()?.unwrap_or_default();
         st.plan = Some(changes);
         doc.set(&st);

@@ -34,6 +34,8 @@ pub struct Outcome {
     pub leader: bool,
     /// `kubeadm init` ran here this run.
     pub initialized: bool,
+    /// `kubeadm join` ran here this run.
+    pub joined: bool,
     pub verdict: Option<Verdict>,
     pub progress: NodeProgress,
     /// The control plane's session, kept for fetching admin.conf.
@@ -105,6 +107,8 @@ pub struct Shared {
     certificate_key: OnceCell<std::result::Result<CertificateKey, String>>,
     /// Held by the control plane joining now.
     control_plane_join: tokio::sync::Mutex<()>,
+    /// Where the run is, said as the nodes move on.
+    tally: std::sync::Mutex<Tally>,
     /// What rules changes to the control planes this run.
     pub membership: Membership,
     pub version: Version,
@@ -113,6 +117,35 @@ pub struct Shared {
     /// What the workers' JoinConfiguration takes from the spec.
     pub k8s: phx_core::spec::KubernetesSpec,
     width: usize,
+}
+
+/// Where a run is, as the views show it: `nodes: 4/4 prepared, control
+/// plane up, 2/3 joined` (joined: the nodes but the leader that are in the
+/// cluster, joined this run or before).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Tally {
+    pub nodes: usize,
+    pub prepared: usize,
+    pub control_plane_up: bool,
+    pub joined: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let up = match self.control_plane_up {
+            true => "up",
+            false => "not up yet",
+        };
+        write!(
+            f,
+            "nodes: {}/{} prepared, control plane {up}",
+            self.prepared, self.nodes
+        )?;
+        if self.nodes > 1 {
+            write!(f, ", {}/{} joined", self.joined, self.nodes - 1)?;
+        }
+        Ok(())
+    }
 }
 
 /// What rules changes to the control planes (etcd's members) in a run.
@@ -148,12 +181,24 @@ impl Shared {
             roster: watch::channel(roster).0,
             certificate_key: OnceCell::new(),
             control_plane_join: tokio::sync::Mutex::new(()),
+            tally: std::sync::Mutex::new(Tally {
+                nodes: nodes.len(),
+                ..Tally::default()
+            }),
             membership,
             version,
             init_config,
             k8s,
             width,
         })
+    }
+
+    /// A node moved on: say where the run is now.
+    fn tally(&self, step: impl FnOnce(&mut Tally)) {
+        if let Ok(mut t) = self.tally.lock() {
+            step(&mut t);
+            phx_core::progress::activity(&t.to_string());
+        }
     }
 
     /// A control plane's answer; the first one counts.
@@ -248,6 +293,7 @@ pub async fn node(node: Node, target: Target, connector: Connector, shared: Arc<
         name: node.name.clone(),
         leader: false,
         initialized: false,
+        joined: false,
         verdict: None,
         progress: NodeProgress::default(),
         session: None,
@@ -304,6 +350,7 @@ async fn steps(
     )
     .await?;
     out.progress.prepared = true;
+    shared.tally(|t| t.prepared += 1);
     match node.role {
         NodeRole::ControlPlane if shared.leader().await.as_deref() == Some(node.name.as_str()) => {
             out.leader = true;
@@ -322,6 +369,7 @@ async fn steps(
                 shared.token(&session).await.map_err(|e| e.context("init"))?;
             }
             out.progress.member = true;
+            shared.tally(|t| t.control_plane_up = true);
             shared.init.send_replace(Init::Ready(session.clone()));
             out.session = Some(session);
         }
@@ -342,8 +390,10 @@ async fn steps(
                     .map_err(|e| e.context("removing stale etcd members"))?;
                 delete_node(&leader, node).await?;
                 join(&session, shared, node, &j, Some(&key)).await?;
+                out.joined = true;
             }
             out.progress.member = true;
+            shared.tally(|t| t.joined += 1);
             if let Ok(s) = Arc::try_unwrap(session) {
                 s.close().await;
             }
@@ -353,8 +403,10 @@ async fn steps(
                 let j = shared.join_command().await.map_err(|e| e.context("join"))?;
                 delete_node(&*shared.ready().await?, node).await?;
                 join(&session, shared, node, &j, None).await?;
+                out.joined = true;
             }
             out.progress.member = true;
+            shared.tally(|t| t.joined += 1);
             if let Ok(s) = Arc::try_unwrap(session) {
                 s.close().await;
             }
@@ -470,4 +522,28 @@ pub fn control_plane<'a>(
         public_ip: cp.public_ip.as_deref(),
         api_host,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tally_says_where_the_run_is() {
+        let mut t = Tally {
+            nodes: 4,
+            ..Tally::default()
+        };
+        assert_eq!(
+            t.to_string(),
+            "nodes: 0/4 prepared, control plane not up yet, 0/3 joined"
+        );
+        t.prepared = 4;
+        t.control_plane_up = true;
+        t.joined = 2;
+        assert_eq!(t.to_string(), "nodes: 4/4 prepared, control plane up, 2/3 joined");
+        t.nodes = 1;
+        t.prepared = 1;
+        assert_eq!(t.to_string(), "nodes: 1/1 prepared, control plane up");
+    }
 }

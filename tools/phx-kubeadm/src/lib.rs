@@ -334,12 +334,29 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         }
     }
     doc.set(&st);
+    phx_core::progress::result(result(&outcomes, left.len()));
     errors.extend(outcomes.into_iter().filter_map(|o| o.error));
     errors.extend(
         left.into_iter()
             .filter_map(|(n, p)| p.error.map(|e| Error::failed(format!("{n}: leaving: {e}")))),
     );
     first(errors)
+}
+
+/// What a run did, for its done line: `1 initialized, 3 joined`, or
+/// `4 nodes in the cluster` when none changed.
+fn result(outcomes: &[apply::Outcome], left: usize) -> String {
+    let initialized = outcomes.iter().filter(|o| o.initialized).count();
+    let joined = outcomes.iter().filter(|o| o.joined).count();
+    let parts: Vec<String> = [(initialized, "initialized"), (joined, "joined"), (left, "left")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+    match parts.is_empty() {
+        true => format!("{} nodes in the cluster", outcomes.len()),
+        false => parts.join(", "),
+    }
 }
 
 fn first(errors: Vec<Error>) -> Result<()> {
@@ -489,7 +506,7 @@ fn member_flag(role: NodeRole) -> &'static str {
 
 /// The plan as a table on stderr and in `status.kubeadm.plan`.
 fn record_plan(doc: &mut Doc<'_>, changes: Vec<PlannedChange>) -> Result<()> {
-    eprint!("{}", phx_core::plan::render(&changes, "the cluster"));
+    phx_core::progress::eprint(&phx_core::plan::render(&changes, "the cluster"));
     let mut st = doc.mine()?.unwrap_or_default();
     st.plan = Some(changes);
     doc.set(&st);

@@ -67,7 +67,7 @@ pub async fn restore(doc: &mut Doc<'_>, args: &RestoreArgs) -> Result<()> {
     });
     let done = STEPS.iter().position(|s| *s == r.step).map_or(0, |i| i + 1);
 
-    eprint!("{}", describe(&snapshot, &cps, &store, done));
+    phx_core::progress::eprint(&describe(&snapshot, &cps, &store, done));
     if !args.yes && !io::confirm("Restore?", "--yes")? {
         return Err(Error::usage("not confirmed: nothing was changed"));
     }
@@ -221,7 +221,7 @@ async fn verify(sessions: &[Session], snapshot: &Backup) -> Result<()> {
     loop {
         let last = match check(sessions, snapshot).await {
             Ok(said) => {
-                eprintln!("phx-kubeadm: verified: {said}");
+                phx_core::progress::eprint(&format!("phx-kubeadm: verified: {said}\n"));
                 return Ok(());
             }
             Err(e) => e.to_string(),

@@ -95,7 +95,7 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     };
     // A roll to "the newest patch" that already settled it keeps to it.
     let to = to.or_else(|| Semver::parse(&record.to));
-    eprint!("{}", describe(&record, from, to, minor, &roll, &facts));
+    phx_core::progress::eprint(&describe(&record, from, to, minor, &roll, &facts));
 
     // Every node reachable, and a backup, before anything changes.
     let roll_nodes: Vec<Node> = roll.iter().map(|(n, _)| n.clone()).collect();

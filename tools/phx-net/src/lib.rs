@@ -147,7 +147,7 @@ async fn converge(doc: &mut Mine<'_, key::Network>, dry_run: bool) -> Result<()>
     let mut survey = Survey::take(doc, &ec2, &elbv2, &tags).await?;
     if dry_run {
         let changes = survey.changes();
-        eprint!("{}", phx_core::plan::render(&changes, "the network"));
+        phx_core::progress::eprint(&phx_core::plan::render(&changes, "the network"));
         let mut st = survey.status();
         st.plan = Some(changes);
         doc.set(&st);

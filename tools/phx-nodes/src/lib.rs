@@ -252,7 +252,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
         changes,
     } = Survey::take(doc, args, dry_run).await?;
     if dry_run {
-        eprint!("{}", phx_core::plan::render(&changes, "the nodes"));
+        phx_core::progress::eprint(&phx_core::plan::render(&changes, "the nodes"));
         // The instances stay as recorded: a plan reads, it does not look
         // them up for later stages.
         let instances = previous(doc)?;
