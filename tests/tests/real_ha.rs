@@ -13,20 +13,13 @@
 mod common;
 
 use common::backup::{backup_then_restore, listed};
+use common::wait_for;
 use phx_testkit::{success, LocalSandbox};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
 
 fn deploy(sb: &LocalSandbox) {
     success("deploy.sh", &sb.run("scripts/deploy.sh", &["cluster.json"]));

@@ -9,21 +9,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::wait_for;
 use phx_testkit::{success, LocalSandbox};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const FROM: &str = "v1.34.4";
 const TO: &str = "v1.35.4";
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
 
 fn set_version(sb: &LocalSandbox, v: &str) {
     let mut spec = sb.read_cluster();

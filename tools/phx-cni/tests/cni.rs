@@ -183,22 +183,28 @@ fn a_timeout_names_what_is_not_ready_and_why() {
     );
 }
 
-#[test]
-fn requests_whose_answers_are_lost_are_sent_again_and_the_apply_completes() {
-    // The load balancer dropping a leaving control plane's sessions: the
-    // API server did the work, the answer never came.
+/// An apply on one ready node whose API server loses its answers to the
+/// requests that start with `lost` (one per entry, in order).
+fn losing_answers<const N: usize>(lost: [&str; N]) -> (FakeApi, std::process::Output) {
     let api = FakeApi::start(Some(1));
     api.add_nodes(&NODES[..1]);
-    api.lock().lose_answers = ["GET /api", "PATCH", "PATCH", "GET /apis/apps/v1/namespaces"]
-        .map(String::from)
-        .to_vec();
+    api.lock().lose_answers = lost.map(String::from).to_vec();
     let cache = tempfile::tempdir().unwrap();
-    let out = ok(&cni(
+    let out = cni(
         &["apply", "--timeout", "60s"],
         &doc(&api),
         &mirror(),
         cache.path(),
-    ));
+    );
+    (api, out)
+}
+
+#[test]
+fn requests_whose_answers_are_lost_are_sent_again_and_the_apply_completes() {
+    // The load balancer dropping a leaving control plane's sessions: the
+    // API server did the work, the answer never came.
+    let (api, out) = losing_answers(["GET /api", "PATCH", "PATCH", "GET /apis/apps/v1/namespaces"]);
+    let out = ok(&out);
     assert_eq!(out["status"]["cni"]["ready"], true);
     assert_eq!(ours(&api).len(), 38);
     assert!(api.lock().lose_answers.is_empty(), "every fault was hit");
@@ -216,17 +222,8 @@ fn requests_whose_answers_are_lost_are_sent_again_and_the_apply_completes() {
 
 #[test]
 fn an_api_server_that_never_answers_is_a_clear_error_not_a_hang() {
-    let api = FakeApi::start(Some(1));
-    api.add_nodes(&NODES[..1]);
     let crd = "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/bgpconfigurations.";
-    api.lock().lose_answers = vec![crd.into(); 5];
-    let cache = tempfile::tempdir().unwrap();
-    let out = cni(
-        &["apply", "--timeout", "60s"],
-        &doc(&api),
-        &mirror(),
-        cache.path(),
-    );
+    let (api, out) = losing_answers([crd; 5]);
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("no answer from the API server"), "{msg}");

@@ -201,18 +201,18 @@ pub async fn whole(leader: &Session) -> Result<()> {
     Ok(())
 }
 
-/// Wait (polling every 2 s) until `check` passes or `timeout` ends; the
-/// last reason when it does not.
-pub async fn until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
+/// Wait (polling every 2 s) until `check` passes (with what it found) or
+/// `timeout` ends; the last reason when it does not.
+pub async fn until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     let deadline = tokio::time::Instant::now() + timeout;
     let progress = phx_core::progress::Waiting::start(what);
     loop {
         let why = match check().await {
-            Ok(()) => return Ok(()),
+            Ok(found) => return Ok(found),
             Err(e) => e.to_string(),
         };
         progress.set(format!("{what}: {why}"));

@@ -376,12 +376,21 @@ async fn connect_all(
     args: &SshArgs,
 ) -> Result<Vec<(Node, Result<(phx_ssh::Session, Verdict)>)>> {
     let connector = fleet::connector(doc, args).await?;
+    Ok(connect_with(&connector, nodes, args).await)
+}
+
+/// [`connect_all`] with a connector made already.
+async fn connect_with(
+    connector: &phx_ssh::Connector,
+    nodes: &[Node],
+    args: &SshArgs,
+) -> Vec<(Node, Result<(phx_ssh::Session, Verdict)>)> {
     let runs = nodes.iter().map(|n| {
         let target = fleet::target(n, args);
         let c = connector.clone();
         async move { (n.clone(), c.connect(&target).await) }
     });
-    Ok(futures::future::join_all(runs).await)
+    futures::future::join_all(runs).await
 }
 
 async fn plan(doc: &mut Doc<'_>, args: &SshArgs) -> Result<()> {

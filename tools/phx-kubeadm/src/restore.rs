@@ -21,7 +21,7 @@ use crate::{apply, etcd, remote, Doc};
 use phx_core::status::{Backup, Node, Restore};
 use phx_core::{io, Error, Result};
 use phx_ssh::Session;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The steps, each done on every control plane before the next.
 const STEPS: [&str; 4] = ["stopped", "restored", "started", "verified"];
@@ -216,25 +216,12 @@ async fn restore_all(
 /// Every member back, etcd serving the restored data, each API server
 /// ready; what was verified goes to stderr.
 async fn verify(sessions: &[Session], snapshot: &Backup) -> Result<()> {
-    let deadline = Instant::now() + COME_BACK;
-    let progress = phx_core::progress::Waiting::start("etcd and the API servers to come back");
-    loop {
-        let last = match check(sessions, snapshot).await {
-            Ok(said) => {
-                phx_core::progress::eprint(&format!("phx-kubeadm: verified: {said}\n"));
-                return Ok(());
-            }
-            Err(e) => e.to_string(),
-        };
-        progress.set(format!("etcd and the API servers to come back: {last}"));
-        if Instant::now() > deadline {
-            return Err(Error::failed(format!(
-                "the cluster did not come back within {} s: {last}",
-                COME_BACK.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    let said = crate::kubectl::until("etcd and the API servers to come back", COME_BACK, || {
+        check(sessions, snapshot)
+    })
+    .await?;
+    phx_core::progress::eprint(&format!("phx-kubeadm: verified: {said}\n"));
+    Ok(())
 }
 
 async fn check(sessions: &[Session], snapshot: &Backup) -> Result<String> {

@@ -97,10 +97,16 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     let to = to.or_else(|| Semver::parse(&record.to));
     phx_core::progress::eprint(&describe(&record, from, to, minor, &roll, &facts));
 
-    // Every node reachable, and a backup, before anything changes.
+    // Every node reachable, and a backup, before anything changes. The
+    // leader (the roll's first) is connected already.
+    if roll.first().is_none_or(|(n, _)| n.name != leader_name) {
+        return Err(Error::failed(format!(
+            "{leader_name}: its Node is not in the cluster its API server describes"
+        )));
+    }
     let roll_nodes: Vec<Node> = roll.iter().map(|(n, _)| n.clone()).collect();
-    let mut sessions = Vec::new();
-    for (n, c) in crate::connect_all(doc, &roll_nodes, &args.ssh).await? {
+    let mut sessions = vec![leader];
+    for (n, c) in crate::connect_with(&connector, &roll_nodes[1..], &args.ssh).await {
         let (s, _) = c.map_err(|e| {
             e.context(format!(
                 "{}: before anything changes, every node must answer",
@@ -112,7 +118,7 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
     let guard = crate::backup::Guard::new(doc).await?;
     guard
         .before_change(
-            &leader,
+            &sessions[0],
             &format!(
                 "upgrade to {}",
                 to.map_or(format!("1.{minor}"), |t| t.to_string())
@@ -130,9 +136,11 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
         to,
         width: crate::width(&roll_nodes),
     };
-    let result = run_roll(&mut ctx, &leader, &roll, &sessions, &facts, &mut record, |r| {
+    let leader = &sessions[0];
+    let result = run_roll(&mut ctx, leader, &roll, &sessions, &facts, &mut record, |r| {
         st.upgrade = Some(r.clone());
         doc.set(&st);
+        phx_core::progress::activity(&rolled(r, roll.len()));
     })
     .await;
     if let Err(e) = result {
@@ -142,11 +150,18 @@ pub async fn upgrade(doc: &mut Doc<'_>, args: &UpgradeArgs) -> Result<()> {
             ctx.target_text()
         )));
     }
+    phx_core::progress::result(format!("{} nodes upgraded to {}", roll.len(), record.to));
     record.finished = Some(phx_core::time::now_rfc3339());
-    st.version = Some(kubectl::api_version(&leader).await?.to_string());
+    st.version = Some(kubectl::api_version(leader).await?.to_string());
     st.upgrade = Some(record);
     doc.set(&st);
     Ok(())
+}
+
+/// Where a roll is: `nodes: 2/4 at v1.35.4`.
+fn rolled(r: &Upgrade, nodes: usize) -> String {
+    let done = r.nodes.values().filter(|n| n.step == STEPS[3]).count();
+    format!("nodes: {done}/{nodes} at {}", r.to)
 }
 
 /// The plan's row for an upgrade the recorded version says is due, or
