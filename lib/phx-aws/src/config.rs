@@ -13,7 +13,7 @@
 //! `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` override it, as for every AWS
 //! tool. Not the adaptive mode: its client-side rate limiter, fed by the
 //! low send rate a short run measures, held a fresh phx-net at a fifth of
-//! its requests throttled to 39–60 s against 2–17 s in standard mode
+//! its requests throttled to 39–60 s against 2–5 s in standard mode
 //! (`AWS_RETRY_MODE=adaptive` still asks for it). Every client carries
 //! [`crate::attempts`], which makes the retries visible.
 
