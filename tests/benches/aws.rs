@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark reports by printing
 
-use phx_testkit::{bin, mirror, path_with_bins, workspace_root, LatencyProxy, Moto};
+use phx_testkit::{bin, mirror, path_with_bins, workspace_root, AwsProxy, Moto};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -104,7 +104,7 @@ fn warm_up(moto: &Moto) {
 fn run_all(bins: &[PathBuf], delay_ms: u64, base: &[Duration]) -> Vec<Duration> {
     let moto = Moto::start_threaded();
     warm_up(&moto);
-    let proxy = LatencyProxy::start(moto.port(), delay_ms);
+    let proxy = AwsProxy::latency(moto.port(), delay_ms);
     let cache = tempfile::tempdir().unwrap();
     // One document through every run, as successive deploys and destroys
     // pass it on through the state store: a no-op run sees what the fresh

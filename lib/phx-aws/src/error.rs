@@ -22,6 +22,7 @@ where
         match (self.code(), self.message()) {
             (Some(code), Some(msg)) => Error::failed(format!("{code}: {msg}")).with_code(code),
             (Some(code), None) => Error::failed(code).with_code(code),
+            _ if matches!(self, SdkError::TimeoutError(_)) => Error::failed(timed_out()),
             _ => {
                 let status = self
                     .raw_response()
@@ -32,6 +33,19 @@ where
                 Error::failed(format!("{}{status}", source_chain(&self)))
             }
         }
+    }
+}
+
+/// A request that outlasted the tool's `--timeout`, with why, when AWS
+/// was holding the run back.
+fn timed_out() -> String {
+    match phx_core::progress::last_failure() {
+        Some(why) => format!(
+            "gave up at --timeout: AWS held the run back ({} requests sent again, the last failure: {why}); \
+             re-run, or raise --timeout",
+            phx_core::progress::retries()
+        ),
+        None => "gave up at --timeout: no answer".to_string(),
     }
 }
 

@@ -4,13 +4,16 @@
 //! Each service client sits behind a cargo feature of the same name, so a
 //! tool that only talks to S3 and DynamoDB never compiles the EC2 client.
 
+mod attempts;
 mod config;
 mod error;
+pub mod fan_out;
 pub mod retry;
 pub mod tags;
 
-pub use config::{load, load_for_endpoint, Aws};
+pub use config::{load, load_for_endpoint, Aws, MAX_ATTEMPTS};
 pub use error::{is_code, AwsError, Sent};
+pub use fan_out::fan_out;
 pub use tags::ClusterTags;
 
 /// Base64 as the SDK spells it (console output, user data).

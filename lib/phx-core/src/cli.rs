@@ -106,6 +106,14 @@ pub const AWS_ENVIRONMENT: &[(&str, &str)] = &[
         "AWS_ENDPOINT_URL[_<SVC>]",
         "another endpoint (an emulator, a VPC endpoint)",
     ),
+    (
+        "AWS_MAX_ATTEMPTS, AWS_RETRY_MODE",
+        "the SDK's retries (default: standard, 25 attempts per request)",
+    ),
+    (
+        "PHX_AWS_IN_FLIGHT",
+        "calls that scale with the cluster run at most this many at once (16)",
+    ),
 ];
 
 /// A table of the man pages: `(name, what it is)` rows.

@@ -16,8 +16,9 @@
 //! plane up, 2/3 joined`) and what it did ([`result`]: `1 initialized, 3
 //! joined`), which its done line carries for the views to show.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often a wait says it is still waiting.
 pub const EVERY: Duration = Duration::from_secs(10);
@@ -72,15 +73,61 @@ pub fn stage_lines() -> bool {
 
 /// `tool: done in 3.1 s`, with the stage's [`result`] when it said one
 /// (`tool: done in 3.1 s (1 initialized, 3 joined)`), or `tool: failed
-/// after 3.1 s`.
+/// after 3.1 s`; either with the requests sent again when there were
+/// (`; 12 retries`).
 pub fn finished_line(tool: &str, ok: bool, took: Duration) -> String {
     let s = took.as_secs_f64();
     let said = RESULT.lock().ok().and_then(|mut r| r.take());
-    match (ok, said) {
+    let line = match (ok, said) {
         (true, Some(r)) => format!("{tool}: done in {s:.1} s ({r})"),
         (true, None) => format!("{tool}: done in {s:.1} s"),
         (false, _) => format!("{tool}: failed after {s:.1} s"),
+    };
+    match retries() {
+        0 => line,
+        1 => format!("{line}; 1 retry"),
+        n => format!("{line}; {n} retries"),
     }
+}
+
+/// Requests sent again this run (the AWS SDK's retries).
+static RETRIES: AtomicU64 = AtomicU64::new(0);
+/// When [`retried`] last said so.
+static BACKING_OFF_SAID: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// A request is sent again (`why`: `AWS answered RequestLimitExceeded
+/// (HTTP 503)`): counted for the done line, and said (`backing off: WHY;
+/// N retries so far`) at most every [`EVERY`], which the views show as
+/// the stage's activity.
+pub fn retried(why: &str) {
+    let n = RETRIES.fetch_add(1, Ordering::Relaxed) + 1;
+    let Ok(mut said) = BACKING_OFF_SAID.lock() else {
+        return;
+    };
+    if said.is_none_or(|t| t.elapsed() >= EVERY) {
+        *said = Some(Instant::now());
+        tracing::info!("backing off: {why}; {n} retries so far");
+    }
+}
+
+/// Why the last failed attempt of a request failed.
+static LAST_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+/// An attempt of a request failed (`why`), whether or not it is sent
+/// again: what a request that then runs out of time reports.
+pub fn attempt_failed(why: &str) {
+    if let Ok(mut last) = LAST_FAILURE.lock() {
+        *last = Some(why.to_string());
+    }
+}
+
+pub fn last_failure() -> Option<String> {
+    LAST_FAILURE.lock().ok().and_then(|l| l.clone())
+}
+
+/// How many requests were sent again this run.
+pub fn retries() -> u64 {
+    RETRIES.load(Ordering::Relaxed)
 }
 
 /// The running stage's tool, for [`activity`] lines.

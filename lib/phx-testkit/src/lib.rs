@@ -31,7 +31,7 @@ pub use kube::{k8s_bin, k8s_bin_dir, pinned, ControlPlane};
 pub use local::LocalSandbox;
 pub use moto::{free_port, Moto};
 pub use output::{lines_of, mirror, ok, run_with_stdin, signal_group, ssh_key, start, success};
-pub use proxy::LatencyProxy;
+pub use proxy::{AwsProxy, Faults, ProxyStats};
 
 /// Run `f` on a current-thread runtime: a test's own SDK or API calls
 /// (setting up drift, reading what a tool made) next to the tools it runs.

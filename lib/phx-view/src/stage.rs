@@ -40,6 +40,8 @@ pub struct Stage {
     said_where: bool,
     /// What its tools said they did, from their done lines.
     results: Vec<String>,
+    /// Requests its tools sent again (AWS throttling, errors).
+    pub retries: u64,
     pub started: Option<Instant>,
     /// As the tools reported it (the longest member's).
     pub took: Option<Duration>,
@@ -86,6 +88,7 @@ impl Stage {
             activity: String::new(),
             said_where: false,
             results: Vec::new(),
+            retries: 0,
             started: None,
             took: None,
             created: 0,
@@ -117,6 +120,8 @@ impl Stage {
                 self.state = State::Running;
                 return;
             }
+            let (said, retries) = retries_of(said);
+            self.retries += retries;
             if let Some((t, result)) = said.strip_prefix("done in ").and_then(done) {
                 self.took = Some(self.took.map_or(t, |k| k.max(t)));
                 self.results.extend(result);
@@ -158,7 +163,7 @@ impl Stage {
             Some("delete" | "deleted" | "terminate" | "deregister") => self.deleted += 1,
             _ => {}
         }
-        let waiting = text.starts_with("waiting for ");
+        let waiting = text.starts_with("waiting for ") || text.starts_with("backing off: ");
         if level.is_some() && !text.is_empty() && (waiting || !self.said_where) {
             self.activity = text.to_string();
         }
@@ -182,6 +187,15 @@ impl Stage {
     /// initialized, 3 joined`), else the AWS changes they announced (`21
     /// created, 3 changed`), else `done`.
     pub fn summary(&self) -> String {
+        let summary = self.said_or_counted();
+        match self.retries {
+            0 => summary,
+            1 => format!("{summary}, 1 retry"),
+            n => format!("{summary}, {n} retries"),
+        }
+    }
+
+    fn said_or_counted(&self) -> String {
         if !self.results.is_empty() {
             return self.results.join("; ");
         }
@@ -213,6 +227,20 @@ fn split_level(line: &str) -> (Option<&str>, &str) {
         }
     }
     (None, t)
+}
+
+/// `done in 3.1 s; 12 retries` -> (`done in 3.1 s`, 12).
+fn retries_of(said: &str) -> (&str, u64) {
+    if let Some((head, tail)) = said.rsplit_once("; ") {
+        let n = tail
+            .strip_suffix(" retries")
+            .or_else(|| tail.strip_suffix(" retry"))
+            .and_then(|n| n.parse().ok());
+        if let Some(n) = n {
+            return (head, n);
+        }
+    }
+    (said, 0)
 }
 
 /// `3.1 s (3 joined)` -> (3.1 s, Some("3 joined")).
@@ -299,6 +327,39 @@ mod tests {
         );
         assert_eq!(done("3.0 s ()"), Some((Duration::from_secs(3), None)));
         assert_eq!(done("3 joined"), None);
+    }
+
+    #[test]
+    fn a_stage_backing_off_says_so_and_its_retries_are_counted() {
+        let mut s = Stage::new("phx-net apply & phx-iam apply");
+        feed(
+            &mut s,
+            &[
+                " INFO phx-net: started",
+                " INFO phx-net: nodes: whatever it says",
+                " INFO backing off: AWS answered RequestLimitExceeded (HTTP 503); 3 retries so far",
+            ],
+        );
+        assert!(
+            s.activity.starts_with("backing off: AWS answered"),
+            "{}",
+            s.activity
+        );
+        feed(
+            &mut s,
+            &[
+                " INFO create vpc vpc-1",
+                " INFO phx-net: done in 3.0 s; 12 retries",
+                " INFO phx-iam: done in 1.0 s; 1 retry",
+            ],
+        );
+        assert_eq!(s.state, State::Done);
+        assert_eq!(s.summary(), "1 created, 13 retries");
+        assert_eq!(
+            retries_of("failed after 2.0 s; 7 retries"),
+            ("failed after 2.0 s", 7)
+        );
+        assert_eq!(retries_of("done in 2.0 s (a; b)"), ("done in 2.0 s (a; b)", 0));
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl RolePlan {
                 }
             }));
         }
-        let results = futures::future::join_all(calls).await;
+        let results = phx_aws::fan_out(calls).await;
         if let Some(e) = results.into_iter().find_map(Result::err) {
             return Err(e);
         }

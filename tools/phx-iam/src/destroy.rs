@@ -40,7 +40,7 @@ pub async fn role(iam: &Client, name: &str, have: Option<&RoleHave>) -> Result<(
         }));
     }
     let Some(have) = have else {
-        return first_error(futures::future::join_all(steps).await);
+        return first_error(phx_aws::fan_out(steps).await);
     };
     for policy in have.inline.keys() {
         steps.push(Box::pin(async move {
@@ -64,7 +64,7 @@ pub async fn role(iam: &Client, name: &str, have: Option<&RoleHave>) -> Result<(
             gone_ok(out, || format!("detaching {arn}"))
         }));
     }
-    first_error(futures::future::join_all(steps).await)?;
+    first_error(phx_aws::fan_out(steps).await)?;
     gone_ok(iam.delete_role().role_name(name).send().await, || {
         format!("deleting role {name}")
     })?;

@@ -238,7 +238,7 @@ async fn classic_load_balancers(
                     .phx_done()
             })
         });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
     Ok(())
 }
 
@@ -308,7 +308,7 @@ async fn v2_load_balancers(
                 .phx_done()
         })
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
     // Target groups can go once no listener of a deleted load balancer uses them.
     let deletions = groups.iter().filter(mine).map(|(arn, _)| {
         t.delete(format!("target group {arn}"), move || async move {
@@ -320,7 +320,7 @@ async fn v2_load_balancers(
                 .phx_done()
         })
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
     Ok(())
 }
 
@@ -374,7 +374,7 @@ async fn controller_groups(
             move || async move { ec2.delete_security_group().group_id(id).send().await.phx_done() },
         )
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
     Ok(())
 }
 
@@ -425,7 +425,7 @@ async fn interfaces(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) -> Resu
                 .phx_done()
         })
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
     Ok(())
 }
 
@@ -458,7 +458,7 @@ async fn route_tables(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) 
                     .phx_done()
             })
         });
-        futures::future::join_all(detach).await;
+        phx_aws::fan_out(detach).await;
         t.delete(format!("route table {}", rt.id), || async {
             ec2.delete_route_table()
                 .route_table_id(&rt.id)
@@ -468,7 +468,7 @@ async fn route_tables(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) 
         })
         .await;
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
 }
 
 /// phx's security groups; each one's rules name the other, so those go first.
@@ -508,7 +508,7 @@ async fn own_groups(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
                 .phx_done()
         })
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
 }
 
 async fn elastic_ip(ec2: &phx_aws::ec2::Client, obs: &Observed, t: &Teardown) {
@@ -557,7 +557,7 @@ async fn subnets(ec2: &phx_aws::ec2::Client, obs: &Observed, owned_vpc: Option<&
             ec2.delete_subnet().subnet_id(&s.id).send().await.phx_done()
         })
     });
-    futures::future::join_all(deletions).await;
+    phx_aws::fan_out(deletions).await;
 }
 
 async fn the_vpc(ec2: &phx_aws::ec2::Client, vpc: &str, t: &Teardown) {

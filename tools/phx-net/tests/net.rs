@@ -6,7 +6,7 @@
 use assert_cmd::Command;
 use phx_aws::ec2::types::{Filter, Tag};
 use phx_testkit::ok;
-use phx_testkit::{LatencyProxy, Moto};
+use phx_testkit::{AwsProxy, Moto};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -488,7 +488,7 @@ fn status_reports_what_apply_would_change_and_writes_no_document() {
 #[test]
 fn an_apply_killed_midway_and_run_again_makes_exactly_one_of_each() {
     let moto = Moto::start();
-    let proxy = LatencyProxy::start(moto.port(), 150);
+    let proxy = AwsProxy::latency(moto.port(), 150);
     let bin = assert_cmd::cargo::cargo_bin("phx-net");
     let mut child = moto
         .process(&bin, &["apply"])

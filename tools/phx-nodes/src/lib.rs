@@ -30,6 +30,7 @@ use phx_core::stage::{self, Mine};
 use phx_core::status::{key as owner, Node, NodesStatus, PlannedChange};
 use phx_core::{io, Document, Error, Result};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub const TOOL: &str = "phx-nodes";
 
@@ -55,7 +56,7 @@ pub async fn run(verb: Verb) -> Result<()> {
 type Doc<'a> = Mine<'a, owner::Nodes>;
 
 async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
-    let (aws, tags) = connect(doc).await?;
+    let (aws, tags) = connect(doc, Some(w.timeout)).await?;
     let ec2 = aws.ec2();
     let mut result = destroy::destroy(&ec2, &tags, w.timeout).await;
     // The machines are gone: so are the API load balancer's targets.
@@ -73,8 +74,14 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
     result
 }
 
-async fn connect(doc: &Document) -> Result<(phx_aws::Aws, ClusterTags)> {
+/// AWS for the cluster of `doc`; with `timeout` (`--timeout`), no
+/// request outlasts it, its retries included.
+async fn connect(doc: &Document, timeout: Option<Duration>) -> Result<(phx_aws::Aws, ClusterTags)> {
     let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+    let aws = match timeout {
+        Some(t) => aws.capped(t),
+        None => aws,
+    };
     Ok((aws, ClusterTags::new(doc.name())))
 }
 
@@ -129,7 +136,7 @@ impl Survey {
         };
         let wants = desired::nodes(doc.name(), &spec, &inputs)?;
 
-        let (aws, tags) = connect(doc).await?;
+        let (aws, tags) = connect(doc, Some(args.wait.timeout)).await?;
         let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
         let api_lb = targets::load_balancer(doc)?;
         let tg = api_lb.as_ref().and_then(|lb| lb.target_group_arn.clone());
@@ -296,7 +303,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
             key_name: &key_name,
             vpc_id: &inputs.vpc_id,
         };
-        let launched = futures::future::join_all(plan.launch.iter().map(|w| launcher.launch(w))).await;
+        let launched = phx_aws::fan_out(plan.launch.iter().map(|w| launcher.launch(w))).await;
         for r in launched {
             match r {
                 Ok(h) => known.push(h),
@@ -403,7 +410,7 @@ async fn fill_host_keys(doc: &mut Doc<'_>, ec2: &Client) -> Result<()> {
             _ => Vec::new(),
         }
     });
-    let found = futures::future::join_all(fetches).await;
+    let found = phx_aws::fan_out(fetches).await;
     for (n, keys) in nodes.iter_mut().zip(found) {
         if !keys.is_empty() {
             n.ssh.host_keys = keys;
@@ -430,7 +437,7 @@ async fn fill_host_keys(doc: &mut Doc<'_>, ec2: &Client) -> Result<()> {
 /// `list`: read-only, prints nodes rather than the document.
 async fn list() -> Result<()> {
     let doc = io::read_stdin()?;
-    let (aws, tags) = connect(&doc).await?;
+    let (aws, tags) = connect(&doc, None).await?;
     let haves = observed::instances(&aws.ec2(), &tags, observed::NOT_TERMINATED).await?;
     let rows = list::rows(doc.name(), &haves);
     if io::stdout_is_terminal() {

@@ -7,7 +7,7 @@
 
 use phx_aws::ec2::types::{Filter, Instance};
 use phx_testkit::{mirror, ok};
-use phx_testkit::{LatencyProxy, Moto};
+use phx_testkit::{AwsProxy, Faults, Moto};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Output;
@@ -76,6 +76,14 @@ struct Env {
 impl Env {
     /// An emulator with validation on, and the network and IAM applied.
     fn new() -> (Env, Value) {
+        let (env, doc) = Env::empty();
+        let doc = env.tool("phx-net", &["apply"], &doc);
+        let doc = env.tool("phx-iam", &["apply"], &ok(&doc));
+        (env, ok(&doc))
+    }
+
+    /// An emulator with validation on, and the cluster's document.
+    fn empty() -> (Env, Value) {
         let dir = tempfile::tempdir().unwrap();
         let amis_path = dir.path().join("amis.json");
         std::fs::write(&amis_path, amis().to_string()).unwrap();
@@ -91,9 +99,7 @@ impl Env {
             "spec": {"region": "us-east-1",
                      "network": {"adminCidrs": ["203.0.113.0/24"]},
                      "nodes": {"ssh": {"publicKeyFile": env.dir.path().join("id.pub")}}}});
-        let doc = env.tool("phx-net", &["apply"], &doc);
-        let doc = env.tool("phx-iam", &["apply"], &ok(&doc));
-        (env, ok(&doc))
+        (env, doc)
     }
 
     fn tool(&self, name: &str, args: &[&str], doc: &Value) -> Output {
@@ -105,8 +111,21 @@ impl Env {
     }
 
     fn command(&self, bin: &Path, args: &[&str], doc: &Value) -> Output {
+        self.command_with(bin, args, doc, &[])
+    }
+
+    /// `tool ARGS` through `proxy`, with `env` besides.
+    fn via(&self, proxy: &AwsProxy, tool: &str, args: &[&str], doc: &Value, env: &[(&str, &str)]) -> Output {
+        let mut env = env.to_vec();
+        let endpoint = proxy.endpoint();
+        env.push(("AWS_ENDPOINT_URL", &endpoint));
+        self.command_with(&phx_testkit::bin(tool), args, doc, &env)
+    }
+
+    fn command_with(&self, bin: &Path, args: &[&str], doc: &Value, env: &[(&str, &str)]) -> Output {
         let mut cmd = assert_cmd::Command::new(bin);
         self.moto.configure(&mut cmd);
+        cmd.envs(env.iter().copied());
         cmd.env("PHX_ARTIFACT_MIRROR", mirror())
             .env("PHX_CACHE_DIR", self.dir.path().join("cache"))
             .env("HOME", self.dir.path())
@@ -403,7 +422,7 @@ fn status_lists_the_instances_and_what_apply_would_change() {
 #[test]
 fn an_apply_killed_mid_launch_and_run_again_gives_exactly_four_nodes() {
     let (env, doc) = Env::new();
-    let proxy = LatencyProxy::start(env.moto.port(), 150);
+    let proxy = AwsProxy::latency(env.moto.port(), 150);
     let bin = assert_cmd::cargo::cargo_bin("phx-nodes");
     let mut child = env
         .moto
@@ -743,4 +762,144 @@ fn all_names_with(control_planes: u32, workers: u32) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// #20: a fifth of the requests answered with the service's throttling
+/// error (EC2 RequestLimitExceeded, IAM Throttling), as a busy account
+/// gets them: a fresh network, IAM and nodes converge in one run, in each
+/// of ten seeded trials, and the runs count the requests they sent again.
+/// The trials run side by side: each mostly waits out its backoff.
+#[test]
+fn a_fresh_cluster_converges_in_one_run_with_a_fifth_of_the_requests_throttled() {
+    // Built before any trial times them.
+    for tool in ["phx-net", "phx-iam", "phx-nodes"] {
+        phx_testkit::bin(tool);
+    }
+    let figures: Vec<String> = std::thread::scope(|s| {
+        let trials: Vec<_> = (1..=10)
+            .map(|seed| s.spawn(move || throttled_trial(seed)))
+            .collect();
+        trials.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for f in figures {
+        eprintln!("{f}");
+    }
+}
+
+/// One trial of the test above: its figures.
+fn throttled_trial(seed: u64) -> String {
+    let (env, mut doc) = Env::empty();
+    let proxy = AwsProxy::start(
+        env.moto.port(),
+        Faults {
+            throttle: 0.2,
+            seed,
+            ..Faults::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let mut retries = 0;
+    let mut took = Vec::new();
+    for tool in ["phx-net", "phx-iam", "phx-nodes"] {
+        let t = std::time::Instant::now();
+        let out = env.via(&proxy, tool, &["apply"], &doc, &[("PHX_STAGE_LINES", "1")]);
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "seed {seed}: {tool}: {said}");
+        // `phx-net: done in 1.2 s; 7 retries`
+        retries += said
+            .lines()
+            .filter_map(|l| {
+                let (_, done) = l.split_once(&format!("{tool}: done in "))?;
+                done.split_once("; ")?.1.split_once(' ')?.0.parse::<u64>().ok()
+            })
+            .sum::<u64>();
+        took.push(format!("{tool} {:.1} s", t.elapsed().as_secs_f64()));
+        doc = ok(&out);
+    }
+    assert_eq!(env.names(), all_names(3), "seed {seed}");
+    let stats = proxy.stats();
+    assert!(stats.throttled > 0, "seed {seed}: {stats:?}");
+    assert_eq!(
+        retries, stats.throttled,
+        "seed {seed}: every throttled request was sent again, and counted"
+    );
+    format!(
+        "seed {seed}: {} requests, {} throttled, {:.1} s ({})",
+        stats.requests,
+        stats.throttled,
+        started.elapsed().as_secs_f64(),
+        took.join(", ")
+    )
+}
+
+/// #20: throttled beyond what `--timeout` allows, the run stops saying AWS
+/// held it back, and the document it writes keeps what it made.
+#[test]
+fn a_run_throttled_beyond_its_timeout_says_so_and_keeps_what_it_made() {
+    let (env, doc) = Env::new();
+    let proxy = AwsProxy::start(
+        env.moto.port(),
+        Faults {
+            throttle: 0.6,
+            seed: 7,
+            ..Faults::default()
+        },
+    );
+    let out = env.via(
+        &proxy,
+        "phx-nodes",
+        &["apply", "--timeout", "2s"],
+        &with_workers(&doc, 6),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let last = said.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("phx-nodes: ")
+            && last.contains("gave up at --timeout: AWS held the run back (")
+            // The last failure: EC2's or IAM's throttling, whichever came last.
+            && ["AWS answered RequestLimitExceeded (HTTP 503)", "AWS answered Throttling (HTTP 400)"]
+                .iter()
+                .any(|t| last.contains(t)),
+        "{said}"
+    );
+    let written: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(written["error"]["tool"], "phx-nodes", "{written}");
+    // What it launched before it gave up is recorded or tagged: a re-run
+    // without throttling finds it and makes exactly the rest.
+    let mut again = written.clone();
+    again.as_object_mut().unwrap().remove("error");
+    let out = ok(&env.nodes(&["apply"], &again));
+    assert_eq!(out["error"], Value::Null);
+    assert_eq!(env.names(), all_names(6));
+}
+
+/// #20: calls that scale with the cluster are bounded: 100 workers launch
+/// with at most PHX_AWS_IN_FLIGHT calls in flight at once (counted by the
+/// proxy, each call held 20 ms so that overlaps show).
+#[test]
+fn a_hundred_workers_launch_with_a_bounded_number_of_calls_in_flight() {
+    let (env, doc) = Env::new();
+    let proxy = AwsProxy::start(
+        env.moto.port(),
+        Faults {
+            delay_ms: 20,
+            ..Faults::default()
+        },
+    );
+    let out = env.via(
+        &proxy,
+        "phx-nodes",
+        &["apply"],
+        &with_workers(&doc, 100),
+        &[("PHX_AWS_IN_FLIGHT", "8")],
+    );
+    let out = ok(&out);
+    assert_eq!(out["status"]["nodes"]["instances"].as_array().unwrap().len(), 101);
+    let stats = proxy.stats();
+    assert!(
+        (2..=8).contains(&stats.max_in_flight),
+        "side by side, at most 8 at once: {stats:?}"
+    );
 }
