@@ -66,7 +66,7 @@ pub fn run(
         };
         writeln!(log, "{at} {} | {}", stages[i].name(), text.trim_start())?;
         let before = stages[i].state.clone();
-        stages[i].line(text, Instant::now());
+        let _ = stages[i].line(text, Instant::now());
         show(&bars[i], &stages[i], &before);
     }
     for (b, s) in bars.iter().zip(&stages) {
@@ -95,11 +95,7 @@ fn show(bar: &ProgressBar, s: &Stage, before: &State) {
         }
         State::Done => {
             bar.set_style(ended_style());
-            let took = s
-                .took
-                .map(|t| format!(" · {:.1} s", t.as_secs_f64()))
-                .unwrap_or_default();
-            bar.finish_with_message(format!("✓ {}{took}", s.summary()));
+            bar.finish_with_message(s.done_message());
         }
         State::Failed(e) => {
             bar.set_style(ended_style());

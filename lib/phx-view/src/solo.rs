@@ -10,7 +10,7 @@
 //! starts and after it ends, lines go to stderr as they would without it:
 //! verbs that run no stage (`plan`, `show`) look as they always did.
 
-use crate::stage::{Stage, State};
+use crate::stage::{Mark, Stage, State};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use std::fs::File;
 use std::io::Write;
@@ -68,27 +68,34 @@ impl Solo {
             return;
         };
         for line in text.lines() {
-            if running.is_none() && self.starts(line) {
+            let Some(r) = running.as_mut() else {
+                // The stage reads the line: only its start starts one.
                 let mut stage = Stage::new(&self.tool);
-                stage.line(line, Instant::now());
-                *running = Some(Running {
-                    stage,
-                    first: line.to_string(),
-                    drawn: None,
-                });
-                continue;
-            }
-            match running.as_mut() {
-                Some(r) if r.drawn.is_none() && self.ends(line) => *running = None,
-                Some(r) => {
-                    if r.drawn.is_none() {
-                        r.drawn = Some(self.draw(&r.first));
+                match stage.line(line, Instant::now()) {
+                    Mark::Started => {
+                        *running = Some(Running {
+                            stage,
+                            first: line.to_string(),
+                            drawn: None,
+                        })
                     }
-                    if r.line(line) {
-                        *running = None;
-                    }
+                    _ => self.plain(line),
                 }
-                None => self.plain(line),
+                continue;
+            };
+            let mark = r.stage.line(line, Instant::now());
+            let ended = matches!(mark, Mark::Done | Mark::FailedAfter);
+            if r.drawn.is_none() {
+                if ended {
+                    // It said nothing between its start and end.
+                    *running = None;
+                    continue;
+                }
+                r.drawn = Some(self.draw(&r.first));
+            }
+            r.show(line, mark);
+            if ended {
+                *running = None;
             }
         }
     }
@@ -104,22 +111,6 @@ impl Solo {
             Some(b) => b.suspend(f),
             None => f(),
         }
-    }
-
-    fn starts(&self, line: &str) -> bool {
-        line.trim_start()
-            .strip_prefix("INFO ")
-            .is_some_and(|l| l.trim_start() == format!("{}: started", self.tool))
-    }
-
-    /// The stage's own last line (`done in`, `failed after`).
-    fn ends(&self, line: &str) -> bool {
-        line.trim_start().strip_prefix("INFO ").is_some_and(|l| {
-            l.trim_start()
-                .strip_prefix(&self.tool)
-                .and_then(|l| l.strip_prefix(": "))
-                .is_some_and(|l| l.starts_with("done in ") || l.starts_with("failed after "))
-        })
     }
 
     /// The line and the log file, from the stage's first line after its
@@ -170,41 +161,31 @@ struct Drawn {
 }
 
 impl Running {
-    /// One line of the running stage (drawn); true when it ended.
-    fn line(&mut self, line: &str) -> bool {
+    /// Draw one line the stage has read (`mark`: what it was).
+    fn show(&mut self, line: &str, mark: Mark) {
         let Some(d) = self.drawn.as_mut() else {
-            return false;
+            return;
         };
         d.log(line);
-        self.stage.line(line, Instant::now());
         let t = line.trim_start();
         if t.starts_with("WARN ") || t.starts_with("ERROR ") {
             d.bar.println(t);
         }
-        let took = self.stage.took.map(|t| t.as_secs_f64());
         if self.stage.state == State::Done {
-            let took = took.map(|t| format!(" · {t:.1} s")).unwrap_or_default();
             d.bar.set_style(crate::ended_style());
-            d.bar
-                .finish_with_message(format!("✓ {}{took}", self.stage.summary()));
-            return true;
-        }
-        let failed_after = format!("{}: failed after ", self.stage.tools[0]);
-        if t.strip_prefix("INFO ")
-            .is_some_and(|l| l.trim_start().starts_with(&failed_after))
-        {
+            d.bar.finish_with_message(self.stage.done_message());
+        } else if mark == Mark::FailedAfter {
+            let took = self.stage.took.map_or(0.0, |t| t.as_secs_f64());
             d.bar.set_style(crate::ended_style());
-            d.bar
-                .finish_with_message(format!("✗ failed after {:.1} s", took.unwrap_or_default()));
+            d.bar.finish_with_message(format!("✗ failed after {took:.1} s"));
             // Its last lines, but the stage line just logged.
             let last = &self.stage.last[..self.stage.last.len().saturating_sub(1)];
             for l in last.iter().filter(|l| !l.trim().is_empty()) {
                 d.bar.println(format!("  | {}", l.trim_start()));
             }
-            return true;
+        } else {
+            d.bar.set_message(self.stage.activity.clone());
         }
-        d.bar.set_message(self.stage.activity.clone());
-        false
     }
 }
 

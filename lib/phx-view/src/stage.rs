@@ -25,6 +25,19 @@ pub enum State {
     Skipped,
 }
 
+/// What a line was, for a caller that follows a stage's start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// `tool: started`.
+    Started,
+    /// `tool: done in 3.1 s`.
+    Done,
+    /// `tool: failed after 3.1 s`.
+    FailedAfter,
+    /// Anything else.
+    Other,
+}
+
 #[derive(Debug, Clone)]
 pub struct Stage {
     /// What the pipeline runs (`phx-net apply & phx-iam apply`).
@@ -105,8 +118,8 @@ impl Stage {
         self.name.clone()
     }
 
-    /// One line of the stage's stderr, at `now`.
-    pub fn line(&mut self, line: &str, now: Instant) {
+    /// One line of the stage's stderr, at `now`; what it was.
+    pub fn line(&mut self, line: &str, now: Instant) -> Mark {
         let (level, text) = split_level(line);
         self.last.push(line.trim_end().to_string());
         if self.last.len() > LAST {
@@ -118,7 +131,7 @@ impl Stage {
                     self.started = Some(now);
                 }
                 self.state = State::Running;
-                return;
+                return Mark::Started;
             }
             let (said, retries) = retries_of(said);
             self.retries += retries;
@@ -129,27 +142,27 @@ impl Stage {
                 if self.done >= self.tools.len() && self.state == State::Running {
                     self.state = State::Done;
                 }
-                return;
+                return Mark::Done;
             }
             if let Some(t) = said.strip_prefix("failed after ").and_then(seconds) {
                 self.took = Some(self.took.map_or(t, |k| k.max(t)));
-                return;
+                return Mark::FailedAfter;
             }
             if said.starts_with("skipped:") {
                 self.state = State::Skipped;
                 self.activity = said.to_string();
-                return;
+                return Mark::Other;
             }
             if level.is_none() {
                 // The error line `main` prints: the tool's last word.
                 self.state = State::Failed(format!("{tool}: {said}"));
-                return;
+                return Mark::Other;
             }
             // Where it is, in its own words.
             self.start(now);
             self.activity = said.to_string();
             self.said_where = true;
-            return;
+            return Mark::Other;
         }
         if level.is_some() {
             // A tool that logs before its stage line (or runs without
@@ -167,6 +180,16 @@ impl Stage {
         if level.is_some() && !text.is_empty() && (waiting || !self.said_where) {
             self.activity = text.to_string();
         }
+        Mark::Other
+    }
+
+    /// A finished stage's line: `✓ 21 created, 3 changed · 3.1 s`.
+    pub fn done_message(&self) -> String {
+        let took = self
+            .took
+            .map(|t| format!(" · {:.1} s", t.as_secs_f64()))
+            .unwrap_or_default();
+        format!("✓ {}{took}", self.summary())
     }
 
     fn start(&mut self, now: Instant) {
@@ -265,7 +288,7 @@ mod tests {
     fn feed(stage: &mut Stage, lines: &[&str]) {
         let now = Instant::now();
         for l in lines {
-            stage.line(l, now);
+            let _ = stage.line(l, now);
         }
     }
 
