@@ -67,12 +67,16 @@ _phx__iam() {
             return 0
             ;;
         phx__subcmd__iam__subcmd__apply)
-            opts="-v -q -h --verbose --quiet --help"
+            opts="-v -q -h --timeout --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -33,6 +33,7 @@ complete -c phx-iam -n "__fish_phx_iam_needs_command" -f -a "plan" -d 'Show what
 complete -c phx-iam -n "__fish_phx_iam_needs_command" -f -a "destroy" -d 'Delete the cluster\'s roles and instance profiles'
 complete -c phx-iam -n "__fish_phx_iam_needs_command" -f -a "status" -d 'Print which roles exist and what apply would change (JSON); changes nothing'
 complete -c phx-iam -n "__fish_phx_iam_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c phx-iam -n "__fish_phx_iam_using_subcommand apply" -l timeout -d 'Give up on a request AWS keeps throttling after this long' -r
 complete -c phx-iam -n "__fish_phx_iam_using_subcommand apply" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-iam -n "__fish_phx_iam_using_subcommand apply" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-iam -n "__fish_phx_iam_using_subcommand apply" -s h -l help -d 'Print help'

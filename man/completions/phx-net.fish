@@ -33,6 +33,7 @@ complete -c phx-net -n "__fish_phx_net_needs_command" -f -a "plan" -d 'Show what
 complete -c phx-net -n "__fish_phx_net_needs_command" -f -a "destroy" -d 'Delete everything the cluster owns in the network, load balancers first'
 complete -c phx-net -n "__fish_phx_net_needs_command" -f -a "status" -d 'Print what exists and what apply would change (JSON); changes nothing'
 complete -c phx-net -n "__fish_phx_net_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c phx-net -n "__fish_phx_net_using_subcommand apply" -l timeout -d 'Give up on a request AWS keeps throttling, or on a NAT gateway that is not available, after this long' -r
 complete -c phx-net -n "__fish_phx_net_using_subcommand apply" -s v -l verbose -d 'More log detail on stderr (-v info, -vv debug, -vvv trace)'
 complete -c phx-net -n "__fish_phx_net_using_subcommand apply" -s q -l quiet -d 'Only errors on stderr'
 complete -c phx-net -n "__fish_phx_net_using_subcommand apply" -s h -l help -d 'Print help'

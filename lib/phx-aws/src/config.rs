@@ -8,8 +8,9 @@
 //! backoff with jitter, a retry quota) with [`MAX_ATTEMPTS`] attempts,
 //! enough to ride out a burst of throttling (the SDK's default of 3 is
 //! not: at a fifth of the requests throttled, half of the fresh network +
-//! IAM runs failed). The SDK's classifiers decide what is retried:
-//! throttling, 5xx, connection errors and timeouts, nothing else.
+//! IAM runs failed). Throttling, 5xx, a dropped connection and a timeout
+//! are retried, nothing else: [`crate::classify`] forbids the SDK to retry
+//! a connection that could not be made at all.
 //! `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` override it, as for every AWS
 //! tool. Not the adaptive mode: its client-side rate limiter, fed by the
 //! low send rate a short run measures, held a fresh phx-net at a fifth of
@@ -18,6 +19,7 @@
 //! [`crate::attempts`], which makes the retries visible.
 
 use crate::attempts::Attempts;
+use crate::classify::Transient;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -34,6 +36,14 @@ fn retry_config() -> Option<RetryConfig> {
         return None;
     }
     Some(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+}
+
+/// A service's client from its config builder, with phx's retry
+/// classifier and the interceptor that makes retries visible.
+macro_rules! client {
+    ($sdk:ident, $builder:expr) => {
+        $sdk::Client::from_conf($builder.interceptor(Attempts).retry_classifier(Transient).build())
+    };
 }
 
 /// A loaded configuration, from which clients are made.
@@ -65,8 +75,14 @@ pub async fn load(region: Option<&str>) -> Result<Aws> {
 /// A configuration for an emulator at `endpoint` with dummy credentials,
 /// ignoring the environment (tests talk to several emulators at once).
 pub async fn load_for_endpoint(endpoint: &str, region: &str) -> Aws {
+    load_with(endpoint, region, retry_config()).await
+}
+
+/// [`load_for_endpoint`] with a retry policy of the caller's (`None`: the
+/// environment's).
+pub(crate) async fn load_with(endpoint: &str, region: &str, retry: Option<RetryConfig>) -> Aws {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(retry) = retry_config() {
+    if let Some(retry) = retry {
         loader = loader.retry_config(retry);
     }
     let sdk = loader
@@ -80,8 +96,12 @@ pub async fn load_for_endpoint(endpoint: &str, region: &str) -> Aws {
 
 impl Aws {
     /// No request, its retries included, outlasts `timeout` (a tool's
-    /// `--timeout`): a run that AWS throttles beyond it fails, saying so.
-    pub fn capped(self, timeout: Duration) -> Aws {
+    /// `--timeout`; `None`: no cap): a run that AWS throttles beyond it
+    /// fails, saying so.
+    pub fn capped(self, timeout: impl Into<Option<Duration>>) -> Aws {
+        let Some(timeout) = timeout.into() else {
+            return self;
+        };
         let sdk = self
             .sdk
             .to_builder()
@@ -103,51 +123,44 @@ impl Aws {
 
     #[cfg(feature = "s3")]
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.endpoint_overridden("S3"))
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        let conf =
+            aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(self.endpoint_overridden("S3"));
+        client!(aws_sdk_s3, conf)
     }
 
     #[cfg(feature = "dynamodb")]
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(conf)
+        client!(
+            aws_sdk_dynamodb,
+            aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+        )
     }
 
     #[cfg(feature = "ec2")]
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_ec2::Client::from_conf(conf)
+        client!(aws_sdk_ec2, aws_sdk_ec2::config::Builder::from(&self.sdk))
     }
 
     #[cfg(feature = "iam")]
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
+        client!(aws_sdk_iam, aws_sdk_iam::config::Builder::from(&self.sdk))
     }
 
     #[cfg(feature = "elb")]
     pub fn elb(&self) -> aws_sdk_elasticloadbalancing::Client {
-        let conf = aws_sdk_elasticloadbalancing::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_elasticloadbalancing::Client::from_conf(conf)
+        let conf = aws_sdk_elasticloadbalancing::config::Builder::from(&self.sdk);
+        client!(aws_sdk_elasticloadbalancing, conf)
     }
 
     #[cfg(feature = "elb")]
     pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
-        let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+        let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk);
+        client!(aws_sdk_elasticloadbalancingv2, conf)
+    }
+
+    #[cfg(feature = "sts")]
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        client!(aws_sdk_sts, aws_sdk_sts::config::Builder::from(&self.sdk))
     }
 
     /// The partition (`aws`, `aws-cn`, `aws-us-gov`) for ARNs.
@@ -160,13 +173,5 @@ impl Aws {
         } else {
             "aws"
         }
-    }
-
-    #[cfg(feature = "sts")]
-    pub fn sts(&self) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
-            .interceptor(Attempts)
-            .build();
-        aws_sdk_sts::Client::from_conf(conf)
     }
 }

@@ -5,6 +5,7 @@
 //! tool that only talks to S3 and DynamoDB never compiles the EC2 client.
 
 mod attempts;
+mod classify;
 mod config;
 mod error;
 pub mod fan_out;

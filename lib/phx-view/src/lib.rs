@@ -110,7 +110,7 @@ fn show(bar: &ProgressBar, s: &Stage, before: &State) {
 }
 
 /// The closing table: each stage's result and time; a failed stage's last
-/// lines under it.
+/// lines under it; how many AWS requests were sent again in all.
 pub fn table(outcome: &Outcome) -> String {
     let width = outcome
         .stages
@@ -138,6 +138,15 @@ pub fn table(outcome: &Outcome) -> String {
                 out.push_str(&format!("{:<width$}  {:<8}  | {l}\n", "", ""));
             }
         }
+    }
+    match outcome.stages.iter().map(|s| s.retries).sum::<u64>() {
+        0 => {}
+        n => out.push_str(&format!(
+            "{:<width$}  {:<8}  {n} AWS request{} sent again (throttled or dropped)\n",
+            "total",
+            "",
+            if n == 1 { "" } else { "s" }
+        )),
     }
     out
 }
@@ -185,7 +194,7 @@ mod tests {
         let path = dir.join("logs/deploy.log");
         let mut log = create_log(&path).unwrap();
         let input = "1\t INFO phx-net: started\n1\t INFO create vpc vpc-1\n\
-                     1\t INFO sandbox-worker-1 | phx: prepared (changed=3)\n1\t INFO phx-net: done in 3.1 s\n\
+                     1\t INFO sandbox-worker-1 | phx: prepared (changed=3)\n1\t INFO phx-net: done in 3.1 s; 4 retries\n\
                      2\t INFO phx-ccm: started\n2\t INFO phx-ccm: failed after 1.0 s\n\
                      2\tphx-ccm: applying: no answer\n3\tphx-cni: skipped: phx-ccm failed earlier\n\
                      deploy.sh: a line of the script's own\n";
@@ -217,7 +226,7 @@ mod tests {
         let t = table(&out);
         let rows: Vec<&str> = t.lines().collect();
         assert!(
-            rows[1].starts_with("phx-net") && rows[1].ends_with("3.1 s     ✓ 1 created"),
+            rows[1].starts_with("phx-net") && rows[1].ends_with("3.1 s     ✓ 1 created, 4 retries"),
             "{t}"
         );
         assert!(rows[2].contains("✗ phx-ccm: applying: no answer"), "{t}");
@@ -226,6 +235,14 @@ mod tests {
             "the failed stage's last lines: {t}"
         );
         assert!(t.contains("– skipped") && t.contains("· not run"), "{t}");
+        assert!(
+            rows.last().unwrap().starts_with("total")
+                && rows
+                    .last()
+                    .unwrap()
+                    .ends_with("4 AWS requests sent again (throttled or dropped)"),
+            "{t}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -33,7 +33,11 @@ pub enum Verb {
         after_help = "Waits until the instance profiles are readable with their roles.\n\n\
         Example:\n  phx-state lock < cluster.json | phx-iam apply | phx-state push --unlock"
     )]
-    Apply,
+    Apply {
+        /// Give up on a request AWS keeps throttling after this long
+        #[arg(long, default_value = "10m", value_parser = phx_core::time::parse_duration, value_name = "DURATION")]
+        timeout: std::time::Duration,
+    },
     /// Show what apply would create or change; changes nothing
     #[command(after_help = "Example:\n  phx-state pull < cluster.json | phx-iam plan > /dev/null")]
     Plan,

@@ -19,6 +19,7 @@ use phx_core::stage::{self, Mine};
 use phx_core::status::{key, IamStatus, PlannedChange};
 use phx_core::{io, Document, Error, Result};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub const TOOL: &str = "phx-iam";
 
@@ -28,8 +29,10 @@ pub fn main() -> ExitCode {
 
 pub async fn run(verb: Verb) -> Result<()> {
     match verb {
-        Verb::Apply => stage::run::<key::Iam>(TOOL, async |doc| converge(doc, false).await).await,
-        Verb::Plan => stage::run::<key::Iam>(TOOL, async |doc| converge(doc, true).await).await,
+        Verb::Apply { timeout } => {
+            stage::run::<key::Iam>(TOOL, async |doc| converge(doc, Some(timeout)).await).await
+        }
+        Verb::Plan => stage::run::<key::Iam>(TOOL, async |doc| converge(doc, None).await).await,
         Verb::Destroy => stage::run::<key::Iam>(TOOL, async |doc| destroy(doc).await).await,
         Verb::Status => status().await,
     }
@@ -82,15 +85,17 @@ async fn status() -> Result<()> {
     }))
 }
 
-async fn converge(doc: &mut Mine<'_, key::Iam>, dry_run: bool) -> Result<()> {
-    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+/// Plan, and with a `timeout` (apply's `--timeout`: no request, its
+/// retries included, outlasts it) apply.
+async fn converge(doc: &mut Mine<'_, key::Iam>, timeout: Option<Duration>) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(timeout);
     let iam = aws.iam();
     let partition = aws.partition();
     let tags = ClusterTags::new(doc.name());
     let survey = Survey::take(doc, &iam, partition).await?;
     let changes = survey.changes();
     let Survey { wants, haves, plans } = survey;
-    if dry_run {
+    if timeout.is_none() {
         phx_core::progress::eprint(&phx_core::plan::render(&changes, "IAM"));
         let mut st = doc.mine()?.unwrap_or_default();
         st.plan = Some(changes);

@@ -112,6 +112,8 @@ pub struct Executor {
     pub vpc_cidr: String,
     pub registry: Arc<Registry>,
     limit: Arc<Semaphore>,
+    /// How long a NAT gateway may take to become available.
+    wait: Duration,
 }
 
 impl Executor {
@@ -129,7 +131,13 @@ impl Executor {
             vpc_cidr,
             registry,
             limit: Arc::new(Semaphore::new(CONCURRENCY)),
+            wait: Duration::from_secs(600),
         }
+    }
+
+    /// Wait for a NAT gateway at most `wait` (apply's `--timeout`).
+    pub fn waiting_at_most(self, wait: Duration) -> Executor {
+        Executor { wait, ..self }
     }
 
     /// Run all steps; every failure is reported, in plan order.
@@ -529,11 +537,8 @@ impl Executor {
 
     /// NAT gateways take a minute or two to become available on AWS.
     async fn wait_nat(&self, nat: &str) -> Result<()> {
-        let mut backoff = phx_core::backoff::Backoff::new(
-            Duration::from_secs(2),
-            Duration::from_secs(10),
-            Duration::from_secs(600),
-        );
+        let mut backoff =
+            phx_core::backoff::Backoff::new(Duration::from_secs(2), Duration::from_secs(10), self.wait);
         let _waiting = phx_core::progress::Waiting::start(format!("NAT gateway {nat} to be available"));
         loop {
             let out = self
@@ -555,7 +560,8 @@ impl Executor {
             }
             if !backoff.wait().await {
                 return Err(Error::failed(format!(
-                    "NAT gateway {nat} not available after 10 minutes"
+                    "NAT gateway {nat} not available after {}",
+                    phx_core::time::format_duration(self.wait)
                 )));
             }
         }

@@ -30,7 +30,12 @@ pub enum Verb {
     #[command(
         after_help = "Example:\n  phx-state lock < cluster.json | phx-net apply | phx-state push --unlock"
     )]
-    Apply,
+    Apply {
+        /// Give up on a request AWS keeps throttling, or on a NAT gateway that is not available,
+        /// after this long
+        #[arg(long, default_value = "10m", value_parser = phx_core::time::parse_duration, value_name = "DURATION")]
+        timeout: Duration,
+    },
     /// Show what apply would create, change or delete; changes nothing
     #[command(
         after_help = "The table goes to stderr; the same list is in status.network.plan.\n\n\

@@ -144,13 +144,9 @@ pub async fn destroy(
     }
     Err(Error::failed(format!(
         "destroy incomplete after {}; left: {}",
-        humanize(timeout),
+        phx_core::time::format_duration(timeout),
         left.join("; ")
     )))
-}
-
-fn humanize(d: Duration) -> String {
-    phx_core::time::format_duration(d)
 }
 
 fn filter(name: &str, value: &str) -> Filter {

@@ -26,6 +26,7 @@ use phx_core::status::{key, NetworkStatus, PlannedChange};
 use phx_core::{io, Document, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const TOOL: &str = "phx-net";
 
@@ -35,8 +36,10 @@ pub fn main() -> ExitCode {
 
 pub async fn run(verb: Verb) -> Result<()> {
     match verb {
-        Verb::Apply => stage::run::<key::Network>(TOOL, async |doc| converge(doc, false).await).await,
-        Verb::Plan => stage::run::<key::Network>(TOOL, async |doc| converge(doc, true).await).await,
+        Verb::Apply { timeout } => {
+            stage::run::<key::Network>(TOOL, async |doc| converge(doc, Some(timeout)).await).await
+        }
+        Verb::Plan => stage::run::<key::Network>(TOOL, async |doc| converge(doc, None).await).await,
         Verb::Destroy {
             delete_volumes,
             timeout,
@@ -138,31 +141,36 @@ async fn status() -> Result<()> {
     }))
 }
 
-/// Plan, and unless `dry_run`, apply; `status.network` records the outcome
-/// (what exists, including anything made before a failure).
-async fn converge(doc: &mut Mine<'_, key::Network>, dry_run: bool) -> Result<()> {
-    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
+/// Plan, and with a `timeout` (apply's `--timeout`: no request, its
+/// retries included, and no wait outlasts it) apply; `status.network`
+/// records the outcome (what exists, including anything made before a
+/// failure).
+async fn converge(doc: &mut Mine<'_, key::Network>, timeout: Option<Duration>) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(timeout);
     let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
     let tags = ClusterTags::new(doc.name());
     let mut survey = Survey::take(doc, &ec2, &elbv2, &tags).await?;
-    if dry_run {
+    let Some(timeout) = timeout else {
         let changes = survey.changes();
         phx_core::progress::eprint(&phx_core::plan::render(&changes, "the network"));
         let mut st = survey.status();
         st.plan = Some(changes);
         doc.set(&st);
         return Ok(());
-    }
+    };
     if survey.steps.is_empty() {
         tracing::info!("network up to date");
     }
-    let exec = Arc::new(Executor::new(
-        ec2,
-        elbv2,
-        tags,
-        survey.want.vpc_cidr.to_string(),
-        survey.registry.clone(),
-    ));
+    let exec = Arc::new(
+        Executor::new(
+            ec2,
+            elbv2,
+            tags,
+            survey.want.vpc_cidr.to_string(),
+            survey.registry.clone(),
+        )
+        .waiting_at_most(timeout),
+    );
     let result = exec.run(std::mem::take(&mut survey.steps)).await;
     doc.set(&survey.status());
     result

@@ -77,11 +77,7 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
 /// AWS for the cluster of `doc`; with `timeout` (`--timeout`), no
 /// request outlasts it, its retries included.
 async fn connect(doc: &Document, timeout: Option<Duration>) -> Result<(phx_aws::Aws, ClusterTags)> {
-    let aws = phx_aws::load(doc.spec().region.as_deref()).await?;
-    let aws = match timeout {
-        Some(t) => aws.capped(t),
-        None => aws,
-    };
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(timeout);
     Ok((aws, ClusterTags::new(doc.name())))
 }
 

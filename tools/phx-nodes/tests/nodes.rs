@@ -875,6 +875,54 @@ fn a_run_throttled_beyond_its_timeout_says_so_and_keeps_what_it_made() {
     assert_eq!(env.names(), all_names(6));
 }
 
+/// #20: phx-net and phx-iam, throttled beyond their `--timeout`, stop
+/// saying AWS held them back; what they made is in the document or found
+/// by its tags, and a run without throttling makes exactly the rest: one
+/// VPC, both roles.
+#[test]
+fn network_and_iam_throttled_beyond_their_timeout_say_so_and_keep_what_they_made() {
+    let (env, doc) = Env::empty();
+    let proxy = AwsProxy::start(
+        env.moto.port(),
+        Faults {
+            throttle: 0.6,
+            seed: 11,
+            ..Faults::default()
+        },
+    );
+    let mut doc = doc;
+    for tool in ["phx-net", "phx-iam"] {
+        let out = env.via(&proxy, tool, &["apply", "--timeout", "2s"], &doc, &[]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        let last = said.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("{tool}: "))
+                && last.contains("gave up at --timeout: AWS held the run back (")
+                && last.contains("the last failure: AWS answered "),
+            "{said}"
+        );
+        let mut written: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(written["error"]["tool"], tool, "{written}");
+        written.as_object_mut().unwrap().remove("error");
+        doc = ok(&env.tool(tool, &["apply"], &written));
+    }
+    let vpcs = phx_testkit::block_on(env.ec2().describe_vpcs().send()).unwrap();
+    let ours = vpcs
+        .vpcs()
+        .iter()
+        .filter(|v| {
+            v.tags()
+                .iter()
+                .any(|t| t.key() == Some("kubernetes.io/cluster/phoenix"))
+        })
+        .count();
+    assert_eq!(ours, 1, "{vpcs:?}");
+    let iam = &doc["status"]["iam"];
+    assert_eq!(iam["controlPlane"]["role"], "phoenix-control-plane", "{doc}");
+    assert_eq!(iam["workers"]["role"], "phoenix-worker", "{doc}");
+}
+
 /// #20: calls that scale with the cluster are bounded: 100 workers launch
 /// with at most PHX_AWS_IN_FLIGHT calls in flight at once (counted by the
 /// proxy, each call held 20 ms so that overlaps show).
