@@ -923,6 +923,36 @@ fn network_and_iam_throttled_beyond_their_timeout_say_so_and_keep_what_they_made
     assert_eq!(iam["workers"]["role"], "phoenix-worker", "{doc}");
 }
 
+/// #20: `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` override phx's 25 attempts,
+/// as for every AWS tool: with every request throttled, one call (`phx-state
+/// whoami`, STS GetCallerIdentity) is sent exactly as often as they say
+/// (the SDK's own default is 3), then fails with AWS's error.
+#[test]
+fn aws_max_attempts_and_retry_mode_override_the_retry_policy() {
+    let (env, doc) = Env::empty();
+    for (var, value, sent) in [
+        ("AWS_MAX_ATTEMPTS", "1", 1),
+        ("AWS_MAX_ATTEMPTS", "4", 4),
+        ("AWS_RETRY_MODE", "standard", 3),
+    ] {
+        let proxy = AwsProxy::start(
+            env.moto.port(),
+            Faults {
+                throttle: 1.0,
+                ..Faults::default()
+            },
+        );
+        let out = env.via(&proxy, "phx-state", &["whoami"], &doc, &[(var, value)]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{var}={value}: {said}");
+        assert!(
+            said.lines().last().unwrap_or_default().contains("Throttling"),
+            "{var}={value}: {said}"
+        );
+        assert_eq!(proxy.stats().requests, sent, "{var}={value}: {said}");
+    }
+}
+
 /// #20: calls that scale with the cluster are bounded: 100 workers launch
 /// with at most PHX_AWS_IN_FLIGHT calls in flight at once (counted by the
 /// proxy, each call held 20 ms so that overlaps show).
