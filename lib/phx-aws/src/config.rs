@@ -13,9 +13,10 @@
 //! a connection that could not be made at all.
 //! `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` override it, as for every AWS
 //! tool. Not the adaptive mode: its client-side rate limiter, fed by the
-//! low send rate a short run measures, held a fresh phx-net at a fifth of
-//! its requests throttled to 39–60 s against 2–17 s in standard mode
-//! (`AWS_RETRY_MODE=adaptive` still asks for it). Every client carries
+//! low send rate a short run measures, held a fresh network + IAM + nodes
+//! at a fifth of the requests throttled to 80–261 s against 16–25 s in
+//! standard mode (the same ten seeded trials;
+//! `AWS_RETRY_MODE=adaptive` still asks for it). Every client carries
 //! [`crate::attempts`], which makes the retries visible.
 
 use crate::attempts::Attempts;
