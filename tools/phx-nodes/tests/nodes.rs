@@ -926,14 +926,15 @@ fn network_and_iam_throttled_beyond_their_timeout_say_so_and_keep_what_they_made
 /// #20: `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` override phx's 25 attempts,
 /// as for every AWS tool: with every request throttled, one call (`phx-state
 /// whoami`, STS GetCallerIdentity) is sent exactly as often as they say
-/// (the SDK's own default is 3), then fails with AWS's error.
+/// (the SDK's own default is 3), then fails with AWS's error; its retries
+/// are said at -v one by one, and once on the default level.
 #[test]
 fn aws_max_attempts_and_retry_mode_override_the_retry_policy() {
     let (env, doc) = Env::empty();
-    for (var, value, sent) in [
-        ("AWS_MAX_ATTEMPTS", "1", 1),
-        ("AWS_MAX_ATTEMPTS", "4", 4),
-        ("AWS_RETRY_MODE", "standard", 3),
+    for (var, value, sent, verbose) in [
+        ("AWS_MAX_ATTEMPTS", "1", 1, false),
+        ("AWS_MAX_ATTEMPTS", "4", 4, true),
+        ("AWS_RETRY_MODE", "standard", 3, false),
     ] {
         let proxy = AwsProxy::start(
             env.moto.port(),
@@ -942,7 +943,8 @@ fn aws_max_attempts_and_retry_mode_override_the_retry_policy() {
                 ..Faults::default()
             },
         );
-        let out = env.via(&proxy, "phx-state", &["whoami"], &doc, &[(var, value)]);
+        let args: &[&str] = if verbose { &["whoami", "-v"] } else { &["whoami"] };
+        let out = env.via(&proxy, "phx-state", args, &doc, &[(var, value)]);
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{var}={value}: {said}");
         assert!(
@@ -950,6 +952,16 @@ fn aws_max_attempts_and_retry_mode_override_the_retry_policy() {
             "{var}={value}: {said}"
         );
         assert_eq!(proxy.stats().requests, sent, "{var}={value}: {said}");
+        // At -v each retry says what and why; on the default level, that
+        // AWS holds the run back (once: at most every 10 s).
+        let each = |l: &&str| l.contains("GetCallerIdentity: Throttling (HTTP 400); attempt ");
+        let backing_off = |l: &&str| l.contains("backing off: AWS answered Throttling (HTTP 400)");
+        let (each, backing_off) = (
+            said.lines().filter(each).count() as u64,
+            said.lines().filter(backing_off).count(),
+        );
+        assert_eq!(each, if verbose { sent - 1 } else { 0 }, "{var}={value}: {said}");
+        assert_eq!(backing_off, usize::from(sent > 1), "{var}={value}: {said}");
     }
 }
 
