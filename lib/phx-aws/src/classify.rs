@@ -43,28 +43,22 @@ impl ClassifyRetry for Transient {
 /// closed before message completed" (a server dropping a kept-alive
 /// connection).
 fn dropped(e: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if matches!(
+    std::iter::successors(Some(e), |&err| err.source()).any(|err| {
+        let io = err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
                 io.kind(),
                 ErrorKind::ConnectionReset
                     | ErrorKind::ConnectionAborted
                     | ErrorKind::BrokenPipe
                     | ErrorKind::UnexpectedEof
                     | ErrorKind::TimedOut
-            ) {
-                return true;
-            }
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() || h.is_timeout() {
-                return true;
-            }
-        }
-        next = err.source();
-    }
-    false
+            )
+        });
+        let hyper = err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message() || h.is_canceled() || h.is_timeout());
+        io || hyper
+    })
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub fn run(
         };
         writeln!(log, "{at} {} | {}", stages[i].name(), text.trim_start())?;
         let before = stages[i].state.clone();
-        let _ = stages[i].line(text, Instant::now());
+        stages[i].line(text, Instant::now());
         show(&bars[i], &stages[i], &before);
     }
     for (b, s) in bars.iter().zip(&stages) {

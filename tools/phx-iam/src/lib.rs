@@ -85,17 +85,17 @@ async fn status() -> Result<()> {
     }))
 }
 
-/// Plan, and with a `timeout` (apply's `--timeout`: no request, its
-/// retries included, outlasts it) apply.
-async fn converge(doc: &mut Mine<'_, key::Iam>, timeout: Option<Duration>) -> Result<()> {
-    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(timeout);
+/// Plan; with `apply` (`Some` of apply's `--timeout`: no request, its
+/// retries included, outlasts it) also apply.
+async fn converge(doc: &mut Mine<'_, key::Iam>, apply: Option<Duration>) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(apply);
     let iam = aws.iam();
     let partition = aws.partition();
     let tags = ClusterTags::new(doc.name());
     let survey = Survey::take(doc, &iam, partition).await?;
     let changes = survey.changes();
     let Survey { wants, haves, plans } = survey;
-    if timeout.is_none() {
+    if apply.is_none() {
         phx_core::progress::eprint(&phx_core::plan::render(&changes, "IAM"));
         let mut st = doc.mine()?.unwrap_or_default();
         st.plan = Some(changes);

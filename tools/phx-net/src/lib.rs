@@ -141,16 +141,16 @@ async fn status() -> Result<()> {
     }))
 }
 
-/// Plan, and with a `timeout` (apply's `--timeout`: no request, its
-/// retries included, and no wait outlasts it) apply; `status.network`
+/// Plan; with `apply` (`Some` of apply's `--timeout`: no request, its
+/// retries included, and no wait outlasts it) also apply. `status.network`
 /// records the outcome (what exists, including anything made before a
 /// failure).
-async fn converge(doc: &mut Mine<'_, key::Network>, timeout: Option<Duration>) -> Result<()> {
-    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(timeout);
+async fn converge(doc: &mut Mine<'_, key::Network>, apply: Option<Duration>) -> Result<()> {
+    let aws = phx_aws::load(doc.spec().region.as_deref()).await?.capped(apply);
     let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
     let tags = ClusterTags::new(doc.name());
     let mut survey = Survey::take(doc, &ec2, &elbv2, &tags).await?;
-    let Some(timeout) = timeout else {
+    let Some(timeout) = apply else {
         let changes = survey.changes();
         phx_core::progress::eprint(&phx_core::plan::render(&changes, "the network"));
         let mut st = survey.status();
