@@ -127,6 +127,15 @@ _keep() { # file
     exec tee "$1"
 }
 
+# push, deaf to Ctrl-C and SIGTERM for the same reason: phx-state push
+# finishes storing what it read, but the subshell that runs it in the
+# pipeline would die of a signal to the group and report a stored document
+# as not stored (CI: exit 143 and "FAILED to store" after the store).
+_push() {
+    trap '' INT TERM
+    _tagged 0 phx-state push --unlock
+}
+
 # Whether the stored document carries the same .error as FILE.
 stored_as() { # doc file
     local want got
@@ -174,7 +183,7 @@ run_locked() {
         _view "$log" "$@"
     fi
     set +e
-    printf '%s\n' "$locked" | _stages 1 "$@" | _keep "$backup" | _tagged 0 phx-state push --unlock > /dev/null
+    printf '%s\n' "$locked" | _stages 1 "$@" | _keep "$backup" | _push > /dev/null
     local push=${PIPESTATUS[3]}
     if [[ -n $view_fd ]]; then
         # The view ends when the last stage's lines are in.
