@@ -3,7 +3,7 @@
 # and idempotently: Debian packages (openssh-server for the sandbox nodes,
 # curl, jq, openssl (the kubeadm stand-in makes a cluster CA), util-linux's
 # unshare, python3-venv, haproxy (the API load balancer's traffic in the
-# sandbox)) and a Python venv with
+# sandbox), nftables (AWS's network, enforced in the sandbox's namespaces)) and a Python venv with
 # moto[server], the AWS emulator, under ~/.cache/phx/venv (PHX_VENV).
 # Prints the venv's path on stdout. With PHX_NO_INSTALL=1 (the tests set
 # it: a test never installs anything) it only checks, and fails naming
@@ -29,6 +29,7 @@ command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/curl ] || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+[ -x /usr/sbin/nft ] || missing+=(nftables)
 no_install() {
     say "missing: $* (run scripts/test.sh or scripts/prereqs.sh to install)"
     exit 1

@@ -223,6 +223,23 @@ net_up() { # cidr nodes
     ip -n "$p-vpc" addr add "$router" dev br0
     ip -n "$p-vpc" addr add 169.254.169.254/32 dev br0
     ip -n "$p-vpc" link set br0 up
+    # The internet: a namespace of its own behind the internet gateway (a
+    # veth from the router), with the sandbox's public range
+    # (scripts/sandbox/awsnet.py: the admin, a stranger, the AWS API, the
+    # internet-facing load balancers); both route, in their namespaces only.
+    ip netns add "$p-inet"
+    ip -n "$p-inet" link set lo up
+    ip -n "$p-vpc" link add igw type veth peer name vpc netns "$p-inet"
+    ip -n "$p-vpc" addr add 169.254.0.1/30 dev igw
+    ip -n "$p-inet" addr add 169.254.0.2/30 dev vpc
+    ip -n "$p-vpc" link set igw up
+    ip -n "$p-inet" link set vpc up
+    ip -n "$p-vpc" route add default via 169.254.0.2 dev igw
+    ip -n "$p-inet" route add default via 169.254.0.1 dev vpc
+    local a
+    for a in 198.18.0.5 198.18.0.10 198.18.0.66; do ip -n "$p-inet" addr add "$a/32" dev lo; done
+    ip netns exec "$p-vpc" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+    ip netns exec "$p-inet" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
     for i in $(seq 1 "$2"); do
         ip netns add "$p-n$i"
         ip -n "$p-n$i" link set lo up
@@ -406,7 +423,11 @@ ENV
             # no Argo CD controller runs to sync add-on Applications. The API
             # is the load balancer's name (scripts/sandbox/with-hosts.sh
             # resolves it on this host), not the forward.
+            # The host is the admin at an address of the sandbox's internet
+            # (scripts/sandbox/awsnet.py ADMIN): SSH and the API are open to it
+            # alone, as on AWS to the document's adminCidrs.
             jq --arg cidr "$cidr" '.spec.kubernetes.skipPhases = ["preflight"]
+              | .spec.network.adminCidrs = ["198.18.0.10/32"]
               | del(.spec.kubernetes.apiEndpoint)
               | .spec.network.vpcCidr = $cidr
               | .spec.platform.addons |= with_entries(.value = (.key == "argocd"))' "$dir/cluster.json" > "$dir/cluster.json.new"

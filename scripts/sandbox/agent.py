@@ -12,22 +12,32 @@ cannot, for the real-Kubernetes sandbox (scripts/sandbox.sh up --real).
 - Serves the instance metadata service (IMDSv2, 169.254.169.254) inside the
   VPC, answering each node about its own instance: what the AWS cloud
   controller manager asks on a real instance.
-- Forwards: the AWS API endpoint inside the VPC (the emulator on the host,
-  as a VPC interface endpoint would) and each node's SSH port to loopback
-  addresses on the host (the document's spec.nodes.ssh.endpoints, as a NAT
-  would).
-- Carries the API load balancer's traffic: the emulator's network load
+- Enforces AWS's network from what the emulator holds, re-read every
+  second (awsnet.py): security groups on each node's interface, the
+  internet gateway's and NAT gateway's addresses, the load balancers'
+  security groups. The internet is a namespace of its own; the AWS API's
+  public endpoint is there (the emulator on the host, forwarded), so a
+  node reaches AWS only with a way out, as on AWS.
+- Each node's SSH on a loopback address of the host (the document's
+  spec.nodes.ssh.endpoints): the host connects as the admin on the
+  internet (awsnet.ADMIN, the document's adminCidrs) to the instance's
+  public IP, through its security groups.
+- Carries the API load balancers' traffic: the emulator's network load
   balancer is only a record, so a real TCP load balancer (HAProxy, run and
-  reloaded here) forwards to the targets registered in its target group,
-  checking each API server's /readyz. It listens inside the VPC on the
-  router's address, which the load balancer's DNS name resolves to on
-  every node, and on the host on a loopback address of the sandbox's own,
-  which the name resolves to in SANDBOX_DIR/hosts.host (the host's hosts
+  reloaded here) forwards to the targets registered in each one's target
+  groups, checking each API server's /readyz. An internet-facing one
+  listens on a public address in the internet, an internal one on an
+  address of its first subnet; its DNS name resolves to that address on
+  every node. On the host, the internet-facing name resolves to a loopback
+  address of the sandbox's own (SANDBOX_DIR/hosts.host, the host's hosts
   file and that line: scripts/sandbox/with-hosts.sh runs a command with it
-  over /etc/hosts; the host's /etc/hosts is never written). It also listens
-  on the sandbox's API address (net's "api"): without a load balancer
-  (apiLoadBalancer: none) it forwards there to the control planes, as a NAT
-  in front of that one node would (the document's apiEndpoint then).
+  over /etc/hosts; the host's /etc/hosts is never written), where HAProxy
+  takes the connection to the load balancer as the admin. An internal
+  name does not resolve on the host (on AWS it resolves to private
+  addresses the host cannot reach; here no packet to them may leave the
+  machine). The sandbox's API address (net's "api") reaches the control
+  planes' public IPs as the admin (apiLoadBalancer: none, the document's
+  apiEndpoint then).
 
 usage: agent.py SANDBOX_DIR     (AWS_* in the environment; runs until killed)
 Reads SANDBOX_DIR/net (written by sandbox.sh): the namespaces and addresses.
@@ -46,6 +56,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+
+import awsnet
 
 CLONE_NEWNET = 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
@@ -118,10 +130,27 @@ def listen_in(ns, addr, port):
     return s
 
 
-def to_ns(ns, port):
+def as_admin(sandbox, i):
+    """Node I's SSH as the admin on the internet would reach it: from
+    awsnet.ADMIN to the instance's public IP, through the internet gateway
+    and the node's security groups. A node with no instance yet (a
+    machine the sandbox is starting) is reached on its own console; one
+    whose instance has no public IP is not reachable from the internet."""
     def connect():
-        s = socket_in(ns)
-        s.connect(("127.0.0.1", port))
+        with lock:
+            inst = sandbox.instance_of.get(i)
+        if inst is None:
+            s = socket_in(sandbox.node_ns(i))
+            s.connect(("127.0.0.1", 22))
+            return s
+        public = inst.get("PublicIpAddress")
+        if not public:
+            raise OSError(f"node {i}: its instance has no public IP")
+        s = socket_in(sandbox.inet_ns)
+        s.settimeout(10)
+        s.bind((awsnet.ADMIN, 0))
+        s.connect((public, 22))
+        s.settimeout(None)
         return s
     return connect
 
@@ -157,6 +186,12 @@ class Sandbox:
         self.ec2 = boto3.client("ec2")
         self.assigned = {}  # node index -> (instance id, ip)
         self.by_ip = {}  # ip -> instance dict
+        self.instance_of = {}  # node index -> instance dict
+        self.vpc_ns = f"{self.net['prefix']}-vpc"
+        self.inet_ns = f"{self.net['prefix']}-inet"
+        self.rulesets = {}  # namespace -> the nft ruleset loaded there
+        self.world = {"groups": {}, "route_tables": [], "nats": [], "subnets": {}}
+        self.next_world = 0
         self.types = {}
         self.tokens = set()
         self.balancer = Balancer(d, self.net, self.router)
@@ -223,7 +258,9 @@ class Sandbox:
                 with open(os.path.join(node, "machine.json"), "w") as f:
                     json.dump(self.machine(inst["InstanceType"]), f)
                 with open(os.path.join(node, "instance.env"), "w") as f:
-                    f.write(f"AWS_ENDPOINT_URL=http://{self.router}:{self.net['awsPort']}\n")
+                    # The AWS API's public endpoint: reached through the
+                    # internet gateway or a NAT gateway, as on AWS.
+                    f.write(f"AWS_ENDPOINT_URL=http://{awsnet.AWS_API}:{self.net['awsPort']}\n")
                 self.ip(i, ip)
                 self.assigned[i] = (inst["InstanceId"], ip)
                 log(f"node {i} ({name}): {inst['InstanceId']} at {ip}")
@@ -233,16 +270,70 @@ class Sandbox:
             hosts.append(f"{ip} {dns} {dns.split('.')[0]}")
         control_planes = sorted(ip for ip, inst in by_ip.items()
                                 if "-control-plane-" in (name_of(inst) or ""))
-        names, _ = self.balancer.poll(control_planes)
-        hosts.extend(f"{self.router} {n}" for n in names)
+        self.look_around()
+        members = awsnet.members_of(by_ip.values())
+        names, public_name = self.balancer.poll(control_planes, self.world, members, by_ip)
+        hosts.extend(f"{addr} {n}" for n, addr in names)
         with lock:
             self.by_ip = by_ip
+            self.instance_of = {i: inst for i, name in self.net["nodes"].items()
+                                for inst in [live.get(name)] if inst is not None
+                                for i in [int(i)]}
+        self.enforce(by_ip, members)
         rewrite_in_place(os.path.join(self.dir, "hosts"), "\n".join(hosts) + "\n")
         # The host's view: its own hosts file, the names on the host-side
         # address (a command started before the load balancer existed sees
         # them too).
         rewrite_in_place(os.path.join(self.dir, "hosts.host"),
-                         self.host_hosts + "".join(f"{self.net['lbHost']} {n}\n" for n in names))
+                         self.host_hosts + (f"{self.net['lbHost']} {public_name}\n" if public_name else ""))
+
+    def look_around(self):
+        """Once a second: the groups, routes, NAT gateways and subnets the
+        network is enforced from (a change takes effect within seconds)."""
+        if time.time() < self.next_world:
+            return
+        self.next_world = time.time() + 1
+        groups = {}
+        for page in self.ec2.get_paginator("describe_security_groups").paginate():
+            groups.update({g["GroupId"]: g for g in page["SecurityGroups"]})
+        self.world = {
+            "groups": groups,
+            "route_tables": self.ec2.describe_route_tables()["RouteTables"],
+            "nats": self.ec2.describe_nat_gateways()["NatGateways"],
+            "subnets": {s["SubnetId"]: s for s in self.ec2.describe_subnets()["Subnets"]},
+        }
+
+    def load(self, ns, ruleset, table):
+        """RULESET in namespace NS, replacing TABLE atomically; only when it
+        changed."""
+        if self.rulesets.get(ns) == ruleset:
+            return
+        text = f"table ip {table} {{}}\ndelete table ip {table}\n{ruleset}"
+        r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=text,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"nft in {ns} refused: {r.stderr.strip()}")
+            return
+        self.rulesets[ns] = ruleset
+
+    def enforce(self, by_ip, members):
+        """Security groups on every node, the router's addresses and routes,
+        the load balancers' groups: AWS's network from what the emulator
+        holds now."""
+        w = self.world
+        nats = awsnet.nat_addresses(w["nats"])
+        routed = []
+        for ip, inst in by_ip.items():
+            route = awsnet.internet_route(inst.get("SubnetId"), w["route_tables"], inst.get("VpcId"))
+            if route and route[0] == "nat":
+                route = ("nat", nats.get(route[1]))
+            if route and route[0] == "igw" and not inst.get("PublicIpAddress"):
+                route = None  # no public IP: the internet gateway does not carry it
+            routed.append((ip, inst.get("PublicIpAddress"), route))
+        for i, inst in list(self.instance_of.items()):
+            self.load(self.node_ns(i), awsnet.node_ruleset(inst, w["groups"], members), "phx_sg")
+        self.load(self.vpc_ns, awsnet.vpc_ruleset(routed, self.balancer.internal), "phx_vpc")
+        self.load(self.inet_ns, awsnet.inet_ruleset(self.balancer.public), "phx_inet")
 
     def imds(self):
         sandbox = self
@@ -324,55 +415,96 @@ class Sandbox:
 
 
 class Balancer:
-    """HAProxy for the API load balancer: its configuration written from
-    the emulator's load balancers and targets, reloaded when they change."""
+    """HAProxy for the API load balancers: its configuration written from
+    the emulator's load balancers and targets, reloaded when they change.
+    Each network load balancer with a 6443 listener gets an address as AWS
+    would give it (a public one in the internet for an internet-facing
+    one, one in its first subnet for an internal one) and its security
+    groups enforced there by the source address AWS would see (awsnet)."""
 
     def __init__(self, d, net, router):
         self.dir = d
         self.net = net
         self.router = router
+        self.vpc_ns = f"{net['prefix']}-vpc"
+        self.inet_ns = f"{net['prefix']}-inet"
         self.elbv2 = boto3.client("elbv2")
         self.cfg = os.path.join(d, "haproxy.cfg")
         self.proc = None
         self.text = None
-        self.names = []
-        self.targets = []
+        self.lbs = []  # [(lb, [target ip])]
+        self.addresses = {}  # address -> namespace it was added in
+        self.public, self.internal = [], []  # [(address, port, allowed)]
         self.next_look = 0
 
     def api_balancers(self):
-        """The network load balancers with a listener on 6443, and the IP
-        targets of their target groups: (DNS names, [ip])."""
-        names, targets = [], set()
-        for lb in self.elbv2.describe_load_balancers()["LoadBalancers"]:
+        """The network load balancers with a listener on 6443, each with the
+        IP targets of its target groups, oldest first."""
+        out = []
+        lbs = self.elbv2.describe_load_balancers()["LoadBalancers"]
+        for lb in sorted(lbs, key=lambda l: (str(l.get("CreatedTime", "")), l["DNSName"])):
             if lb.get("Type") != "network":
                 continue
             listeners = self.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
             if not any(l["Port"] == 6443 for l in listeners):
                 continue
-            names.append(lb["DNSName"])
+            targets = set()
             for tg in self.elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]:
                 if tg.get("TargetType") != "ip":
                     continue
                 health = self.elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
                 targets.update(t["Target"]["Id"] for t in health["TargetHealthDescriptions"])
-        return names, sorted(targets)
+            out.append((lb, sorted(targets)))
+        return out
 
-    def poll(self, control_planes):
-        """Once a second: the load balancers looked up again, HAProxy told
-        if its backends changed. Returns the DNS names to resolve."""
+    def address(self, ns, addr, dev):
+        if self.addresses.get(addr) == ns:
+            return
+        subprocess.run(["ip", "-n", ns, "addr", "replace", f"{addr}/32", "dev", dev], check=True)
+        self.addresses[addr] = ns
+
+    def poll(self, control_planes, world, members, by_ip):
+        """Once a second: the load balancers looked up again, their
+        addresses and groups set, HAProxy told if anything changed.
+        Returns the names to resolve on the nodes, [(name, address)], and
+        the internet-facing name the host resolves (to its own loopback
+        address, where HAProxy takes it to the load balancer as the admin)."""
         if time.time() >= self.next_look:
             self.next_look = time.time() + 1
-            self.names, self.targets = self.api_balancers()
-        targets = self.targets if self.names else control_planes
-        self.configure(targets)
-        return self.names, targets
+            self.lbs = self.api_balancers()
+        names, public, internal, fronts = [], [], [], []
+        host_name = None
+        for lb, targets in self.lbs:
+            allowed = awsnet.lb_allowed(lb, world["groups"], members, 6443)
+            if lb.get("Scheme") == "internal":
+                subnet = next((world["subnets"].get(z.get("SubnetId"))
+                               for z in lb.get("AvailabilityZones", [])), None)
+                if subnet is None:
+                    continue
+                addr = awsnet.lb_private_address(subnet["CidrBlock"])
+                self.address(self.vpc_ns, addr, "br0")
+                internal.append((addr, 6443, allowed))
+                fronts.append((addr, self.vpc_ns, targets))
+            else:
+                addr = awsnet.lb_public_address(len(public))
+                self.address(self.inet_ns, addr, "lo")
+                public.append((addr, 6443, allowed))
+                fronts.append((addr, self.inet_ns, targets))
+                host_name = host_name or (lb["DNSName"], addr)
+            names.append((lb["DNSName"], addr))
+        self.public, self.internal = public, internal
+        # Without a load balancer (apiLoadBalancer: none) the sandbox's API
+        # address reaches the control planes as the admin would: at their
+        # public IPs, through their security groups.
+        direct = [by_ip[ip]["PublicIpAddress"] for ip in control_planes
+                  if by_ip[ip].get("PublicIpAddress")]
+        self.configure(fronts, host_name[1] if host_name else None, direct)
+        return names, host_name[0] if host_name else None
 
-    def config(self, targets):
-        vpc_ns = f"{self.net['prefix']}-vpc"
+    def config(self, fronts, host_lb, direct):
+        vpc_ns, inet_ns = self.vpc_ns, self.inet_ns
         host, port = self.net["api"].rsplit(":", 1)
-        servers = "".join(
-            f"    server {t} {t}:6443 namespace {vpc_ns} check check-ssl verify none\n" for t in targets)
-        return f"""# Written by scripts/sandbox/agent.py: the API load balancer's traffic.
+        text = f"""# Written by scripts/sandbox/agent.py: the API load balancers' traffic.
 global
     maxconn 2000
 defaults
@@ -382,18 +514,34 @@ defaults
     timeout server 1h
     timeout check 2s
     default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
-frontend api
-    bind {host}:{port}
-    bind {self.net['lbHost']}:6443
-    bind {self.router}:6443 namespace {vpc_ns}
-    default_backend control-planes
-backend control-planes
+"""
+        for k, (addr, ns, targets) in enumerate(fronts):
+            servers = "".join(
+                f"    server {t} {t}:6443 namespace {vpc_ns} check check-ssl verify none\n" for t in targets)
+            text += f"""frontend lb{k}
+    bind {addr}:6443 namespace {ns}
+    default_backend lb{k}
+backend lb{k}
     option httpchk GET /readyz
     http-check expect status 200
 {servers}"""
+        # The host, as the admin on the internet (awsnet.ADMIN): to the
+        # internet-facing load balancer, and to the control planes' public IPs.
+        lb = f"    server lb {host_lb}:6443 namespace {inet_ns} source {awsnet.ADMIN}\n" if host_lb else ""
+        cps = "".join(f"    server {a} {a}:6443 namespace {inet_ns} source {awsnet.ADMIN}\n" for a in direct)
+        text += f"""frontend host
+    bind {self.net['lbHost']}:6443
+    default_backend admin-to-lb
+backend admin-to-lb
+{lb}frontend api
+    bind {host}:{port}
+    default_backend admin-to-control-planes
+backend admin-to-control-planes
+{cps}"""
+        return text
 
-    def configure(self, targets):
-        text = self.config(targets)
+    def configure(self, fronts, host_lb=None, direct=()):
+        text = self.config(fronts, host_lb, direct)
         if text == self.text and self.proc and self.proc.poll() is None:
             return
         tmp = self.cfg + ".new"
@@ -412,15 +560,16 @@ backend control-planes
             self.proc = subprocess.Popen(["haproxy", "-W", "-f", self.cfg], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL,
                                          stderr=open(os.path.join(self.dir, "haproxy.log"), "a"))
-        log(f"API load balancer: {', '.join(targets) or 'no targets'}")
+        log("API load balancers: " + ("; ".join(f"{a}: {', '.join(t) or 'no targets'}"
+                                               for a, _, t in fronts) or "none"))
 
 
 def main():
     sb = Sandbox(sys.argv[1])
     net = sb.net
     vpc_ns = f"{net['prefix']}-vpc"
-    # The AWS API inside the VPC, on the router's address.
-    start(forward, listen_in(vpc_ns, sb.router, net["awsPort"]), to_host("127.0.0.1", net["awsPort"]))
+    # The AWS API's public endpoint, on the internet.
+    start(forward, listen_in(sb.inet_ns, awsnet.AWS_API, net["awsPort"]), to_host("127.0.0.1", net["awsPort"]))
     # The metadata service.
     server = ThreadingHTTPServer(("127.0.0.1", 0), sb.imds(), bind_and_activate=False)
     server.socket = listen_in(vpc_ns, "169.254.169.254", 80)
@@ -429,7 +578,7 @@ def main():
     # Each node's SSH on the host; the API's traffic is HAProxy's.
     for i, ep in net["ssh"].items():
         host, port = ep.rsplit(":", 1)
-        start(forward, listen_in(None, host, int(port)), to_ns(sb.node_ns(int(i)), 22))
+        start(forward, listen_in(None, host, int(port)), as_admin(sb, int(i)))
     sb.balancer.configure([])
     # The host's view exists before anyone can run a command against it.
     with open(os.path.join(sb.dir, "hosts.host"), "w") as f:

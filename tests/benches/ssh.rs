@@ -172,6 +172,7 @@ impl Bench {
         let version = phx_kubeadm::config::Version::parse(&k8s.version).unwrap();
         let cp = phx_kubeadm::config::ControlPlane {
             load_balancer: None,
+            admin_load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: Some("10.0.0.5"),
             public_ip: Some("54.0.0.1"),

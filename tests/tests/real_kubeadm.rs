@@ -45,6 +45,7 @@ const LB: &str = "phoenix-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com";
 
 const CP: ControlPlane<'static> = ControlPlane {
     load_balancer: Some(LB),
+    admin_load_balancer: None,
     private_dns: "ip-10-0-0-5.ec2.internal",
     private_ip: Some("10.0.0.5"),
     public_ip: Some("54.1.2.3"),

@@ -217,17 +217,24 @@ pub struct NetworkStatus {
     #[serde(default)]
     pub route_tables: std::collections::BTreeMap<String, String>,
     pub security_groups: SecurityGroups,
-    /// The network load balancer in front of the API servers.
+    /// The network load balancer in front of the API servers, of the
+    /// spec's scheme: what admins and the kubeconfig reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_load_balancer: Option<ApiLoadBalancerStatus>,
+    /// The internal load balancer beside an internet-facing one: the
+    /// cluster's endpoint (kubeadm's `controlPlaneEndpoint`) for nodes and
+    /// everything inside the VPC, which cannot use the public one on AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_internal_load_balancer: Option<ApiLoadBalancerStatus>,
     /// What `phx-net plan` found to do (absent after apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlannedChange>>,
 }
 
-/// `status.network.apiLoadBalancer`: kubeadm's `controlPlaneEndpoint` is
-/// `dnsName:6443`; phx-nodes registers the control planes in the target
-/// group by private IP.
+/// `status.network.apiLoadBalancer` (and `apiInternalLoadBalancer`):
+/// kubeadm's `controlPlaneEndpoint` is the internal one's `dnsName:6443`
+/// when there is one, else this one's; phx-nodes registers the control
+/// planes in each target group by private IP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiLoadBalancerStatus {

@@ -508,6 +508,7 @@ pub fn control_plane<'a>(
     cp: &'a Node,
     api_host: Option<&'a str>,
     load_balancer: Option<&'a str>,
+    admin_load_balancer: Option<&'a str>,
 ) -> Result<ControlPlane<'a>> {
     let private_dns = cp.private_dns.as_deref().ok_or_else(|| {
         Error::invalid(format!(
@@ -517,6 +518,7 @@ pub fn control_plane<'a>(
     })?;
     Ok(ControlPlane {
         load_balancer,
+        admin_load_balancer: admin_load_balancer.filter(|a| Some(*a) != load_balancer),
         private_dns,
         private_ip: cp.private_ip.as_deref(),
         public_ip: cp.public_ip.as_deref(),

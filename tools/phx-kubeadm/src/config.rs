@@ -52,8 +52,12 @@ impl Version {
 /// the control planes when there is one.
 #[derive(Debug, Clone)]
 pub struct ControlPlane<'a> {
-    /// `status.network.apiLoadBalancer.dnsName`: the endpoint when set.
+    /// The endpoint when set: `status.network.apiInternalLoadBalancer.dnsName`,
+    /// else `apiLoadBalancer.dnsName`.
     pub load_balancer: Option<&'a str>,
+    /// `status.network.apiLoadBalancer.dnsName` beside an internal endpoint:
+    /// admins reach the API by it, so the certificate names it.
+    pub admin_load_balancer: Option<&'a str>,
     pub private_dns: &'a str,
     pub private_ip: Option<&'a str>,
     pub public_ip: Option<&'a str>,
@@ -69,7 +73,8 @@ pub fn init_config(
 ) -> Result<String> {
     // The certificate SANs, each checked under the name of its field.
     let named = [
-        ("status.network.apiLoadBalancer.dnsName", cp.load_balancer),
+        ("the endpoint load balancer's dnsName", cp.load_balancer),
+        ("status.network.apiLoadBalancer.dnsName", cp.admin_load_balancer),
         ("spec.kubernetes.apiEndpoint", cp.api_host),
         ("status.nodes.instances[].publicIp", cp.public_ip),
         ("status.nodes.instances[].privateDns", Some(cp.private_dns)),
@@ -272,6 +277,7 @@ mod tests {
     fn config_names_the_node_by_private_dns_and_externalizes_the_cloud() {
         let cp = ControlPlane {
             load_balancer: None,
+            admin_load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: Some("10.0.0.5"),
             public_ip: Some("54.1.2.3"),
@@ -296,9 +302,30 @@ mod tests {
     }
 
     #[test]
+    fn the_internal_load_balancer_is_the_endpoint_and_both_are_sans() {
+        let cp = ControlPlane {
+            load_balancer: Some("phoenix-api-int-1.elb.us-east-1.amazonaws.com"),
+            admin_load_balancer: Some("phoenix-api-1.elb.us-east-1.amazonaws.com"),
+            private_dns: "ip-10-0-0-5.ec2.internal",
+            private_ip: Some("10.0.0.5"),
+            public_ip: Some("54.1.2.3"),
+            api_host: None,
+        };
+        let c = default_config(&cp);
+        assert!(
+            c.contains("controlPlaneEndpoint: phoenix-api-int-1.elb.us-east-1.amazonaws.com:6443\n"),
+            "{c}"
+        );
+        assert!(c.contains(
+            "  certSANs:\n  - phoenix-api-int-1.elb.us-east-1.amazonaws.com\n  - phoenix-api-1.elb.us-east-1.amazonaws.com\n  - 54.1.2.3\n"
+        ), "{c}");
+    }
+
+    #[test]
     fn the_load_balancer_is_the_endpoint_and_a_san() {
         let cp = ControlPlane {
             load_balancer: Some("phoenix-api-1.us-east-1.elb.amazonaws.com"),
+            admin_load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: Some("10.0.0.5"),
             public_ip: None,
@@ -355,6 +382,7 @@ mod tests {
         };
         let cp = ControlPlane {
             load_balancer: None,
+            admin_load_balancer: None,
             private_dns: "ip-10-0-0-5.ec2.internal",
             private_ip: None,
             public_ip: None,
@@ -385,6 +413,7 @@ mod tests {
     fn odd_values_are_refused_not_injected() {
         let cp = ControlPlane {
             load_balancer: None,
+            admin_load_balancer: None,
             private_dns: "x\nkind: Evil",
             private_ip: None,
             public_ip: None,

@@ -98,28 +98,56 @@ fn initialized_with(previous: &KubeadmStatus, private_dns: &str) -> Option<Strin
 }
 
 /// The API load balancer's name if it is (or, for a cluster still to be
-/// made, will be) the cluster's endpoint. A cluster initialized with
+/// made, will be) the cluster's endpoint: the internal one beside an
+/// internet-facing one, else the only one. A cluster initialized with
 /// another endpoint keeps it: kubeadm cannot move one, and the API
-/// server's certificate does not name the load balancer.
-fn endpoint_load_balancer(initialized_with: Option<&str>, lb: Option<String>) -> Option<String> {
-    let lb = lb?;
+/// server's certificate does not name the load balancer. A cluster whose
+/// endpoint is the internet-facing load balancer (made before phx had an
+/// internal one) is refused: on AWS its nodes cannot reach that endpoint.
+fn endpoint_load_balancer(initialized_with: Option<&str>, lbs: &LoadBalancers) -> Result<Option<String>> {
+    let Some(lb) = lbs.endpoint() else { return Ok(None) };
     match initialized_with {
+        Some(e) if lbs.internal.is_some() && lbs.admin.as_deref().is_some_and(|a| e == format!("{a}:6443")) => {
+            Err(Error::invalid(format!(
+                "status.kubeadm.controlPlaneEndpoint: the cluster's endpoint is the internet-facing load \
+                 balancer {e}, which its nodes cannot reach on AWS (its security group sees their public \
+                 addresses); kubeadm cannot move a cluster to the internal load balancer {lb}: make the \
+                 cluster again (scripts/destroy.sh, then scripts/deploy.sh)"
+            )))
+        }
         Some(e) if e != format!("{lb}:6443") => {
             tracing::warn!(
                 "the cluster's endpoint is {e}, not the API load balancer {lb}: kubeadm cannot move it"
             );
-            None
+            Ok(None)
         }
-        _ => Some(lb),
+        _ => Ok(Some(lb.to_string())),
     }
 }
 
-/// The API load balancer's DNS name (`status.network.apiLoadBalancer`).
-fn load_balancer(doc: &Document) -> Result<Option<String>> {
-    Ok(doc
-        .get::<key::Network>()?
-        .and_then(|n| n.api_load_balancer)
-        .and_then(|lb| lb.dns_name))
+/// The API load balancers' DNS names (`status.network.apiLoadBalancer`,
+/// `apiInternalLoadBalancer`).
+#[derive(Debug, Default)]
+struct LoadBalancers {
+    /// The spec's: admins and the kubeconfig.
+    admin: Option<String>,
+    /// The internal one beside an internet-facing `admin`.
+    internal: Option<String>,
+}
+
+impl LoadBalancers {
+    fn of(doc: &Document) -> Result<LoadBalancers> {
+        let net = doc.get::<key::Network>()?.unwrap_or_default();
+        Ok(LoadBalancers {
+            admin: net.api_load_balancer.and_then(|lb| lb.dns_name),
+            internal: net.api_internal_load_balancer.and_then(|lb| lb.dns_name),
+        })
+    }
+
+    /// The cluster's endpoint, for everything inside it.
+    fn endpoint(&self) -> Option<&str> {
+        self.internal.as_deref().or(self.admin.as_deref())
+    }
 }
 
 /// `spec.kubernetes.apiEndpoint` (`host` or `host:port`), else the API
@@ -173,7 +201,10 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let previous = doc.mine()?.unwrap_or_default();
     let private_dns = cp.private_dns.clone().unwrap_or_default();
     let initialized_with = initialized_with(&previous, &private_dns);
-    let lb = endpoint_load_balancer(initialized_with.as_deref(), load_balancer(doc)?);
+    let lbs = LoadBalancers::of(doc)?;
+    let lb = endpoint_load_balancer(initialized_with.as_deref(), &lbs)?;
+    // Admins (the kubeconfig) reach the spec's load balancer.
+    let admin_lb = lb.as_ref().and(lbs.admin.as_deref().or(lb.as_deref()));
     let control_planes: Vec<String> = nodes
         .iter()
         .filter(|n| n.role == NodeRole::ControlPlane)
@@ -189,7 +220,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         )));
     }
     let endpoint = format!("{}:6443", lb.as_deref().unwrap_or(&private_dns));
-    let (api_host, api) = api_endpoint(doc, &cp, lb.as_deref());
+    let (api_host, api) = api_endpoint(doc, &cp, admin_lb);
     let configured_host = doc
         .spec()
         .kubernetes
@@ -200,7 +231,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
         doc.name(),
         &doc.spec().kubernetes,
         &version,
-        &apply::control_plane(&cp, configured_host, lb.as_deref())?,
+        &apply::control_plane(&cp, configured_host, lb.as_deref(), admin_lb)?,
     )?;
     let kubeconfig_path = match &args.kubeconfig_out {
         Some(p) => p.clone(),

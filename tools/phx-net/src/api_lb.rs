@@ -1,14 +1,28 @@
-//! The API's network load balancer: its name, how it is found, and the
-//! three calls that make it (target group, load balancer, listener).
+//! The API's network load balancers: their names, how they are found, and
+//! the calls that make them (target group, load balancer, listener).
 //!
-//! Its DNS name is kubeadm's `controlPlaneEndpoint` from the first init, so
-//! control planes can be added and replaced behind it (kubeadm cannot move
-//! a cluster to a new endpoint later). Targets are IP targets, which turns
-//! client IP preservation off: a control plane reaching the API through the
-//! load balancer and landing on itself (the NLB hairpin, kubeadm #1685)
-//! then works, and the control planes see the load balancer's private
-//! addresses, which their group already allows (the VPC). Who reaches the
-//! load balancer is its own security group's business (`sg/api-lb`).
+//! The spec's load balancer (`Role::Admin`, `<cluster>-api`) is what admins
+//! and the kubeconfig reach. When it is internet-facing, a second, internal
+//! one (`Role::Nodes`, `<cluster>-api-int`) carries everything inside the
+//! cluster and its name is kubeadm's `controlPlaneEndpoint`: on AWS a public
+//! load balancer's name resolves to public addresses inside the VPC too, so
+//! a node reaching it leaves through the internet gateway and the load
+//! balancer's group sees the node's public IP, which it does not allow
+//! (only the VPC and `adminCidrs`). Cluster API AWS does the same (an
+//! internal load balancer beside the internet-facing one); kOps resolves an
+//! `api.internal` name to private addresses. When the spec's load balancer
+//! is internal, it serves both.
+//!
+//! The endpoint's name is fixed at the first init, so control planes can be
+//! added and replaced behind it (kubeadm cannot move a cluster to a new
+//! endpoint later). Targets are IP targets, which turns client IP
+//! preservation off: a control plane reaching the API through the load
+//! balancer and landing on itself (the NLB hairpin, kubeadm #1685) then
+//! works, and the control planes see the load balancer's private
+//! addresses, which their group already allows (the VPC). Who reaches a
+//! load balancer is its security group's business (`sg/api-lb`). The
+//! health check is HTTPS `/readyz`, so an API server that listens but is
+//! not ready leaves the rotation.
 //!
 //! A load balancer needs subnets and a target group a VPC, so neither can
 //! exist without the VPC: they are looked up in round two of the
@@ -21,28 +35,70 @@ use phx_aws::elbv2::types::{
 use phx_aws::elbv2::Client;
 use phx_aws::{ClusterTags, Sent};
 use phx_core::Result;
+use std::collections::HashMap;
 
-/// Components in the plan and the registry.
-pub const LB: &str = "nlb/api";
-pub const TARGET_GROUP: &str = "tg/api";
-/// Not an id: the load balancer's DNS name, for the status.
-pub const LB_DNS: &str = "nlb/api/dns";
-/// The API server's port, on the listener and the targets.
+/// The API server's port, on the listeners and the targets.
 pub const PORT: i32 = 6443;
+/// The health check: the API server's own readiness, over TLS.
+pub const HEALTH_PATH: &str = "/readyz";
 
-/// The name of the load balancer and of its target group: `<cluster>-api`,
-/// shortened with a hash of the cluster name where that passes elbv2's 32
-/// characters (a cluster name may be 32 itself).
-pub fn name(cluster: &str) -> String {
-    let plain = format!("{cluster}-api");
+/// Which of the API's load balancers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The spec's (`spec.kubernetes.apiLoadBalancer`): admins and the
+    /// kubeconfig; the cluster's endpoint too when internal.
+    Admin,
+    /// The internal one beside an internet-facing `Admin`: the nodes'
+    /// endpoint.
+    Nodes,
+}
+
+impl Role {
+    fn suffix(self) -> &'static str {
+        match self {
+            Role::Admin => "api",
+            Role::Nodes => "api-int",
+        }
+    }
+
+    /// Components in the plan and the registry.
+    pub fn lb(self) -> &'static str {
+        match self {
+            Role::Admin => "nlb/api",
+            Role::Nodes => "nlb/api-int",
+        }
+    }
+
+    pub fn target_group(self) -> &'static str {
+        match self {
+            Role::Admin => "tg/api",
+            Role::Nodes => "tg/api-int",
+        }
+    }
+
+    /// Not an id: the load balancer's DNS name, for the status.
+    pub fn dns(self) -> &'static str {
+        match self {
+            Role::Admin => "nlb/api/dns",
+            Role::Nodes => "nlb/api-int/dns",
+        }
+    }
+}
+
+/// The name of a load balancer and of its target group: `<cluster>-api` or
+/// `<cluster>-api-int`, shortened with a hash of the cluster name where that
+/// passes elbv2's 32 characters (a cluster name may be 32 itself).
+pub fn name(cluster: &str, role: Role) -> String {
+    let suffix = role.suffix();
+    let plain = format!("{cluster}-{suffix}");
     if plain.len() <= 32 {
         return plain;
     }
     let hash = cluster.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let head = cluster[..23].trim_end_matches('-');
-    format!("{head}-{:04x}-api", hash & 0xffff)
+    let head = cluster[..32 - suffix.len() - 6].trim_end_matches('-');
+    format!("{head}-{:04x}-{suffix}", hash & 0xffff)
 }
 
 #[derive(Debug, Clone)]
@@ -55,56 +111,94 @@ pub struct LoadBalancer {
 #[derive(Debug, Clone)]
 pub struct TargetGroup {
     pub arn: String,
+    /// The health check is HTTPS `/readyz` on the traffic port.
+    pub checks_readyz: bool,
     /// Load balancers with a listener forwarding here: the listener exists
     /// when ours is among them (no DescribeListeners on a no-op).
     pub load_balancers: Vec<String>,
 }
 
-/// The load balancer and target group named for the cluster in `vpc_id`;
-/// with `prove_by_tag` (a VPC the user brought), only if they carry the
-/// cluster's tag too.
+/// What exists of the API's load balancers (and their target groups).
+pub type Found = (HashMap<Role, LoadBalancer>, HashMap<Role, TargetGroup>);
+
+/// The load balancers and target groups of `roles` named for the cluster in
+/// `vpc_id`; with `prove_by_tag` (a VPC the user brought), only those that
+/// carry the cluster's tag too. On a converged cluster that is one call for
+/// the load balancers and one for the target groups, whatever the roles
+/// (elbv2 fails a whole call for one missing name: then one call a name).
 pub async fn observe(
     elbv2: &Client,
     tags: &ClusterTags,
     vpc_id: &str,
     prove_by_tag: bool,
-) -> Result<(Option<LoadBalancer>, Option<TargetGroup>)> {
-    let name = name(tags.cluster());
-    let lb = async {
-        match elbv2.describe_load_balancers().names(&name).send().await.phx() {
-            Ok(out) => Ok(out
-                .load_balancers()
-                .iter()
-                .find(|l| l.vpc_id() == Some(vpc_id))
-                .map(|l| LoadBalancer {
-                    arn: l.load_balancer_arn().unwrap_or_default().to_string(),
-                    dns_name: l.dns_name().unwrap_or_default().to_string(),
-                    scheme: l.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                })),
-            Err(e) if e.has_code(&["LoadBalancerNotFound"]) => Ok(None),
-            Err(e) => Err(e.context("describing the API load balancer")),
-        }
+    roles: &[Role],
+) -> Result<Found> {
+    let named: Vec<(Role, String)> = roles.iter().map(|r| (*r, name(tags.cluster(), *r))).collect();
+    let names: Vec<String> = named.iter().map(|(_, n)| n.clone()).collect();
+    let role_of = |n: Option<&str>| named.iter().find(|(_, x)| Some(x.as_str()) == n).map(|(r, _)| *r);
+    let lbs = async {
+        let describe = |names: Vec<String>| async move {
+            match elbv2.describe_load_balancers().set_names(Some(names)).send().await.phx() {
+                Ok(out) => Ok(Some(out.load_balancers().to_vec())),
+                Err(e) if e.has_code(&["LoadBalancerNotFound"]) => Ok(None),
+                Err(e) => Err(e.context("describing the API load balancers")),
+            }
+        };
+        let all = by_names(&names, describe).await?;
+        Ok::<_, phx_core::Error>(
+            all.iter()
+                .filter(|l| l.vpc_id() == Some(vpc_id))
+                .filter_map(|l| {
+                    Some((
+                        role_of(l.load_balancer_name())?,
+                        LoadBalancer {
+                            arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+                            dns_name: l.dns_name().unwrap_or_default().to_string(),
+                            scheme: l.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                        },
+                    ))
+                })
+                .collect::<HashMap<_, _>>(),
+        )
     };
-    let tg = async {
-        match elbv2.describe_target_groups().names(&name).send().await.phx() {
-            Ok(out) => Ok(out
-                .target_groups()
-                .iter()
-                .find(|t| t.vpc_id() == Some(vpc_id))
-                .map(|t| TargetGroup {
-                    arn: t.target_group_arn().unwrap_or_default().to_string(),
-                    load_balancers: t.load_balancer_arns().to_vec(),
-                })),
-            Err(e) if e.has_code(&["TargetGroupNotFound"]) => Ok(None),
-            Err(e) => Err(e.context("describing the API target group")),
-        }
+    let tgs = async {
+        let describe = |names: Vec<String>| async move {
+            match elbv2.describe_target_groups().set_names(Some(names)).send().await.phx() {
+                Ok(out) => Ok(Some(out.target_groups().to_vec())),
+                Err(e) if e.has_code(&["TargetGroupNotFound"]) => Ok(None),
+                Err(e) => Err(e.context("describing the API target groups")),
+            }
+        };
+        let all = by_names(&names, describe).await?;
+        Ok::<_, phx_core::Error>(
+            all.iter()
+                .filter(|t| t.vpc_id() == Some(vpc_id))
+                .filter_map(|t| {
+                    Some((
+                        role_of(t.target_group_name())?,
+                        TargetGroup {
+                            arn: t.target_group_arn().unwrap_or_default().to_string(),
+                            checks_readyz: checks_readyz(
+                                t.health_check_protocol(),
+                                t.health_check_path(),
+                                t.health_check_port(),
+                            ),
+                            load_balancers: t.load_balancer_arns().to_vec(),
+                        },
+                    ))
+                })
+                .collect::<HashMap<_, _>>(),
+        )
     };
-    let (mut lb, mut tg) = tokio::try_join!(lb, tg)?;
+    if roles.is_empty() {
+        return Ok(Default::default());
+    }
+    let (mut lbs, mut tgs) = tokio::try_join!(lbs, tgs)?;
     if prove_by_tag {
-        let arns: Vec<String> = lb
-            .iter()
+        let arns: Vec<String> = lbs
+            .values()
             .map(|l| l.arn.clone())
-            .chain(tg.iter().map(|t| t.arn.clone()))
+            .chain(tgs.values().map(|t| t.arn.clone()))
             .collect();
         if !arns.is_empty() {
             let out = elbv2
@@ -112,18 +206,40 @@ pub async fn observe(
                 .set_resource_arns(Some(arns))
                 .send()
                 .await
-                .phx_in("describing the API load balancer's tags")?;
+                .phx_in("describing the API load balancers' tags")?;
             let key = tags.cluster_key();
             let ours = |arn: &str| {
                 out.tag_descriptions().iter().any(|d| {
                     d.resource_arn() == Some(arn) && d.tags().iter().any(|t| t.key() == Some(key.as_str()))
                 })
             };
-            lb = lb.filter(|l| ours(&l.arn));
-            tg = tg.filter(|t| ours(&t.arn));
+            lbs.retain(|_, l| ours(&l.arn));
+            tgs.retain(|_, t| ours(&t.arn));
         }
     }
-    Ok((lb, tg))
+    Ok((lbs, tgs))
+}
+
+/// `describe(names)`, or where one is missing (`None`), `describe` of each.
+async fn by_names<T, F, Fut>(names: &[String], describe: F) -> Result<Vec<T>>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<T>>>>,
+{
+    if let Some(all) = describe(names.to_vec()).await? {
+        return Ok(all);
+    }
+    if names.len() < 2 {
+        return Ok(vec![]);
+    }
+    let each = futures::future::try_join_all(names.iter().map(|n| describe(vec![n.clone()]))).await?;
+    Ok(each.into_iter().flatten().flatten().collect())
+}
+
+fn checks_readyz(protocol: Option<&ProtocolEnum>, path: Option<&str>, port: Option<&str>) -> bool {
+    protocol == Some(&ProtocolEnum::Https)
+        && path == Some(HEALTH_PATH)
+        && port.is_none_or(|p| p == "traffic-port" || p == PORT.to_string())
 }
 
 fn elb_tags(tags: &ClusterTags, component: &str) -> Vec<Tag> {
@@ -133,23 +249,24 @@ fn elb_tags(tags: &ClusterTags, component: &str) -> Vec<Tag> {
         .collect()
 }
 
-/// The target group: TCP 6443, IP targets, a TCP health check on the
-/// traffic port (the API server's TLS port answers a TCP connect as soon
-/// as it listens).
-pub async fn create_target_group(elbv2: &Client, tags: &ClusterTags, vpc_id: &str) -> Result<String> {
+/// The target group: TCP 6443, IP targets, an HTTPS `/readyz` health check
+/// on the traffic port (a TCP connect would keep an API server that
+/// listens but is not ready in the rotation).
+pub async fn create_target_group(elbv2: &Client, tags: &ClusterTags, vpc_id: &str, role: Role) -> Result<String> {
     let out = elbv2
         .create_target_group()
-        .name(name(tags.cluster()))
+        .name(name(tags.cluster(), role))
         .protocol(ProtocolEnum::Tcp)
         .port(PORT)
         .vpc_id(vpc_id)
         .target_type(TargetTypeEnum::Ip)
-        .health_check_protocol(ProtocolEnum::Tcp)
+        .health_check_protocol(ProtocolEnum::Https)
+        .health_check_path(HEALTH_PATH)
         .health_check_port("traffic-port")
         .health_check_interval_seconds(10)
         .healthy_threshold_count(2)
         .unhealthy_threshold_count(2)
-        .set_tags(Some(elb_tags(tags, TARGET_GROUP)))
+        .set_tags(Some(elb_tags(tags, role.target_group())))
         .send()
         .await
         .phx()?;
@@ -161,23 +278,37 @@ pub async fn create_target_group(elbv2: &Client, tags: &ClusterTags, vpc_id: &st
         .to_string())
 }
 
+/// A target group made before the health check was `/readyz` gets it.
+pub async fn check_readyz(elbv2: &Client, tg: &str) -> Result<()> {
+    elbv2
+        .modify_target_group()
+        .target_group_arn(tg)
+        .health_check_protocol(ProtocolEnum::Https)
+        .health_check_path(HEALTH_PATH)
+        .health_check_port("traffic-port")
+        .send()
+        .await
+        .phx_done()
+}
+
 /// The load balancer, in one subnet per zone, behind `group`. Returns its
 /// ARN and DNS name.
 pub async fn create_load_balancer(
     elbv2: &Client,
     tags: &ClusterTags,
+    role: Role,
     scheme: &str,
     subnets: Vec<String>,
     group: &str,
 ) -> Result<(String, String)> {
     let out = elbv2
         .create_load_balancer()
-        .name(name(tags.cluster()))
+        .name(name(tags.cluster(), role))
         .r#type(phx_aws::elbv2::types::LoadBalancerTypeEnum::Network)
         .scheme(LoadBalancerSchemeEnum::from(scheme))
         .set_subnets(Some(subnets))
         .security_groups(group)
-        .set_tags(Some(elb_tags(tags, LB)))
+        .set_tags(Some(elb_tags(tags, role.lb())))
         .send()
         .await
         .phx()?;
@@ -191,7 +322,7 @@ pub async fn create_load_balancer(
 }
 
 /// TCP 6443 on the load balancer, forwarded to the target group.
-pub async fn create_listener(elbv2: &Client, tags: &ClusterTags, lb: &str, tg: &str) -> Result<()> {
+pub async fn create_listener(elbv2: &Client, tags: &ClusterTags, role: Role, lb: &str, tg: &str) -> Result<()> {
     let forward = Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(tg)
@@ -202,7 +333,7 @@ pub async fn create_listener(elbv2: &Client, tags: &ClusterTags, lb: &str, tg: &
         .protocol(ProtocolEnum::Tcp)
         .port(PORT)
         .default_actions(forward)
-        .set_tags(Some(elb_tags(tags, "listener/api")))
+        .set_tags(Some(elb_tags(tags, &format!("listener/{}", role.suffix()))))
         .send()
         .await
         .phx_done()
@@ -214,16 +345,29 @@ mod tests {
 
     #[test]
     fn names_fit_elbv2s_32_characters() {
-        assert_eq!(name("phoenix"), "phoenix-api");
+        assert_eq!(name("phoenix", Role::Admin), "phoenix-api");
+        assert_eq!(name("phoenix", Role::Nodes), "phoenix-api-int");
         let long = "a".repeat(28);
-        assert_eq!(name(&long), format!("{long}-api"));
-        let longer = "b".repeat(32);
-        let n = name(&longer);
-        assert_eq!(n.len(), 32, "{n}");
-        assert!(n.starts_with(&"b".repeat(23)) && n.ends_with("-api"), "{n}");
-        assert_ne!(name(&"c".repeat(32)), n, "the hash tells clusters apart");
-        // No double dash where the head ends in one.
-        let dashed = format!("{}-{}", "d".repeat(22), "e".repeat(9));
-        assert!(!name(&dashed).contains("--"), "{}", name(&dashed));
+        assert_eq!(name(&long, Role::Admin), format!("{long}-api"));
+        for role in [Role::Admin, Role::Nodes] {
+            let longer = "b".repeat(32);
+            let n = name(&longer, role);
+            assert_eq!(n.len(), 32, "{n}");
+            assert!(n.starts_with("bbbbbbbbbbbbbbbbb") && n.ends_with(role.suffix()), "{n}");
+            assert_ne!(name(&"c".repeat(32), role), n, "the hash tells clusters apart");
+            // No double dash where the head ends in one.
+            let head = 32 - role.suffix().len() - 6;
+            let dashed = format!("{}-{}", "d".repeat(head - 1), "e".repeat(32 - head));
+            assert!(!name(&dashed, role).contains("--"), "{}", name(&dashed, role));
+        }
+        assert_ne!(name(&"f".repeat(30), Role::Admin), name(&"f".repeat(30), Role::Nodes));
+    }
+
+    #[test]
+    fn the_health_check_is_readyz_over_https() {
+        assert!(checks_readyz(Some(&ProtocolEnum::Https), Some("/readyz"), Some("traffic-port")));
+        assert!(checks_readyz(Some(&ProtocolEnum::Https), Some("/readyz"), Some("6443")));
+        assert!(!checks_readyz(Some(&ProtocolEnum::Tcp), None, Some("traffic-port")));
+        assert!(!checks_readyz(Some(&ProtocolEnum::Https), Some("/healthz"), None));
     }
 }

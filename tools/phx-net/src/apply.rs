@@ -267,36 +267,45 @@ impl Executor {
                 self.wait_nat(&nat).await?;
                 Some(nat)
             }
-            Step::CreateTargetGroup => {
+            Step::CreateTargetGroup(role) => {
                 let vpc = id("vpc");
                 Some(
-                    self.call("creating the API target group", || {
-                        api_lb::create_target_group(&self.elbv2, &self.tags, &vpc)
+                    self.call("creating an API target group", || {
+                        api_lb::create_target_group(&self.elbv2, &self.tags, &vpc, *role)
                     })
                     .await?,
                 )
             }
-            Step::CreateLoadBalancer { scheme, subnets } => {
+            Step::CheckReadyz(role) => {
+                let tg = id(role.target_group());
+                self.call("setting an API target group's health check", || {
+                    api_lb::check_readyz(&self.elbv2, &tg)
+                })
+                .await?;
+                None
+            }
+            Step::CreateLoadBalancer { role, scheme, subnets } => {
                 let subnet_ids: Vec<String> = subnets.iter().map(|s| id(s)).collect();
                 let group = id(SG_API_LB);
                 let (arn, dns) = self
-                    .call("creating the API load balancer", || {
+                    .call("creating an API load balancer", || {
                         api_lb::create_load_balancer(
                             &self.elbv2,
                             &self.tags,
+                            *role,
                             scheme,
                             subnet_ids.clone(),
                             &group,
                         )
                     })
                     .await?;
-                self.registry.set(api_lb::LB_DNS, &dns);
+                self.registry.set(role.dns(), &dns);
                 Some(arn)
             }
-            Step::CreateListener => {
-                let (lb, tg) = (id(api_lb::LB), id(api_lb::TARGET_GROUP));
-                self.call("creating the API listener", || {
-                    api_lb::create_listener(&self.elbv2, &self.tags, &lb, &tg)
+            Step::CreateListener(role) => {
+                let (lb, tg) = (id(role.lb()), id(role.target_group()));
+                self.call("creating an API listener", || {
+                    api_lb::create_listener(&self.elbv2, &self.tags, *role, &lb, &tg)
                 })
                 .await?;
                 None

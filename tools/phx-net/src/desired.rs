@@ -2,6 +2,7 @@
 //! before any call is made: a bad spec is an input error (exit 65) that
 //! changes nothing anywhere.
 
+use crate::api_lb::Role;
 use crate::rules::{Rule, Source};
 use ipnet::Ipv4Net;
 use phx_core::spec::{ApiLoadBalancer, NetworkSpec};
@@ -153,6 +154,28 @@ impl Desired {
         Desired {
             api_lb: lb.scheme(),
             ..self
+        }
+    }
+
+    /// The API load balancers to have, with their schemes: the spec's, and
+    /// an internal one for the nodes beside an internet-facing one
+    /// (`api_lb`'s header says why).
+    pub fn api_lbs(&self) -> Vec<(Role, &'static str)> {
+        match self.api_lb {
+            None => vec![],
+            Some("internet-facing") => vec![(Role::Admin, "internet-facing"), (Role::Nodes, "internal")],
+            Some(scheme) => vec![(Role::Admin, scheme)],
+        }
+    }
+
+    /// The load balancers to look for: those to have, and the spec's role
+    /// even without one (a load balancer the spec would drop is refused).
+    pub fn api_lb_roles(&self) -> Vec<Role> {
+        let roles: Vec<Role> = self.api_lbs().into_iter().map(|(r, _)| r).collect();
+        if roles.is_empty() {
+            vec![Role::Admin]
+        } else {
+            roles
         }
     }
 

@@ -74,8 +74,16 @@ impl Survey {
             .with_api_lb(doc.spec().kubernetes.api_load_balancer);
         let zones_wanted = want.zones.is_none().then_some(want.zone_count);
         let recorded = doc.get::<key::Network>()?.is_some();
-        let obs =
-            observed::observe(ec2, Some(elbv2), tags, want.byo.as_ref(), zones_wanted, recorded).await?;
+        let roles = want.api_lb_roles();
+        let obs = observed::observe(
+            ec2,
+            Some((elbv2, &roles)),
+            tags,
+            want.byo.as_ref(),
+            zones_wanted,
+            recorded,
+        )
+        .await?;
         if let (Some(byo), None) = (&want.byo, &obs.vpc) {
             return Err(phx_core::Error::failed(format!(
                 "spec.network.vpcId: VPC {} not found",
@@ -111,7 +119,7 @@ impl Survey {
 /// and kubeconfig: a spec that would replace or drop it is refused, not
 /// carried out.
 fn check_api_lb(want: &Desired, obs: &observed::Observed) -> Result<()> {
-    let Some(have) = &obs.api_lb else { return Ok(()) };
+    let Some(have) = obs.api_lbs.get(&api_lb::Role::Admin) else { return Ok(()) };
     match want.api_lb {
         Some(scheme) if scheme == have.scheme => Ok(()),
         Some(scheme) => Err(phx_core::Error::invalid(format!(

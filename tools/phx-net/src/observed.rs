@@ -29,10 +29,10 @@ pub struct Observed {
     pub eip: Option<Eip>,
     /// The region's available zones, when they were needed.
     pub region_zones: Option<Vec<String>>,
-    /// The API load balancer and its target group (looked up only when
+    /// The API load balancers and their target groups (looked up only when
     /// asked, with an elbv2 client).
-    pub api_lb: Option<crate::api_lb::LoadBalancer>,
-    pub api_tg: Option<crate::api_lb::TargetGroup>,
+    pub api_lbs: HashMap<crate::api_lb::Role, crate::api_lb::LoadBalancer>,
+    pub api_tgs: HashMap<crate::api_lb::Role, crate::api_lb::TargetGroup>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,10 +104,10 @@ fn filter(name: &str, value: &str) -> Filter {
 /// when the document records no network (`recorded` false: most likely a
 /// first apply) they are listed at once in round one rather than after it,
 /// one read that a no-op converge, which has a record, does not make.
-/// With `elbv2`, round two also looks up the API load balancer.
+/// With `elbv2`, round two also looks up the API load balancers of `roles`.
 pub async fn observe(
     ec2: &Client,
-    elbv2: Option<&phx_aws::elbv2::Client>,
+    elbv2: Option<(&phx_aws::elbv2::Client, &[crate::api_lb::Role])>,
     tags: &ClusterTags,
     byo: Option<&Byo>,
     zones_wanted: Option<usize>,
@@ -324,11 +324,13 @@ pub async fn observe(
     };
     let lb = async {
         match (elbv2, &obs.vpc) {
-            (Some(elbv2), Some(v)) => crate::api_lb::observe(elbv2, tags, &v.id, byo.is_some()).await,
-            _ => Ok((None, None)),
+            (Some((elbv2, roles)), Some(v)) => {
+                crate::api_lb::observe(elbv2, tags, &v.id, byo.is_some(), roles).await
+            }
+            _ => Ok(Default::default()),
         }
     };
-    let (support, hostnames, nats, zones, (api_lb, api_tg)) = tokio::try_join!(
+    let (support, hostnames, nats, zones, (api_lbs, api_tgs)) = tokio::try_join!(
         attr(VpcAttributeName::EnableDnsSupport),
         attr(VpcAttributeName::EnableDnsHostnames),
         nats,
@@ -338,8 +340,8 @@ pub async fn observe(
     if zones.is_some() {
         obs.region_zones = zones;
     }
-    obs.api_lb = api_lb;
-    obs.api_tg = api_tg;
+    obs.api_lbs = api_lbs;
+    obs.api_tgs = api_tgs;
     if let Some(vpc) = obs.vpc.as_mut() {
         if let Some(s) = support {
             vpc.dns_support = s.enable_dns_support().and_then(|v| v.value()).unwrap_or(false);

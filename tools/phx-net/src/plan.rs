@@ -3,7 +3,7 @@
 //! never disagree. On a converged network the plan is empty and apply makes
 //! no mutating call.
 
-use crate::api_lb::{LB, TARGET_GROUP};
+use crate::api_lb::Role;
 use crate::desired::{Desired, SubnetWant, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::rules::{diff, Rule};
@@ -55,13 +55,16 @@ pub enum Step {
         what: String,
         id: String,
     },
-    CreateTargetGroup,
+    CreateTargetGroup(Role),
+    /// A target group made with another health check gets `/readyz`.
+    CheckReadyz(Role),
     /// In these subnets (components), one per zone.
     CreateLoadBalancer {
+        role: Role,
         scheme: &'static str,
         subnets: Vec<String>,
     },
-    CreateListener,
+    CreateListener(Role),
 }
 
 /// The default route every table has.
@@ -86,13 +89,14 @@ impl Step {
             | Step::CreateSubnet(_)
             | Step::CreateRouteTable { .. }
             | Step::CreateGroup { .. }
-            | Step::CreateTargetGroup => v(&["vpc"]),
+            | Step::CreateTargetGroup(_) => v(&["vpc"]),
+            Step::CheckReadyz(role) => v(&[role.target_group()]),
             Step::CreateLoadBalancer { subnets, .. } => {
                 let mut n = subnets.clone();
                 n.push(SG_API_LB.into());
                 n
             }
-            Step::CreateListener => v(&[LB, TARGET_GROUP]),
+            Step::CreateListener(role) => v(&[role.lb(), role.target_group()]),
             Step::AttachIgw => v(&["igw", "vpc"]),
             Step::SetMapPublicIp { subnet } => vec![subnet.clone()],
             Step::CreateNat { subnet } => vec!["eip/nat".into(), subnet.clone()],
@@ -129,8 +133,8 @@ impl Step {
             Step::CreateNat { .. } => Some("nat".into()),
             Step::CreateRouteTable { table } => Some(table.clone()),
             Step::CreateGroup { group } => Some(group.clone()),
-            Step::CreateTargetGroup => Some(TARGET_GROUP.into()),
-            Step::CreateLoadBalancer { .. } => Some(LB.into()),
+            Step::CreateTargetGroup(role) => Some(role.target_group().into()),
+            Step::CreateLoadBalancer { role, .. } => Some(role.lb().into()),
             _ => None,
         }
     }
@@ -189,19 +193,30 @@ impl Step {
                 ),
             ),
             Step::TagShared { what, id } => c("change", "tag", what, format!("tag {id} as shared")),
-            Step::CreateTargetGroup => c(
+            Step::CreateTargetGroup(role) => c(
                 "create",
                 "target-group",
-                TARGET_GROUP,
-                "TCP 6443, IP targets, TCP health check".into(),
+                role.target_group(),
+                "TCP 6443, IP targets, HTTPS /readyz health check".into(),
             ),
-            Step::CreateLoadBalancer { scheme, subnets } => c(
+            Step::CheckReadyz(role) => c(
+                "change",
+                "target-group",
+                role.target_group(),
+                "health check HTTPS /readyz".into(),
+            ),
+            Step::CreateLoadBalancer { role, scheme, subnets } => c(
                 "create",
                 "load-balancer",
-                LB,
+                role.lb(),
                 format!("network, {scheme}, in {}", subnets.join(" ")),
             ),
-            Step::CreateListener => c("create", "listener", LB, format!("TCP 6443 to {TARGET_GROUP}")),
+            Step::CreateListener(role) => c(
+                "create",
+                "listener",
+                role.lb(),
+                format!("TCP 6443 to {}", role.target_group()),
+            ),
         }
     }
 }
@@ -240,48 +255,53 @@ pub fn plan(want: &Desired, obs: &Observed, zones: &[String]) -> Vec<Step> {
     steps
 }
 
-/// The API load balancer, its target group and the listener between them
-/// (found by the target group naming the load balancer). The load balancer
-/// goes in the public subnets, or the private ones when internal and there
-/// are any; in a VPC the user brought, in its subnets, one per zone.
+/// The API load balancers, their target groups and the listeners between
+/// them (found by the target group naming the load balancer). An
+/// internet-facing load balancer goes in the public subnets, an internal one
+/// in the private ones when there are any; in a VPC the user brought, in its
+/// subnets, one per zone.
 fn plan_api_lb(want: &Desired, obs: &Observed, zones: &[String], steps: &mut Vec<Step>) {
-    let Some(scheme) = want.api_lb else { return };
-    if obs.api_tg.is_none() {
-        steps.push(Step::CreateTargetGroup);
-    }
-    if obs.api_lb.is_none() {
-        let subnets = match &want.byo {
-            Some(b) => {
-                // The first of the user's subnets in each zone.
-                let mut zones_taken = std::collections::HashSet::new();
-                let mut first_per_zone = Vec::new();
-                for id in &b.subnet_ids {
-                    let component = format!("byo/{id}");
-                    if let Some(s) = obs.subnets.get(&component) {
-                        if zones_taken.insert(s.zone.clone()) {
-                            first_per_zone.push(component);
+    for (role, scheme) in want.api_lbs() {
+        let (lb, tg) = (obs.api_lbs.get(&role), obs.api_tgs.get(&role));
+        match tg {
+            None => steps.push(Step::CreateTargetGroup(role)),
+            Some(t) if !t.checks_readyz => steps.push(Step::CheckReadyz(role)),
+            Some(_) => {}
+        }
+        if lb.is_none() {
+            let subnets = match &want.byo {
+                Some(b) => {
+                    // The first of the user's subnets in each zone.
+                    let mut zones_taken = std::collections::HashSet::new();
+                    let mut first_per_zone = Vec::new();
+                    for id in &b.subnet_ids {
+                        let component = format!("byo/{id}");
+                        if let Some(s) = obs.subnets.get(&component) {
+                            if zones_taken.insert(s.zone.clone()) {
+                                first_per_zone.push(component);
+                            }
                         }
                     }
+                    first_per_zone
                 }
-                first_per_zone
-            }
-            None => {
-                let all = want.subnets(zones);
-                let private = scheme == "internal" && all.iter().any(|s| !s.public);
-                all.into_iter()
-                    .filter(|s| s.public != private)
-                    .map(|s| s.component)
-                    .collect()
-            }
+                None => {
+                    let all = want.subnets(zones);
+                    let private = scheme == "internal" && all.iter().any(|s| !s.public);
+                    all.into_iter()
+                        .filter(|s| s.public != private)
+                        .map(|s| s.component)
+                        .collect()
+                }
+            };
+            steps.push(Step::CreateLoadBalancer { role, scheme, subnets });
+        }
+        let listening = match (lb, tg) {
+            (Some(lb), Some(tg)) => tg.load_balancers.contains(&lb.arn),
+            _ => false,
         };
-        steps.push(Step::CreateLoadBalancer { scheme, subnets });
-    }
-    let listening = match (&obs.api_lb, &obs.api_tg) {
-        (Some(lb), Some(tg)) => tg.load_balancers.contains(&lb.arn),
-        _ => false,
-    };
-    if !listening {
-        steps.push(Step::CreateListener);
+        if !listening {
+            steps.push(Step::CreateListener(role));
+        }
     }
 }
 

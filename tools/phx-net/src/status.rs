@@ -2,6 +2,7 @@
 //! network spans.
 
 use crate::apply::Registry;
+use crate::api_lb::Role;
 use crate::desired::{Desired, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::plan::{EIP_ADDRESS, IGW_ATTACHED, NAT_AVAILABLE};
@@ -69,12 +70,12 @@ pub fn seed(registry: &Registry, obs: &Observed) {
             registry.set(EIP_ADDRESS, ip);
         }
     }
-    if let Some(lb) = &obs.api_lb {
-        registry.set(crate::api_lb::LB, &lb.arn);
-        registry.set(crate::api_lb::LB_DNS, &lb.dns_name);
+    for (role, lb) in &obs.api_lbs {
+        registry.set(role.lb(), &lb.arn);
+        registry.set(role.dns(), &lb.dns_name);
     }
-    if let Some(tg) = &obs.api_tg {
-        registry.set(crate::api_lb::TARGET_GROUP, &tg.arn);
+    for (role, tg) in &obs.api_tgs {
+        registry.set(role.target_group(), &tg.arn);
     }
     if let Some(n) = &obs.nat {
         registry.set("nat", &n.id);
@@ -120,6 +121,16 @@ pub fn build(
             })
             .collect(),
     };
+    let lb_status = |role: Role| {
+        let (_, scheme) = want.api_lbs().into_iter().find(|(r, _)| *r == role)?;
+        Some(ApiLoadBalancerStatus {
+            name: crate::api_lb::name(cluster, role),
+            scheme: scheme.to_string(),
+            arn: registry.get(role.lb()),
+            dns_name: registry.get(role.dns()),
+            target_group_arn: registry.get(role.target_group()),
+        })
+    };
     let route_tables = ["rtb/public", "rtb/private"]
         .into_iter()
         .filter_map(|t| Some((t.trim_start_matches("rtb/").to_string(), registry.get(t)?)))
@@ -143,13 +154,8 @@ pub fn build(
             workers: registry.get(SG_WORKERS),
             api_load_balancer: registry.get(SG_API_LB),
         },
-        api_load_balancer: want.api_lb.map(|scheme| ApiLoadBalancerStatus {
-            name: crate::api_lb::name(cluster),
-            scheme: scheme.to_string(),
-            arn: registry.get(crate::api_lb::LB),
-            dns_name: registry.get(crate::api_lb::LB_DNS),
-            target_group_arn: registry.get(crate::api_lb::TARGET_GROUP),
-        }),
+        api_load_balancer: lb_status(Role::Admin),
+        api_internal_load_balancer: lb_status(Role::Nodes),
         plan: None,
     }
 }

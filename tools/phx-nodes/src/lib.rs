@@ -59,10 +59,11 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
     let (aws, tags) = connect(doc, Some(w.timeout)).await?;
     let ec2 = aws.ec2();
     let mut result = destroy::destroy(&ec2, &tags, w.timeout).await;
-    // The machines are gone: so are the API load balancer's targets.
-    let tg = targets::load_balancer(doc)?.and_then(|lb| lb.target_group_arn);
-    if let (Ok(()), Some(tg)) = (&result, tg) {
-        result = targets::deregister_all(&aws.elbv2(), &tg).await;
+    // The machines are gone: so are the API load balancers' targets.
+    for tg in targets::load_balancers(doc)?.into_iter().filter_map(|lb| lb.target_group_arn) {
+        if result.is_ok() {
+            result = targets::deregister_all(&aws.elbv2(), &tg).await;
+        }
     }
     // What is left (a timeout) stays recorded.
     let left = observed::instances(&ec2, &tags, observed::ALIVE).await;
@@ -108,7 +109,8 @@ struct Survey {
     tags: ClusterTags,
     haves: Vec<observed::Have>,
     /// The API target group and the IPs registered in it.
-    api_targets: Option<(String, Vec<String>)>,
+    /// Each made API load balancer's name, target group and registered IPs.
+    api_targets: Vec<(String, String, Vec<String>)>,
     plan: plan::Plan,
     key_step: key::KeyStep,
     image: Option<image::Image>,
@@ -134,16 +136,15 @@ impl Survey {
 
         let (aws, tags) = connect(doc, Some(args.wait.timeout)).await?;
         let (ec2, elbv2) = (aws.ec2(), aws.elbv2());
-        let api_lb = targets::load_balancer(doc)?;
-        let tg = api_lb.as_ref().and_then(|lb| lb.target_group_arn.clone());
-        let registered = async {
-            match &tg {
-                Some(tg) => targets::registered(&elbv2, tg)
-                    .await
-                    .map(|ips| Some((tg.clone(), ips))),
-                None => Ok(None),
-            }
-        };
+        let api_lbs = targets::load_balancers(doc)?;
+        let registered = futures::future::try_join_all(api_lbs.iter().filter_map(|lb| {
+            let tg = lb.target_group_arn.clone()?;
+            let elbv2 = &elbv2;
+            Some(async move {
+                let ips = targets::registered(elbv2, &tg).await?;
+                Ok::<_, Error>((lb.name.clone(), tg, ips))
+            })
+        }));
         let (haves, key_have, api_targets) = tokio::try_join!(
             observed::instances(&ec2, &tags, observed::ALIVE),
             key::observe(&ec2, &tags),
@@ -185,19 +186,17 @@ impl Survey {
             key::KeyStep::None => vec![],
         };
         changes.extend(plan.changes(args.allow_remove));
-        if let Some((_, ips)) = &api_targets {
-            // With --allow-remove, retired control planes are no targets.
-            let staying: Vec<_> = haves
-                .iter()
-                .filter(|h| {
-                    !(args.allow_remove && plan.retired.iter().any(|r| r.instance_id == h.instance_id))
-                })
-                .cloned()
-                .collect();
-            changes.extend(targets::changes(doc.name(), &staying, ips).planned());
+        // With --allow-remove, retired control planes are no targets.
+        let staying: Vec<_> = haves
+            .iter()
+            .filter(|h| !(args.allow_remove && plan.retired.iter().any(|r| r.instance_id == h.instance_id)))
+            .cloned()
+            .collect();
+        for (lb, _, ips) in &api_targets {
+            changes.extend(targets::changes(doc.name(), &staying, ips).planned(lb));
         }
-        if api_lb.is_some() {
-            changes.extend(targets::planned_launches(&plan.launch));
+        for lb in &api_lbs {
+            changes.extend(targets::planned_launches(&plan.launch, &lb.name));
         }
         if let Some(img) = &image {
             tracing::info!("image for new nodes: {} ({}, {})", img.id, img.name, img.why);
@@ -347,8 +346,8 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs, dry_run: bool) -> Result<
     gone?;
     record(doc, &ready)?;
     fill_host_keys(doc, &ec2).await?;
-    // The control planes behind the API load balancer, now they have IPs.
-    if let Some((tg, registered)) = &api_targets {
+    // The control planes behind the API load balancers, now they have IPs.
+    for (_, tg, registered) in &api_targets {
         targets::changes(doc.name(), &ready, registered)
             .apply(&elbv2, tg)
             .await?;

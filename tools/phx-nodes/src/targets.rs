@@ -1,5 +1,6 @@
-//! The control planes as targets of the API load balancer's target group
-//! (`status.network.apiLoadBalancer.targetGroupArn`, made by phx-net): by
+//! The control planes as targets of the API load balancers' target groups
+//! (`status.network.apiLoadBalancer.targetGroupArn` and, beside an
+//! internet-facing one, `apiInternalLoadBalancer`'s, made by phx-net): by
 //! private IP on 6443, registered as soon as they have one, and
 //! deregistered when they are gone or no longer control planes. The target
 //! group comes from the document, where phx-net recorded it after proving
@@ -15,14 +16,17 @@ use phx_core::{Document, Result};
 /// The API server's port on the targets.
 const PORT: i32 = 6443;
 
-/// The document's API load balancer, made or planned (its
+/// The document's API load balancers, made or planned (their
 /// `targetGroupArn` once made).
-pub fn load_balancer(doc: &Document) -> Result<Option<ApiLoadBalancerStatus>> {
-    Ok(doc.get::<key::Network>()?.and_then(|n| n.api_load_balancer))
+pub fn load_balancers(doc: &Document) -> Result<Vec<ApiLoadBalancerStatus>> {
+    Ok(doc
+        .get::<key::Network>()?
+        .map(|n| n.api_load_balancer.into_iter().chain(n.api_internal_load_balancer).collect())
+        .unwrap_or_default())
 }
 
-/// The control planes to launch, as the targets they will be.
-pub fn planned_launches(launch: &[crate::desired::NodeWant]) -> Vec<PlannedChange> {
+/// The control planes to launch, as the targets they will be of `lb`.
+pub fn planned_launches(launch: &[crate::desired::NodeWant], lb: &str) -> Vec<PlannedChange> {
     launch
         .iter()
         .filter(|w| w.role == NodeRole::ControlPlane)
@@ -31,7 +35,7 @@ pub fn planned_launches(launch: &[crate::desired::NodeWant]) -> Vec<PlannedChang
                 "register",
                 "api-target",
                 &w.name,
-                format!("<private IP>:{PORT} once launched"),
+                format!("<private IP>:{PORT} in {lb} once launched"),
             )
         })
         .collect()
@@ -93,15 +97,14 @@ pub async fn deregister_all(elbv2: &Client, tg: &str) -> Result<()> {
 }
 
 impl Changes {
-    pub fn planned(&self) -> Vec<PlannedChange> {
-        let register = self
-            .register
-            .iter()
-            .map(|(name, ip)| PlannedChange::new("register", "api-target", name, format!("{ip}:{PORT}")));
-        let deregister = self
-            .deregister
-            .iter()
-            .map(|ip| PlannedChange::new("deregister", "api-target", ip, format!("{ip}:{PORT}")));
+    /// The changes as plan lines, for the load balancer named `lb`.
+    pub fn planned(&self, lb: &str) -> Vec<PlannedChange> {
+        let register = self.register.iter().map(|(name, ip)| {
+            PlannedChange::new("register", "api-target", name, format!("{ip}:{PORT} in {lb}"))
+        });
+        let deregister = self.deregister.iter().map(|ip| {
+            PlannedChange::new("deregister", "api-target", ip, format!("{ip}:{PORT} from {lb}"))
+        });
         register.chain(deregister).collect()
     }
 
