@@ -223,7 +223,10 @@ class Sandbox:
     def power_off(self, i):
         """The instance is gone: so is everything its machine ran
         (`sandbox.sh start-node` kills all in the node's namespace and
-        starts it afresh)."""
+        starts it afresh). Until it has an instance again, its SSH forward
+        is the machine's console (start-node waits for the banner there)."""
+        with lock:
+            self.instance_of.pop(i, None)
         self.ip(i, None)
         subprocess.run([os.path.join(self.net["scripts"], "sandbox.sh"), "start-node", str(i)],
                        env=dict(os.environ, PHX_SANDBOX_DIR=self.dir), check=False,

@@ -678,14 +678,15 @@ fn three_control_planes_behind_the_load_balancer() {
         .read("/etc/kubernetes/phx-kubeadm.yaml")
         .unwrap();
     assert!(
-        config.contains(&format!("controlPlaneEndpoint: {LB}:6443\n")),
-        "{config}"
+        config.contains(&format!("controlPlaneEndpoint: {INT}:6443\n")),
+        "the internal load balancer is the nodes' endpoint: {config}"
     );
-    assert!(config.contains(&format!("  - {LB}\n")), "a SAN: {config}");
+    assert!(config.contains(&format!("  - {INT}\n")), "a SAN: {config}");
+    assert!(config.contains(&format!("  - {LB}\n")), "the admins' name, a SAN: {config}");
     for (i, n) in env.sandbox.nodes.iter().enumerate().skip(1) {
         let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
         assert!(
-            kubelet.contains(&format!("server: https://{LB}:6443\n")),
+            kubelet.contains(&format!("server: https://{INT}:6443\n")),
             "{kubelet}"
         );
         // Control planes joined as such (the stand-in writes admin.conf
@@ -783,8 +784,10 @@ fn three_control_planes_behind_the_load_balancer() {
 }
 
 const LB: &str = "phoenix-api-0123456789abcdef.elb.us-east-1.amazonaws.com";
+const INT: &str = "phoenix-api-int-0123456789abcdef.elb.us-east-1.amazonaws.com";
 
-/// The sandbox's first three nodes as control planes, behind `LB`.
+/// The sandbox's first three nodes as control planes, behind `LB` (the
+/// admins') and `INT` (the nodes' endpoint).
 fn three_control_planes(env: &Env) -> Value {
     let mut doc = env.doc(true);
     doc["spec"]["nodes"]["controlPlane"] = json!({"count": 3, "instanceType": "t3.large", "diskGiB": 50});
@@ -795,8 +798,35 @@ fn three_control_planes(env: &Env) -> Value {
     }
     doc["status"]["network"] = json!({"vpcCidr": "10.0.0.0/16", "owned": true, "zones": [],
         "subnets": [], "securityGroups": {},
-        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB}});
+        "apiLoadBalancer": {"name": "phoenix-api", "scheme": "internet-facing", "dnsName": LB},
+        "apiInternalLoadBalancer": {"name": "phoenix-api-int", "scheme": "internal", "dnsName": INT}});
     doc
+}
+
+/// A cluster made by a phx before #31 with the internet-facing load
+/// balancer as its endpoint, which its nodes cannot reach on AWS: refused
+/// (65) with what to do, before any node is touched.
+#[test]
+fn a_cluster_whose_endpoint_is_the_public_load_balancer_is_refused() {
+    let env = Env::new();
+    let mut doc = three_control_planes(&env);
+    doc["spec"]["nodes"]["controlPlane"]["count"] = json!(1);
+    for i in [1, 2] {
+        let n = &mut doc["status"]["nodes"]["instances"][i];
+        n["name"] = json!(format!("phoenix-worker-{i}"));
+        n["role"] = json!("worker");
+    }
+    doc["status"]["kubeadm"] = json!({"controlPlaneEndpoint": format!("{LB}:6443"), "nodes": {}});
+    let out = env.apply(&[], &doc);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the cluster's endpoint is the internet-facing load balancer {LB}:6443"))
+            && err.contains("make the cluster again"),
+        "{err}"
+    );
+    assert!(env.sandbox.nodes.iter().all(|n| n.calls().is_empty()), "a node was touched");
 }
 
 /// 3 -> 1: lowering the count is refused (65, no node touched) without

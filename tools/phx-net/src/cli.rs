@@ -14,13 +14,16 @@ pub type Cli = phx_core::cli::Cli<Verb>;
 pub fn command() -> clap::Command {
     Cli::command_for(
         "phx-net",
-        "Network for the cluster: VPC, subnets, gateways, routes, security groups, the API load balancer.\n\n\
+        "Network for the cluster: VPC, subnets, gateways, routes, security groups, the API load balancers.\n\n\
         Reads the cluster document on stdin and writes it on stdout with status.network. Every \
         resource is tagged kubernetes.io/cluster/<name>=owned and found again by its tags, so a \
         re-run creates only what is missing and a converged network makes no mutating call. The \
         API load balancer (spec.kubernetes.apiLoadBalancer: internet-facing, internal or none) is a \
-        network load balancer <name>-api with a TCP 6443 listener and IP targets; its DNS name is \
-        the cluster's control-plane endpoint, so its scheme cannot change once made.",
+        network load balancer <name>-api with a TCP 6443 listener, IP targets and an HTTPS /readyz \
+        health check. Beside an internet-facing one (for adminCidrs and the kubeconfig) an internal \
+        one, <name>-api-int, is the cluster's control-plane endpoint: on AWS nodes cannot use the \
+        public one, whose group sees their public IPs. The endpoint cannot change once made, so \
+        neither can the scheme.",
     )
 }
 

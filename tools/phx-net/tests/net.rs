@@ -59,8 +59,9 @@ fn the_api_load_balancer(moto: &Moto) -> phx_aws::elbv2::types::LoadBalancer {
     found.load_balancers()[0].clone()
 }
 
-/// The API load balancer, target group and listeners (by name: elbv2 has
-/// no tag filter), counted.
+/// The API load balancers, target groups and listeners (by name, the
+/// internet-facing `phoenix-api` and the internal `phoenix-api-int`:
+/// elbv2 has no tag filter), counted.
 fn api_lb(moto: &Moto) -> (usize, usize, usize) {
     let elbv2 = moto.aws().elbv2();
     phx_testkit::block_on(async {
@@ -68,7 +69,7 @@ fn api_lb(moto: &Moto) -> (usize, usize, usize) {
         let lbs: Vec<_> = lbs
             .load_balancers()
             .iter()
-            .filter(|l| l.load_balancer_name() == Some("phoenix-api"))
+            .filter(|l| l.load_balancer_name().is_some_and(|n| n.starts_with("phoenix-api")))
             .collect();
         let mut listeners = 0;
         for l in &lbs {
@@ -86,7 +87,7 @@ fn api_lb(moto: &Moto) -> (usize, usize, usize) {
         let tgs = tgs
             .target_groups()
             .iter()
-            .filter(|t| t.target_group_name() == Some("phoenix-api"))
+            .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with("phoenix-api")))
             .count();
         (lbs.len(), tgs, listeners)
     })
@@ -177,9 +178,9 @@ fn full() -> BTreeMap<&'static str, usize> {
         ("igw", 1),
         ("rtb", 2),
         ("sg", 3),
-        ("lb", 1),
-        ("tg", 1),
-        ("listener", 1),
+        ("lb", 2),
+        ("tg", 2),
+        ("listener", 2),
         ("eip", 1),
         ("nat", 1),
     ])
@@ -362,6 +363,11 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
             (tg.port(), tg.protocol().map(|p| p.as_str())),
             (Some(6443), Some("TCP"))
         );
+        // The API server's readiness, not a TCP connect.
+        assert_eq!(
+            (tg.health_check_protocol().map(|p| p.as_str()), tg.health_check_path()),
+            (Some("HTTPS"), Some("/readyz"))
+        );
         let listeners = elbv2
             .describe_listeners()
             .load_balancer_arn(l.load_balancer_arn().unwrap())
@@ -383,6 +389,52 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
         assert!(owned, "{tags:?}");
     });
 
+    // Beside it, the internal one: the cluster's endpoint, in the private
+    // subnets, behind the same group, with its own target group.
+    let int = &st["apiInternalLoadBalancer"];
+    assert_eq!(int["name"], "phoenix-api-int");
+    assert_eq!(int["scheme"], "internal");
+    phx_testkit::block_on(async {
+        let found = elbv2.describe_load_balancers().names("phoenix-api-int").send().await.unwrap();
+        let l = &found.load_balancers()[0];
+        assert_eq!(l.dns_name(), int["dnsName"].as_str());
+        assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
+        assert_eq!(
+            l.security_groups(),
+            [st["securityGroups"]["apiLoadBalancer"].as_str().unwrap()]
+        );
+        let mut zones: Vec<_> = l
+            .availability_zones()
+            .iter()
+            .map(|z| z.subnet_id().unwrap().to_string())
+            .collect();
+        zones.sort();
+        let mut private: Vec<String> = st["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["public"] == false)
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        private.sort();
+        assert_eq!(zones, private);
+        let tg = elbv2.describe_target_groups().names("phoenix-api-int").send().await.unwrap();
+        let tg = &tg.target_groups()[0];
+        assert_eq!(tg.target_group_arn(), int["targetGroupArn"].as_str());
+        assert_ne!(int["targetGroupArn"], lb["targetGroupArn"]);
+        assert_eq!(tg.health_check_path(), Some("/readyz"));
+        let listeners = elbv2
+            .describe_listeners()
+            .load_balancer_arn(l.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            listeners.listeners()[0].default_actions()[0].target_group_arn(),
+            tg.target_group_arn()
+        );
+    });
+
     moto.start_recording();
     let again = ok(&net(&moto, &["apply"], &serde_json::to_string(&out).unwrap()));
     let rec = moto.recording();
@@ -391,7 +443,8 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
         "a converged apply wrote: {:?}",
         rec.mutating()
     );
-    // Nine EC2 reads, and the load balancer and target group by name.
+    // Nine EC2 reads, and both load balancers and both target groups, by
+    // name, in one read each.
     assert!(
         rec.actions().contains(&"DescribeLoadBalancers") && rec.actions().contains(&"DescribeTargetGroups"),
         "{:?}",
@@ -416,11 +469,12 @@ fn plan_changes_nothing_and_lists_what_apply_would_do() {
     let plan = planned["status"]["network"]["plan"].as_array().unwrap();
     let creates = plan.iter().filter(|c| c["action"] == "create").count();
     // VPC, IGW, 6 subnets, EIP, NAT, 2 route tables, 3 groups, and the
-    // API load balancer, its target group and listener.
-    assert_eq!(creates, 18, "{plan:?}");
+    // two API load balancers (internet-facing, internal), their target
+    // groups and listeners.
+    assert_eq!(creates, 21, "{plan:?}");
     let table = String::from_utf8_lossy(&out.stderr);
     assert!(
-        table.contains("create  subnet") && table.contains("18 to create"),
+        table.contains("create  subnet") && table.contains("21 to create"),
         "{table}"
     );
     assert_eq!(inventory(&moto).values().sum::<usize>(), 0);
@@ -472,7 +526,7 @@ fn status_reports_what_apply_would_change_and_writes_no_document() {
         .iter()
         .filter(|c| c["action"] == "create")
         .count();
-    assert_eq!(creates, 18, "the plan's creates: {fresh}");
+    assert_eq!(creates, 21, "the plan's creates: {fresh}");
     assert!(
         fresh.get("kind").is_none(),
         "status prints a report, not the document"
@@ -748,7 +802,7 @@ fn a_brought_vpc_gets_only_security_groups_and_survives_destroy() {
             inv["sg"],
             inv["lb"]
         ),
-        (0, 0, 0, 0, 3, 1),
+        (0, 0, 0, 0, 3, 2),
         "{inv:?}"
     );
     let shared = |id: &str| {

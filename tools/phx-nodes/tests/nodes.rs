@@ -370,11 +370,15 @@ fn plan_shows_the_launches_and_changes_nothing() {
         .iter()
         .map(|c| (c["action"].as_str().unwrap(), c["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions.len(), 6, "{plan:?}");
+    assert_eq!(actions.len(), 7, "{plan:?}");
     assert_eq!(actions[0], ("import", "phoenix-key"));
     assert!(actions[1..5].iter().all(|(a, _)| *a == "launch"), "{plan:?}");
-    // The network has an API load balancer: the control plane will be its target.
+    // The network has two API load balancers (internet-facing, and the
+    // internal endpoint): the control plane will be the target of both.
     assert_eq!(actions[5], ("register", "phoenix-control-plane-1"));
+    assert_eq!(actions[6], ("register", "phoenix-control-plane-1"));
+    assert!(plan[5]["detail"].as_str().unwrap().ends_with("in phoenix-api once launched"), "{plan:?}");
+    assert!(plan[6]["detail"].as_str().unwrap().ends_with("in phoenix-api-int once launched"), "{plan:?}");
 
     // Apply does what was planned and drops the plan; a plan of one more
     // worker keeps the instances recorded and lists the one launch.
@@ -403,8 +407,8 @@ fn status_lists_the_instances_and_what_apply_would_change() {
     assert_eq!(fresh["inSync"], false, "{fresh}");
     assert_eq!(
         fresh["changes"].as_array().unwrap().len(),
-        6,
-        "a key, four nodes, the control plane as the API target: {fresh}"
+        7,
+        "a key, four nodes, the control plane as the target of both API load balancers: {fresh}"
     );
     assert_eq!(fresh["instances"], json!([]));
     let up = ok(&env.nodes(&["apply"], &doc));
@@ -601,7 +605,12 @@ fn destroy_terminates_every_instance_and_deletes_the_key_pair() {
 impl Env {
     /// The IPs registered with the API load balancer's target group.
     fn api_targets(&self, doc: &Value) -> Vec<String> {
-        let tg = doc["status"]["network"]["apiLoadBalancer"]["targetGroupArn"]
+        self.targets_of(doc, "apiLoadBalancer")
+    }
+
+    /// The IPs registered with `status.network.LB`'s target group.
+    fn targets_of(&self, doc: &Value, lb: &str) -> Vec<String> {
+        let tg = doc["status"]["network"][lb]["targetGroupArn"]
             .as_str()
             .unwrap()
             .to_string();
@@ -640,6 +649,7 @@ fn the_control_planes_are_the_api_load_balancers_targets() {
     cps.sort();
     assert_eq!(cps.len(), 3);
     assert_eq!(env.api_targets(&up), cps);
+    assert_eq!(env.targets_of(&up, "apiInternalLoadBalancer"), cps, "the endpoint's targets");
 
     // Converged: nothing to register, nothing written.
     env.moto.start_recording();
@@ -687,6 +697,7 @@ fn the_control_planes_are_the_api_load_balancers_targets() {
 
     let down = ok(&env.nodes(&["destroy"], &up));
     assert!(env.api_targets(&down).is_empty());
+    assert!(env.targets_of(&down, "apiInternalLoadBalancer").is_empty());
 }
 
 /// 3 -> 1 control planes: the two beyond the count stay (still targets)
