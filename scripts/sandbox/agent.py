@@ -335,7 +335,7 @@ class Sandbox:
             routed.append((ip, inst.get("PublicIpAddress"), route))
         for i, inst in list(self.instance_of.items()):
             self.load(self.node_ns(i), awsnet.node_ruleset(inst, w["groups"], members), "phx_sg")
-        self.load(self.vpc_ns, awsnet.vpc_ruleset(routed, self.balancer.internal), "phx_vpc")
+        self.load(self.vpc_ns, awsnet.vpc_ruleset(str(self.vpc), routed, self.balancer.internal), "phx_vpc")
         self.load(self.inet_ns, awsnet.inet_ruleset(self.balancer.public), "phx_inet")
 
     def imds(self):

@@ -205,8 +205,8 @@ def lb_allowed(lb, groups, members, port):
     return sorted(allowed)
 
 
-def vpc_ruleset(nodes, internal_lbs):
-    """The router: NODES is [(private ip, public ip or None, route)] with
+def vpc_ruleset(vpc, nodes, internal_lbs):
+    """The router of VPC (its CIDR): NODES is [(private ip, public ip or None, route)] with
     route from internet_route (the NAT's address in place of its id);
     INTERNAL_LBS is [(address, port, allowed)]."""
     pre, post, out, back = [], [], [], []
@@ -237,6 +237,9 @@ def vpc_ruleset(nodes, internal_lbs):
     chain route {{
         type filter hook forward priority 0; policy drop;
         ct state established,related accept
+        # Inside the VPC, the local route (bridged traffic passes here too
+        # where the host loaded br_netfilter): the nodes' groups decide.
+        ip saddr {vpc} ip daddr {vpc} accept
         {outs}
         {backs}
     }}
