@@ -30,7 +30,11 @@ const STRANGER: &str = "198.18.0.66";
 const AWS_API: &str = "198.18.0.5";
 
 fn ec2(sb: &LocalSandbox) -> phx_aws::ec2::Client {
-    phx_testkit::block_on(phx_aws::load_for_endpoint(&sb.env("AWS_ENDPOINT_URL"), "us-east-1")).ec2()
+    phx_testkit::block_on(phx_aws::load_for_endpoint(
+        &sb.env("AWS_ENDPOINT_URL"),
+        "us-east-1",
+    ))
+    .ec2()
 }
 
 /// The address a name resolves to on the nodes (their shared hosts file).
@@ -75,14 +79,18 @@ fn readyz(sb: &LocalSandbox, which: &str, source: Option<&str>, addr: &str) -> (
 /// A TCP connection from namespace `which` to ADDR:PORT within 3 s.
 fn connects(sb: &LocalSandbox, which: &str, addr: &str, port: u16) -> bool {
     let probe = format!("exec 3<>/dev/tcp/{addr}/{port}");
-    in_ns(sb, which, &["timeout", "3", "bash", "-c", &probe]).status.success()
+    in_ns(sb, which, &["timeout", "3", "bash", "-c", &probe])
+        .status
+        .success()
 }
 
 /// Node `name`'s SSH answers with its banner at its endpoint (what every
 /// phx-kubeadm run needs first).
 fn ssh_answers(doc: &Value, name: &str) -> bool {
     let ep = doc["spec"]["nodes"]["ssh"]["endpoints"][name].as_str().unwrap();
-    let Ok(mut s) = TcpStream::connect(ep) else { return false };
+    let Ok(mut s) = TcpStream::connect(ep) else {
+        return false;
+    };
     s.set_read_timeout(Some(Duration::from_secs(12))).unwrap();
     let mut banner = [0u8; 7];
     s.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0"
@@ -100,7 +108,10 @@ fn from_group(ec2: &phx_aws::ec2::Client, group: &str, source: &str) -> IpPermis
         .find(|g| g.group_id() == Some(source))
         .unwrap_or_else(|| panic!("{group} has no rule from {source}: {out:?}"))
         .clone();
-    IpPermission::builder().ip_protocol("-1").user_id_group_pairs(pair).build()
+    IpPermission::builder()
+        .ip_protocol("-1")
+        .user_id_group_pairs(pair)
+        .build()
 }
 
 fn cidr(c: &str) -> IpPermission {
@@ -114,8 +125,18 @@ fn cidr(c: &str) -> IpPermission {
 
 /// Revoke `perm` from `group`, check `broken` becomes true, authorize it
 /// again, and check it heals (the sandbox re-reads groups every second).
-fn without(ec2: &phx_aws::ec2::Client, group: &str, perm: IpPermission, egress: bool, what: &str, mut broken: impl FnMut() -> bool) {
-    assert!(!broken(), "{what}: the traffic does not flow before the rule is revoked");
+fn without(
+    ec2: &phx_aws::ec2::Client,
+    group: &str,
+    perm: IpPermission,
+    egress: bool,
+    what: &str,
+    mut broken: impl FnMut() -> bool,
+) {
+    assert!(
+        !broken(),
+        "{what}: the traffic does not flow before the rule is revoked"
+    );
     phx_testkit::block_on(async {
         if egress {
             ec2.revoke_security_group_egress()
@@ -174,8 +195,14 @@ fn todays_layout_fails_as_on_aws_where_the_endpoint_is_the_public_load_balancer(
     );
     success("network, roles and nodes", &made);
     let doc: Value = serde_json::from_slice(&std::fs::read(sb.dir().join("before.json")).unwrap()).unwrap();
-    let public = doc["status"]["network"]["apiLoadBalancer"]["dnsName"].as_str().unwrap().to_string();
-    assert_eq!(doc["status"]["network"]["apiLoadBalancer"]["scheme"], "internet-facing");
+    let public = doc["status"]["network"]["apiLoadBalancer"]["dnsName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        doc["status"]["network"]["apiLoadBalancer"]["scheme"],
+        "internet-facing"
+    );
     assert!(doc["status"]["network"]["apiInternalLoadBalancer"].is_null());
 
     let out = sb.shell("phx-kubeadm apply < before.json > after.json");
@@ -190,7 +217,10 @@ fn todays_layout_fails_as_on_aws_where_the_endpoint_is_the_public_load_balancer(
         "{last}"
     );
     let after: Value = serde_json::from_slice(&std::fs::read(sb.dir().join("after.json")).unwrap()).unwrap();
-    assert_eq!(after["error"]["tool"], "phx-kubeadm", "the failure is recorded: {after}");
+    assert_eq!(
+        after["error"]["tool"], "phx-kubeadm",
+        "the failure is recorded: {after}"
+    );
     // The refusal is the group's, by source: the admin gets through the
     // same load balancer to the same API server, the control plane does not.
     let public_addr = address_of(&sb, &public);
@@ -218,7 +248,10 @@ fn the_default_cluster_needs_every_rule_phx_makes() {
     let host = Command::new("nft").args(["list", "tables"]).output().unwrap();
     assert!(host.status.success());
     let tables = String::from_utf8_lossy(&host.stdout);
-    assert!(!tables.contains("phx_"), "rules in the host's namespace: {tables}");
+    assert!(
+        !tables.contains("phx_"),
+        "rules in the host's namespace: {tables}"
+    );
     assert!(
         String::from_utf8_lossy(&in_ns(&sb, "n2", &["nft", "list", "tables"]).stdout).contains("phx_sg"),
         "the node's security groups are enforced"
@@ -228,15 +261,34 @@ fn the_default_cluster_needs_every_rule_phx_makes() {
     // no one else on the internet; a node, leaving with its public IP, is
     // refused too, and uses the internal one.
     assert_eq!(readyz(&sb, "inet", Some(ADMIN), &public_addr), (0, "ok".into()));
-    assert_eq!(readyz(&sb, "inet", Some(STRANGER), &public_addr).0, 28, "a stranger reaches the API");
-    assert_eq!(readyz(&sb, "n2", None, &public_addr).0, 28, "a node through the public load balancer");
+    assert_eq!(
+        readyz(&sb, "inet", Some(STRANGER), &public_addr).0,
+        28,
+        "a stranger reaches the API"
+    );
+    assert_eq!(
+        readyz(&sb, "n2", None, &public_addr).0,
+        28,
+        "a node through the public load balancer"
+    );
     assert_eq!(readyz(&sb, "n2", None, &internal_addr), (0, "ok".into()));
     // A stranger reaches no node's SSH either.
-    let worker_ip = doc["status"]["nodes"]["instances"][1]["publicIp"].as_str().unwrap().to_string();
+    let worker_ip = doc["status"]["nodes"]["instances"][1]["publicIp"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let from_stranger = in_ns(
         &sb,
         "inet",
-        &["curl", "-s", "--max-time", "3", "--interface", STRANGER, &format!("telnet://{worker_ip}:22")],
+        &[
+            "curl",
+            "-s",
+            "--max-time",
+            "3",
+            "--interface",
+            STRANGER,
+            &format!("telnet://{worker_ip}:22"),
+        ],
     );
     assert_eq!(from_stranger.status.code(), Some(28), "a stranger reaches SSH");
 
@@ -250,7 +302,10 @@ fn the_default_cluster_needs_every_rule_phx_makes() {
     );
     let vpc = net["vpcCidr"].as_str().unwrap();
     let admin = format!("{ADMIN}/32");
-    let worker = doc["status"]["nodes"]["instances"][1]["name"].as_str().unwrap().to_string();
+    let worker = doc["status"]["nodes"]["instances"][1]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // SSH from admins: phx-kubeadm's way in.
     let ssh = IpPermission::builder()
@@ -259,7 +314,9 @@ fn the_default_cluster_needs_every_rule_phx_makes() {
         .to_port(22)
         .ip_ranges(IpRange::builder().cidr_ip(&admin).build())
         .build();
-    without(&ec2, workers_sg, ssh, false, "SSH from admins", || !ssh_answers(&doc, &worker));
+    without(&ec2, workers_sg, ssh, false, "SSH from admins", || {
+        !ssh_answers(&doc, &worker)
+    });
     // 6443 from admins on the load balancer: kubectl.
     without(&ec2, lb_sg, cidr(&admin), false, "the API from admins", || {
         readyz(&sb, "inet", Some(ADMIN), &public_addr).0 != 0
@@ -271,28 +328,47 @@ fn the_default_cluster_needs_every_rule_phx_makes() {
     });
     // 6443 from the VPC on the control planes: the load balancers' own
     // traffic and health checks (their private addresses).
-    without(&ec2, cp_sg, cidr(vpc), false, "the API server from the load balancers", || {
-        readyz(&sb, "inet", Some(ADMIN), &public_addr).1 != "ok"
-    });
+    without(
+        &ec2,
+        cp_sg,
+        cidr(vpc),
+        false,
+        "the API server from the load balancers",
+        || readyz(&sb, "inet", Some(ADMIN), &public_addr).1 != "ok",
+    );
     // Node to node: the workers' kubelets to the control plane's API server
     // directly, and etcd and the kubelets' 10250 the other way.
     let peers = from_group(&ec2, cp_sg, workers_sg);
-    let cp_ip = doc["status"]["nodes"]["instances"][0]["privateIp"].as_str().unwrap().to_string();
+    let cp_ip = doc["status"]["nodes"]["instances"][0]["privateIp"]
+        .as_str()
+        .unwrap()
+        .to_string();
     without(&ec2, cp_sg, peers, false, "node to node from the workers", || {
         !connects(&sb, "n2", &cp_ip, 2379)
     });
     // Everything out (AWS's default egress rule): the cloud controller
     // manager's way to the AWS API, through the internet gateway.
-    let aws_port: u16 = sb.env("AWS_ENDPOINT_URL").rsplit(':').next().unwrap().parse().unwrap();
+    let aws_port: u16 = sb
+        .env("AWS_ENDPOINT_URL")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let all_out = IpPermission::builder()
         .ip_protocol("-1")
         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
         .build();
-    without(&ec2, cp_sg, all_out, true, "everything out", || !connects(&sb, "n1", AWS_API, aws_port));
+    without(&ec2, cp_sg, all_out, true, "everything out", || {
+        !connects(&sb, "n1", AWS_API, aws_port)
+    });
 
     // The cluster is whole again: every node Ready through the admin's way in.
     success("kubectl get nodes", &sb.kubectl(&["get", "nodes"]));
-    success("destroy.sh", &sb.run("scripts/destroy.sh", &["--yes", "cluster.json"]));
+    success(
+        "destroy.sh",
+        &sb.run("scripts/destroy.sh", &["--yes", "cluster.json"]),
+    );
     let left = sb.inventory();
     assert_eq!(left, serde_json::json!({}), "destroy left: {left}");
 }

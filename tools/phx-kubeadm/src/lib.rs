@@ -107,7 +107,9 @@ fn initialized_with(previous: &KubeadmStatus, private_dns: &str) -> Option<Strin
 fn endpoint_load_balancer(initialized_with: Option<&str>, lbs: &LoadBalancers) -> Result<Option<String>> {
     let Some(lb) = lbs.endpoint() else { return Ok(None) };
     match initialized_with {
-        Some(e) if lbs.internal.is_some() && lbs.admin.as_deref().is_some_and(|a| e == format!("{a}:6443")) => {
+        Some(e)
+            if lbs.internal.is_some() && lbs.admin.as_deref().is_some_and(|a| e == format!("{a}:6443")) =>
+        {
             Err(Error::invalid(format!(
                 "status.kubeadm.controlPlaneEndpoint: the cluster's endpoint is the internet-facing load \
                  balancer {e}, which its nodes cannot reach on AWS (its security group sees their public \

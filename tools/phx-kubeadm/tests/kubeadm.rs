@@ -682,7 +682,10 @@ fn three_control_planes_behind_the_load_balancer() {
         "the internal load balancer is the nodes' endpoint: {config}"
     );
     assert!(config.contains(&format!("  - {INT}\n")), "a SAN: {config}");
-    assert!(config.contains(&format!("  - {LB}\n")), "the admins' name, a SAN: {config}");
+    assert!(
+        config.contains(&format!("  - {LB}\n")),
+        "the admins' name, a SAN: {config}"
+    );
     for (i, n) in env.sandbox.nodes.iter().enumerate().skip(1) {
         let kubelet = n.read("/etc/kubernetes/kubelet.conf").unwrap();
         assert!(
@@ -822,11 +825,15 @@ fn a_cluster_whose_endpoint_is_the_public_load_balancer_is_refused() {
     assert_eq!(out.status.code(), Some(65), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains(&format!("the cluster's endpoint is the internet-facing load balancer {LB}:6443"))
-            && err.contains("make the cluster again"),
+        err.contains(&format!(
+            "the cluster's endpoint is the internet-facing load balancer {LB}:6443"
+        )) && err.contains("make the cluster again"),
         "{err}"
     );
-    assert!(env.sandbox.nodes.iter().all(|n| n.calls().is_empty()), "a node was touched");
+    assert!(
+        env.sandbox.nodes.iter().all(|n| n.calls().is_empty()),
+        "a node was touched"
+    );
 }
 
 /// 3 -> 1: lowering the count is refused (65, no node touched) without

@@ -138,7 +138,13 @@ pub async fn observe(
     let role_of = |n: Option<&str>| named.iter().find(|(_, x)| Some(x.as_str()) == n).map(|(r, _)| *r);
     let lbs = async {
         let describe = |names: Vec<String>| async move {
-            match elbv2.describe_load_balancers().set_names(Some(names)).send().await.phx() {
+            match elbv2
+                .describe_load_balancers()
+                .set_names(Some(names))
+                .send()
+                .await
+                .phx()
+            {
                 Ok(out) => Ok(Some(out.load_balancers().to_vec())),
                 Err(e) if e.has_code(&["LoadBalancerNotFound"]) => Ok(None),
                 Err(e) => Err(e.context("describing the API load balancers")),
@@ -163,7 +169,13 @@ pub async fn observe(
     };
     let tgs = async {
         let describe = |names: Vec<String>| async move {
-            match elbv2.describe_target_groups().set_names(Some(names)).send().await.phx() {
+            match elbv2
+                .describe_target_groups()
+                .set_names(Some(names))
+                .send()
+                .await
+                .phx()
+            {
                 Ok(out) => Ok(Some(out.target_groups().to_vec())),
                 Err(e) if e.has_code(&["TargetGroupNotFound"]) => Ok(None),
                 Err(e) => Err(e.context("describing the API target groups")),
@@ -252,7 +264,12 @@ fn elb_tags(tags: &ClusterTags, component: &str) -> Vec<Tag> {
 /// The target group: TCP 6443, IP targets, an HTTPS `/readyz` health check
 /// on the traffic port (a TCP connect would keep an API server that
 /// listens but is not ready in the rotation).
-pub async fn create_target_group(elbv2: &Client, tags: &ClusterTags, vpc_id: &str, role: Role) -> Result<String> {
+pub async fn create_target_group(
+    elbv2: &Client,
+    tags: &ClusterTags,
+    vpc_id: &str,
+    role: Role,
+) -> Result<String> {
     let out = elbv2
         .create_target_group()
         .name(name(tags.cluster(), role))
@@ -322,7 +339,13 @@ pub async fn create_load_balancer(
 }
 
 /// TCP 6443 on the load balancer, forwarded to the target group.
-pub async fn create_listener(elbv2: &Client, tags: &ClusterTags, role: Role, lb: &str, tg: &str) -> Result<()> {
+pub async fn create_listener(
+    elbv2: &Client,
+    tags: &ClusterTags,
+    role: Role,
+    lb: &str,
+    tg: &str,
+) -> Result<()> {
     let forward = Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(tg)
@@ -353,21 +376,39 @@ mod tests {
             let longer = "b".repeat(32);
             let n = name(&longer, role);
             assert_eq!(n.len(), 32, "{n}");
-            assert!(n.starts_with("bbbbbbbbbbbbbbbbb") && n.ends_with(role.suffix()), "{n}");
+            assert!(
+                n.starts_with("bbbbbbbbbbbbbbbbb") && n.ends_with(role.suffix()),
+                "{n}"
+            );
             assert_ne!(name(&"c".repeat(32), role), n, "the hash tells clusters apart");
             // No double dash where the head ends in one.
             let head = 32 - role.suffix().len() - 6;
             let dashed = format!("{}-{}", "d".repeat(head - 1), "e".repeat(32 - head));
             assert!(!name(&dashed, role).contains("--"), "{}", name(&dashed, role));
         }
-        assert_ne!(name(&"f".repeat(30), Role::Admin), name(&"f".repeat(30), Role::Nodes));
+        assert_ne!(
+            name(&"f".repeat(30), Role::Admin),
+            name(&"f".repeat(30), Role::Nodes)
+        );
     }
 
     #[test]
     fn the_health_check_is_readyz_over_https() {
-        assert!(checks_readyz(Some(&ProtocolEnum::Https), Some("/readyz"), Some("traffic-port")));
-        assert!(checks_readyz(Some(&ProtocolEnum::Https), Some("/readyz"), Some("6443")));
-        assert!(!checks_readyz(Some(&ProtocolEnum::Tcp), None, Some("traffic-port")));
+        assert!(checks_readyz(
+            Some(&ProtocolEnum::Https),
+            Some("/readyz"),
+            Some("traffic-port")
+        ));
+        assert!(checks_readyz(
+            Some(&ProtocolEnum::Https),
+            Some("/readyz"),
+            Some("6443")
+        ));
+        assert!(!checks_readyz(
+            Some(&ProtocolEnum::Tcp),
+            None,
+            Some("traffic-port")
+        ));
         assert!(!checks_readyz(Some(&ProtocolEnum::Https), Some("/healthz"), None));
     }
 }

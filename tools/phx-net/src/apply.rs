@@ -284,7 +284,11 @@ impl Executor {
                 .await?;
                 None
             }
-            Step::CreateLoadBalancer { role, scheme, subnets } => {
+            Step::CreateLoadBalancer {
+                role,
+                scheme,
+                subnets,
+            } => {
                 let subnet_ids: Vec<String> = subnets.iter().map(|s| id(s)).collect();
                 let group = id(SG_API_LB);
                 let (arn, dns) = self

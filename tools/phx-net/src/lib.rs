@@ -119,7 +119,9 @@ impl Survey {
 /// and kubeconfig: a spec that would replace or drop it is refused, not
 /// carried out.
 fn check_api_lb(want: &Desired, obs: &observed::Observed) -> Result<()> {
-    let Some(have) = obs.api_lbs.get(&api_lb::Role::Admin) else { return Ok(()) };
+    let Some(have) = obs.api_lbs.get(&api_lb::Role::Admin) else {
+        return Ok(());
+    };
     match want.api_lb {
         Some(scheme) if scheme == have.scheme => Ok(()),
         Some(scheme) => Err(phx_core::Error::invalid(format!(

@@ -205,7 +205,11 @@ impl Step {
                 role.target_group(),
                 "health check HTTPS /readyz".into(),
             ),
-            Step::CreateLoadBalancer { role, scheme, subnets } => c(
+            Step::CreateLoadBalancer {
+                role,
+                scheme,
+                subnets,
+            } => c(
                 "create",
                 "load-balancer",
                 role.lb(),
@@ -293,7 +297,11 @@ fn plan_api_lb(want: &Desired, obs: &Observed, zones: &[String], steps: &mut Vec
                         .collect()
                 }
             };
-            steps.push(Step::CreateLoadBalancer { role, scheme, subnets });
+            steps.push(Step::CreateLoadBalancer {
+                role,
+                scheme,
+                subnets,
+            });
         }
         let listening = match (lb, tg) {
             (Some(lb), Some(tg)) => tg.load_balancers.contains(&lb.arn),

@@ -1,8 +1,8 @@
 //! From what was observed and made to `status.network`, and the zones the
 //! network spans.
 
-use crate::apply::Registry;
 use crate::api_lb::Role;
+use crate::apply::Registry;
 use crate::desired::{Desired, SG_API_LB, SG_CONTROL_PLANE, SG_WORKERS};
 use crate::observed::Observed;
 use crate::plan::{EIP_ADDRESS, IGW_ATTACHED, NAT_AVAILABLE};

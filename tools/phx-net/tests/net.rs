@@ -69,7 +69,10 @@ fn api_lb(moto: &Moto) -> (usize, usize, usize) {
         let lbs: Vec<_> = lbs
             .load_balancers()
             .iter()
-            .filter(|l| l.load_balancer_name().is_some_and(|n| n.starts_with("phoenix-api")))
+            .filter(|l| {
+                l.load_balancer_name()
+                    .is_some_and(|n| n.starts_with("phoenix-api"))
+            })
             .collect();
         let mut listeners = 0;
         for l in &lbs {
@@ -87,7 +90,10 @@ fn api_lb(moto: &Moto) -> (usize, usize, usize) {
         let tgs = tgs
             .target_groups()
             .iter()
-            .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with("phoenix-api")))
+            .filter(|t| {
+                t.target_group_name()
+                    .is_some_and(|n| n.starts_with("phoenix-api"))
+            })
             .count();
         (lbs.len(), tgs, listeners)
     })
@@ -365,7 +371,10 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
         );
         // The API server's readiness, not a TCP connect.
         assert_eq!(
-            (tg.health_check_protocol().map(|p| p.as_str()), tg.health_check_path()),
+            (
+                tg.health_check_protocol().map(|p| p.as_str()),
+                tg.health_check_path()
+            ),
             (Some("HTTPS"), Some("/readyz"))
         );
         let listeners = elbv2
@@ -395,7 +404,12 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
     assert_eq!(int["name"], "phoenix-api-int");
     assert_eq!(int["scheme"], "internal");
     phx_testkit::block_on(async {
-        let found = elbv2.describe_load_balancers().names("phoenix-api-int").send().await.unwrap();
+        let found = elbv2
+            .describe_load_balancers()
+            .names("phoenix-api-int")
+            .send()
+            .await
+            .unwrap();
         let l = &found.load_balancers()[0];
         assert_eq!(l.dns_name(), int["dnsName"].as_str());
         assert_eq!(l.scheme().map(|s| s.as_str()), Some("internal"));
@@ -418,7 +432,12 @@ fn fresh_apply_builds_the_reference_network_and_a_rerun_writes_nothing() {
             .collect();
         private.sort();
         assert_eq!(zones, private);
-        let tg = elbv2.describe_target_groups().names("phoenix-api-int").send().await.unwrap();
+        let tg = elbv2
+            .describe_target_groups()
+            .names("phoenix-api-int")
+            .send()
+            .await
+            .unwrap();
         let tg = &tg.target_groups()[0];
         assert_eq!(tg.target_group_arn(), int["targetGroupArn"].as_str());
         assert_ne!(int["targetGroupArn"], lb["targetGroupArn"]);

@@ -60,7 +60,10 @@ async fn teardown(doc: &mut Doc<'_>, w: &cli::WaitArgs) -> Result<()> {
     let ec2 = aws.ec2();
     let mut result = destroy::destroy(&ec2, &tags, w.timeout).await;
     // The machines are gone: so are the API load balancers' targets.
-    for tg in targets::load_balancers(doc)?.into_iter().filter_map(|lb| lb.target_group_arn) {
+    for tg in targets::load_balancers(doc)?
+        .into_iter()
+        .filter_map(|lb| lb.target_group_arn)
+    {
         if result.is_ok() {
             result = targets::deregister_all(&aws.elbv2(), &tg).await;
         }

@@ -21,7 +21,12 @@ const PORT: i32 = 6443;
 pub fn load_balancers(doc: &Document) -> Result<Vec<ApiLoadBalancerStatus>> {
     Ok(doc
         .get::<key::Network>()?
-        .map(|n| n.api_load_balancer.into_iter().chain(n.api_internal_load_balancer).collect())
+        .map(|n| {
+            n.api_load_balancer
+                .into_iter()
+                .chain(n.api_internal_load_balancer)
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -102,9 +107,10 @@ impl Changes {
         let register = self.register.iter().map(|(name, ip)| {
             PlannedChange::new("register", "api-target", name, format!("{ip}:{PORT} in {lb}"))
         });
-        let deregister = self.deregister.iter().map(|ip| {
-            PlannedChange::new("deregister", "api-target", ip, format!("{ip}:{PORT} from {lb}"))
-        });
+        let deregister = self
+            .deregister
+            .iter()
+            .map(|ip| PlannedChange::new("deregister", "api-target", ip, format!("{ip}:{PORT} from {lb}")));
         register.chain(deregister).collect()
     }
 

@@ -377,8 +377,20 @@ fn plan_shows_the_launches_and_changes_nothing() {
     // internal endpoint): the control plane will be the target of both.
     assert_eq!(actions[5], ("register", "phoenix-control-plane-1"));
     assert_eq!(actions[6], ("register", "phoenix-control-plane-1"));
-    assert!(plan[5]["detail"].as_str().unwrap().ends_with("in phoenix-api once launched"), "{plan:?}");
-    assert!(plan[6]["detail"].as_str().unwrap().ends_with("in phoenix-api-int once launched"), "{plan:?}");
+    assert!(
+        plan[5]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("in phoenix-api once launched"),
+        "{plan:?}"
+    );
+    assert!(
+        plan[6]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("in phoenix-api-int once launched"),
+        "{plan:?}"
+    );
 
     // Apply does what was planned and drops the plan; a plan of one more
     // worker keeps the instances recorded and lists the one launch.
@@ -649,7 +661,11 @@ fn the_control_planes_are_the_api_load_balancers_targets() {
     cps.sort();
     assert_eq!(cps.len(), 3);
     assert_eq!(env.api_targets(&up), cps);
-    assert_eq!(env.targets_of(&up, "apiInternalLoadBalancer"), cps, "the endpoint's targets");
+    assert_eq!(
+        env.targets_of(&up, "apiInternalLoadBalancer"),
+        cps,
+        "the endpoint's targets"
+    );
 
     // Converged: nothing to register, nothing written.
     env.moto.start_recording();
