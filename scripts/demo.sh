@@ -34,11 +34,15 @@ and pipelines, every AWS API call, the state in S3 with DynamoDB locking, SSH
 with verified host keys, and upstream Kubernetes built from source at pinned
 versions: kubeadm, etcd $ETCD_VERSION, kube-apiserver, kube-controller-manager,
 kube-scheduler and kubectl $KUBERNETES_VERSION, aws-cloud-controller-manager
-$CLOUD_PROVIDER_AWS_VERSION. Each node has its own network. Simulated: AWS
-answers from moto (no machine boots; the sandbox gives each node its
-instance's IP, DNS name and metadata), and pods other than the control plane
-and the cloud controller manager are reported Running by the sandbox kubelet
-without running (no container runtime here).
+$CLOUD_PROVIDER_AWS_VERSION. Each node has its own network, and AWS's network
+is enforced on it from what moto holds: security groups on every node, public
+IPs and the NAT gateway's address on the way out, the load balancers' groups
+(this host is the admin at 198.18.0.10, the document's adminCidrs). Simulated:
+AWS answers from moto (no machine boots; the sandbox gives each node its
+instance's IP, DNS name and metadata; HAProxy carries the load balancers'
+traffic), and pods other than the control plane and the cloud controller
+manager are reported Running by the sandbox kubelet without running (no
+container runtime here, so no pod traffic crosses the network).
 TEXT
     step "1/6 the sandbox: moto, 4 nodes with their own network, real Kubernetes binaries"
     "$root/scripts/sandbox.sh" up --real > /dev/null
