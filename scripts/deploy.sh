@@ -83,7 +83,7 @@ stored=$(phx-state pull < "$doc")
 jq -r --arg doc "$doc" '
   "cluster \(.metadata.name) is up",
   "  API:        \(.status.kubeadm.apiEndpoint // "-")",
-  (.status.network.apiLoadBalancer.dnsName // empty | "  endpoint:   \(.):6443 (the API load balancer; what the nodes use)"),
+  (.status.kubeadm.controlPlaneEndpoint // empty | "  endpoint:   \(.) (kubeadm'"'"'s controlPlaneEndpoint: what the nodes use)"),
   "  kubeconfig: \(.status.kubeadm.kubeconfig // "-")",
   "  nodes:",
   (.status.nodes.instances // [] | .[] | "    \(.name)  \(.role)  \(.publicIp // .privateIp // "-")  ssh \(.ssh.host):\(.ssh.port)"),

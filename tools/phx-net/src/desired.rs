@@ -243,7 +243,12 @@ impl Desired {
             rules.push(Rule::tcp(22, 22, cidr(c), "SSH from admins"));
         }
         if group == SG_CONTROL_PLANE {
-            rules.extend(api);
+            // Admins reach the API servers themselves only without a load
+            // balancer; with one, through it (its group says who), and the
+            // control planes take the API from the VPC alone (the load
+            // balancers' private addresses).
+            let direct = self.api_lb.is_none();
+            rules.extend(api.into_iter().filter(|r| direct || r.source == cidr(&self.vpc_cidr)));
         }
         for c in &self.node_port_cidrs {
             rules.push(Rule::tcp(30000, 32767, cidr(c), "NodePorts"));
@@ -326,12 +331,27 @@ mod tests {
             assert_eq!(ssh[0].source, Source::Cidr("203.0.113.7/32".into()));
         }
         assert!(d.rules(SG_WORKERS).iter().all(|r| r.from != Some(6443)));
-        assert_eq!(
+        let api = |d: &Desired| -> Vec<Source> {
             d.rules(SG_CONTROL_PLANE)
-                .iter()
+                .into_iter()
                 .filter(|r| r.from == Some(6443))
-                .count(),
-            2
+                .map(|r| r.source)
+                .collect()
+        };
+        // No load balancer: the admins reach the control plane itself.
+        assert_eq!(
+            api(&d),
+            [Source::Cidr("10.0.0.0/16".into()), Source::Cidr("203.0.113.7/32".into())]
         );
+        // Behind load balancers: the VPC only (their private addresses);
+        // the admins are the load balancer's group's business.
+        let behind = d.clone().with_api_lb(phx_core::spec::ApiLoadBalancer::InternetFacing);
+        assert_eq!(api(&behind), [Source::Cidr("10.0.0.0/16".into())]);
+        assert!(behind.rules(SG_API_LB).contains(&Rule::tcp(
+            6443,
+            6443,
+            Source::Cidr("203.0.113.7/32".into()),
+            ""
+        )));
     }
 }
