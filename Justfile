@@ -32,6 +32,10 @@ ci:
 bench-aws:
     cargo bench -p phx-tests --bench aws
 
+# Network benchmark: the real sandbox's deploy with AWS's network enforced vs open, side by side.
+bench-network:
+    scripts/bench-network.sh
+
 # SSH benchmark: phx-kubeadm vs Ansible vs parallel ssh on sandbox nodes.
 bench-ssh:
     scripts/bench-ssh.sh

@@ -373,9 +373,11 @@ up() {
         die "moto did not start within 120 s: $(tail -3 "$dir/moto.log" | tr '\n' ' ')"
     if real; then
         # The EC2 side (instance addresses, metadata service, forwards).
+        # PHX_SANDBOX_NETWORK=open: AWS's network not enforced (only for
+        # scripts/bench-network.sh's peer run).
         (cd "$dir" && exec env AWS_ENDPOINT_URL="http://127.0.0.1:$aws_port" AWS_ACCESS_KEY_ID=sandbox \
             AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-            setsid "$venv/bin/python" "$here/sandbox/agent.py" "$dir" </dev/null >/dev/null 2>"$dir/agent.log") &
+            PHX_SANDBOX_NETWORK="${PHX_SANDBOX_NETWORK:-}" setsid "$venv/bin/python" "$here/sandbox/agent.py" "$dir" </dev/null >/dev/null 2>"$dir/agent.log") &
         echo $! > "$dir/agent.pid"
         wait_for "the sandbox agent" 30 test -f "$dir/agent.ready"
     fi
