@@ -84,15 +84,28 @@ fn ready_nodes(sb: &LocalSandbox) -> Vec<String> {
 
 /// The API servers HAProxy forwards to (the sandbox agent writes them from
 /// the target group's registered targets in the emulator).
+/// The targets HAProxy forwards to for the API load balancers (the
+/// internet-facing one and the internal endpoint), when both have the
+/// same; else a line saying they differ (which equals no list of IPs).
 fn balanced(sb: &LocalSandbox) -> Vec<String> {
     let cfg = std::fs::read_to_string(sb.dir().join("haproxy.cfg")).unwrap();
-    let mut ips: Vec<String> = cfg
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("server "))
-        .map(|l| l.split_whitespace().next().unwrap().to_string())
-        .collect();
-    ips.sort();
-    ips
+    let mut per_lb: Vec<Vec<String>> = Vec::new();
+    let mut in_lb = false;
+    for l in cfg.lines() {
+        if let Some(section) = l.strip_prefix("backend ") {
+            in_lb = section.strip_prefix("lb").is_some_and(|k| k.bytes().all(|b| b.is_ascii_digit()));
+            if in_lb {
+                per_lb.push(Vec::new());
+            }
+        } else if let (true, Some(server)) = (in_lb, l.trim().strip_prefix("server ")) {
+            per_lb.last_mut().unwrap().push(server.split_whitespace().next().unwrap().to_string());
+        }
+    }
+    let per_lb: Vec<Vec<String>> = per_lb.into_iter().map(sorted).collect();
+    match per_lb.as_slice() {
+        [a, b] if a == b => a.clone(),
+        _ => vec![format!("not two load balancers with the same targets: {per_lb:?}")],
+    }
 }
 
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
@@ -112,13 +125,14 @@ fn three_control_planes_survive_losing_one_and_heal() {
     deploy(&sb);
     let deployed = t.elapsed();
     let doc = sb.stored();
-    let lb = doc["status"]["network"]["apiLoadBalancer"]["dnsName"]
+    let lb = doc["status"]["network"]["apiInternalLoadBalancer"]["dnsName"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(
         doc["status"]["kubeadm"]["controlPlaneEndpoint"],
-        json!(format!("{lb}:6443"))
+        json!(format!("{lb}:6443")),
+        "the internal load balancer is the endpoint"
     );
     let cps = control_planes(&doc);
     assert_eq!(cps.len(), 3);

@@ -241,10 +241,11 @@ fn deploy_on_real_kubernetes_then_destroy_leaves_nothing() {
             ["hostname"]
             .is_string()
     });
-    // Beside the API load balancer phx-net made.
+    // Beside the two API load balancers phx-net made (internet-facing,
+    // and the internal endpoint).
     assert_eq!(
         sb.inventory()["load-balancer"].as_object().map(|o| o.len()),
-        Some(2)
+        Some(3)
     );
 
     // destroy.sh: nothing left in the emulator, nothing running on the nodes.
