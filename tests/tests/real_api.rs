@@ -641,7 +641,8 @@ fn load_balancers(moto: &Moto) -> Vec<String> {
         let out = aws.elbv2().describe_load_balancers().send().await.unwrap();
         out.load_balancers()
             .iter()
-            .filter(|d| d.load_balancer_name() != Some("phoenix-api"))
+            // Not phx-net's API load balancers (internet-facing, internal).
+            .filter(|d| !matches!(d.load_balancer_name(), Some("phoenix-api" | "phoenix-api-int")))
             .filter_map(|d| d.dns_name().map(str::to_string))
             .collect()
     })

@@ -123,6 +123,55 @@ fn cidr(c: &str) -> IpPermission {
         .build()
 }
 
+/// `perm` revoked from (`on` false) or authorized again on `group`'s
+/// ingress, or egress.
+fn set_rule(
+    ec2: &phx_aws::ec2::Client,
+    group: &str,
+    perm: &IpPermission,
+    egress: bool,
+    on: bool,
+) -> Result<(), String> {
+    let p = perm.clone();
+    let e = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    phx_testkit::block_on(async {
+        match (egress, on) {
+            (false, false) => ec2
+                .revoke_security_group_ingress()
+                .group_id(group)
+                .ip_permissions(p)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|x| e(&x)),
+            (false, true) => ec2
+                .authorize_security_group_ingress()
+                .group_id(group)
+                .ip_permissions(p)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|x| e(&x)),
+            (true, false) => ec2
+                .revoke_security_group_egress()
+                .group_id(group)
+                .ip_permissions(p)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|x| e(&x)),
+            (true, true) => ec2
+                .authorize_security_group_egress()
+                .group_id(group)
+                .ip_permissions(p)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|x| e(&x)),
+        }
+    })
+}
+
 /// Revoke `perm` from `group`, check `broken` becomes true, authorize it
 /// again, and check it heals (the sandbox re-reads groups every second).
 fn without(
@@ -137,48 +186,10 @@ fn without(
         !broken(),
         "{what}: the traffic does not flow before the rule is revoked"
     );
-    phx_testkit::block_on(async {
-        if egress {
-            ec2.revoke_security_group_egress()
-                .group_id(group)
-                .ip_permissions(perm.clone())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        } else {
-            ec2.revoke_security_group_ingress()
-                .group_id(group)
-                .ip_permissions(perm.clone())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        }
-    })
-    .unwrap_or_else(|e| panic!("revoking {what}: {e}"));
+    set_rule(ec2, group, &perm, egress, false).unwrap_or_else(|e| panic!("revoking {what}: {e}"));
     // A probe may itself wait up to 12 s (SSH's forward gives up at 10 s).
     wait_for(&format!("{what} revoked: the traffic stops"), 30, &mut broken);
-    phx_testkit::block_on(async {
-        if egress {
-            ec2.authorize_security_group_egress()
-                .group_id(group)
-                .ip_permissions(perm)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        } else {
-            ec2.authorize_security_group_ingress()
-                .group_id(group)
-                .ip_permissions(perm)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        }
-    })
-    .unwrap_or_else(|e| panic!("authorizing {what} again: {e}"));
+    set_rule(ec2, group, &perm, egress, true).unwrap_or_else(|e| panic!("authorizing {what} again: {e}"));
     wait_for(&format!("{what} back: the traffic flows"), 30, || !broken());
 }
 
