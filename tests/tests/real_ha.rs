@@ -93,18 +93,25 @@ fn balanced(sb: &LocalSandbox) -> Vec<String> {
     let mut in_lb = false;
     for l in cfg.lines() {
         if let Some(section) = l.strip_prefix("backend ") {
-            in_lb = section.strip_prefix("lb").is_some_and(|k| k.bytes().all(|b| b.is_ascii_digit()));
+            in_lb = section
+                .strip_prefix("lb")
+                .is_some_and(|k| k.bytes().all(|b| b.is_ascii_digit()));
             if in_lb {
                 per_lb.push(Vec::new());
             }
         } else if let (true, Some(server)) = (in_lb, l.trim().strip_prefix("server ")) {
-            per_lb.last_mut().unwrap().push(server.split_whitespace().next().unwrap().to_string());
+            per_lb
+                .last_mut()
+                .unwrap()
+                .push(server.split_whitespace().next().unwrap().to_string());
         }
     }
     let per_lb: Vec<Vec<String>> = per_lb.into_iter().map(sorted).collect();
     match per_lb.as_slice() {
         [a, b] if a == b => a.clone(),
-        _ => vec![format!("not two load balancers with the same targets: {per_lb:?}")],
+        _ => vec![format!(
+            "not two load balancers with the same targets: {per_lb:?}"
+        )],
     }
 }
 

@@ -248,7 +248,10 @@ impl Desired {
             // control planes take the API from the VPC alone (the load
             // balancers' private addresses).
             let direct = self.api_lb.is_none();
-            rules.extend(api.into_iter().filter(|r| direct || r.source == cidr(&self.vpc_cidr)));
+            rules.extend(
+                api.into_iter()
+                    .filter(|r| direct || r.source == cidr(&self.vpc_cidr)),
+            );
         }
         for c in &self.node_port_cidrs {
             rules.push(Rule::tcp(30000, 32767, cidr(c), "NodePorts"));
@@ -341,11 +344,16 @@ mod tests {
         // No load balancer: the admins reach the control plane itself.
         assert_eq!(
             api(&d),
-            [Source::Cidr("10.0.0.0/16".into()), Source::Cidr("203.0.113.7/32".into())]
+            [
+                Source::Cidr("10.0.0.0/16".into()),
+                Source::Cidr("203.0.113.7/32".into())
+            ]
         );
         // Behind load balancers: the VPC only (their private addresses);
         // the admins are the load balancer's group's business.
-        let behind = d.clone().with_api_lb(phx_core::spec::ApiLoadBalancer::InternetFacing);
+        let behind = d
+            .clone()
+            .with_api_lb(phx_core::spec::ApiLoadBalancer::InternetFacing);
         assert_eq!(api(&behind), [Source::Cidr("10.0.0.0/16".into())]);
         assert!(behind.rules(SG_API_LB).contains(&Rule::tcp(
             6443,
