@@ -634,7 +634,7 @@ fn the_real_cloud_controller_initializes_the_nodes_from_the_emulators_instances(
 
 /// The (v2) load balancers the emulator holds, by DNS name.
 /// The load balancers the cloud controller manager made (not phx-net's
-/// API load balancer, `phoenix-api`).
+/// API load balancers, `phoenix-api` and `phoenix-api-int`).
 fn load_balancers(moto: &Moto) -> Vec<String> {
     let aws = moto.aws();
     phx_testkit::block_on(async {
