@@ -243,6 +243,7 @@ class Sandbox:
                         live[name_of(inst)] = inst
         hosts = ["127.0.0.1 localhost"]
         by_ip = {}
+        instance_of = {}
         for i, name in self.net["nodes"].items():
             i = int(i)
             inst = live.get(name)
@@ -268,6 +269,7 @@ class Sandbox:
                 self.assigned[i] = (inst["InstanceId"], ip)
                 log(f"node {i} ({name}): {inst['InstanceId']} at {ip}")
             by_ip[ip] = inst
+            instance_of[i] = inst
         for ip, inst in sorted(by_ip.items()):
             dns = inst.get("PrivateDnsName") or f"ip-{ip.replace('.', '-')}.ec2.internal"
             hosts.append(f"{ip} {dns} {dns.split('.')[0]}")
@@ -279,9 +281,7 @@ class Sandbox:
         hosts.extend(f"{addr} {n}" for n, addr in names)
         with lock:
             self.by_ip = by_ip
-            self.instance_of = {i: inst for i, name in self.net["nodes"].items()
-                                for inst in [live.get(name)] if inst is not None
-                                for i in [int(i)]}
+            self.instance_of = instance_of
         self.enforce(by_ip, members)
         rewrite_in_place(os.path.join(self.dir, "hosts"), "\n".join(hosts) + "\n")
         # The host's view: its own hosts file, the names on the host-side

@@ -518,7 +518,7 @@ pub fn control_plane<'a>(
     })?;
     Ok(ControlPlane {
         load_balancer,
-        admin_load_balancer: admin_load_balancer.filter(|a| Some(*a) != load_balancer),
+        admin_load_balancer,
         private_dns,
         private_ip: cp.private_ip.as_deref(),
         public_ip: cp.public_ip.as_deref(),

@@ -206,7 +206,7 @@ async fn converge(doc: &mut Doc<'_>, args: &ApplyArgs) -> Result<()> {
     let lbs = LoadBalancers::of(doc)?;
     let lb = endpoint_load_balancer(initialized_with.as_deref(), &lbs)?;
     // Admins (the kubeconfig) reach the spec's load balancer.
-    let admin_lb = lb.as_ref().and(lbs.admin.as_deref().or(lb.as_deref()));
+    let admin_lb = lb.as_deref().map(|lb| lbs.admin.as_deref().unwrap_or(lb));
     let control_planes: Vec<String> = nodes
         .iter()
         .filter(|n| n.role == NodeRole::ControlPlane)

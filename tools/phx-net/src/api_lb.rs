@@ -133,6 +133,9 @@ pub async fn observe(
     prove_by_tag: bool,
     roles: &[Role],
 ) -> Result<Found> {
+    if roles.is_empty() {
+        return Ok(Default::default());
+    }
     let named: Vec<(Role, String)> = roles.iter().map(|r| (*r, name(tags.cluster(), *r))).collect();
     let names: Vec<String> = named.iter().map(|(_, n)| n.clone()).collect();
     let role_of = |n: Option<&str>| named.iter().find(|(_, x)| Some(x.as_str()) == n).map(|(r, _)| *r);
@@ -202,9 +205,6 @@ pub async fn observe(
                 .collect::<HashMap<_, _>>(),
         )
     };
-    if roles.is_empty() {
-        return Ok(Default::default());
-    }
     let (mut lbs, mut tgs) = tokio::try_join!(lbs, tgs)?;
     if prove_by_tag {
         let arns: Vec<String> = lbs

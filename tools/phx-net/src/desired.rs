@@ -220,19 +220,16 @@ impl Desired {
     /// which AWS accepts and moto needs.
     pub fn rules(&self, group: &str) -> Vec<Rule> {
         let cidr = |c: &Ipv4Net| Source::Cidr(c.to_string());
-        // The API, from inside the VPC (the load balancer's private
-        // addresses among them) and from the admins.
-        let mut api = vec![Rule::tcp(
-            6443,
-            6443,
-            cidr(&self.vpc_cidr),
-            "Kubernetes API from the VPC",
-        )];
-        for c in &self.admin_cidrs {
-            api.push(Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
-        }
+        // The API from inside the VPC (the load balancers' private
+        // addresses among them), and from the admins: on the load
+        // balancer's group, or on the control planes' without one.
+        let from_vpc = Rule::tcp(6443, 6443, cidr(&self.vpc_cidr), "Kubernetes API from the VPC");
+        let from_admins = self
+            .admin_cidrs
+            .iter()
+            .map(|c| Rule::tcp(6443, 6443, cidr(c), "Kubernetes API from admins"));
         if group == SG_API_LB {
-            // The load balancer's group: the API only.
+            let mut api: Vec<Rule> = std::iter::once(from_vpc).chain(from_admins).collect();
             api.sort();
             api.dedup();
             return api;
@@ -243,15 +240,10 @@ impl Desired {
             rules.push(Rule::tcp(22, 22, cidr(c), "SSH from admins"));
         }
         if group == SG_CONTROL_PLANE {
-            // Admins reach the API servers themselves only without a load
-            // balancer; with one, through it (its group says who), and the
-            // control planes take the API from the VPC alone (the load
-            // balancers' private addresses).
-            let direct = self.api_lb.is_none();
-            rules.extend(
-                api.into_iter()
-                    .filter(|r| direct || r.source == cidr(&self.vpc_cidr)),
-            );
+            rules.push(from_vpc);
+            if self.api_lb.is_none() {
+                rules.extend(from_admins);
+            }
         }
         for c in &self.node_port_cidrs {
             rules.push(Rule::tcp(30000, 32767, cidr(c), "NodePorts"));
